@@ -1,0 +1,128 @@
+#include "common/frame/frame_codec.h"
+
+#include <cmath>
+
+#include "common/status/format.h"
+
+namespace meshsim::frame {
+namespace {
+
+template <typename T>
+T Load(const std::byte* p) {
+  T value;
+  std::memcpy(&value, p, sizeof(T));
+  return value;
+}
+
+template <typename T>
+void Store(std::byte* p, T value) {
+  std::memcpy(p, &value, sizeof(T));
+}
+
+}  // namespace
+
+void FrameWriter::Begin(uint64_t job_id, uint64_t window, uint32_t source_rank) {
+  if (buffer_.size() < kHeaderBytes) Grow(kHeaderBytes);
+  std::byte* h = buffer_.data();
+  Store<uint32_t>(h + offset::kMagic, kMagic);
+  Store<uint16_t>(h + offset::kVersion, kVersion);
+  Store<uint16_t>(h + offset::kHeaderBytes, static_cast<uint16_t>(kHeaderBytes));
+  Store<uint64_t>(h + offset::kJobId, job_id);
+  Store<uint64_t>(h + offset::kWindow, window);
+  Store<uint32_t>(h + offset::kSourceRank, source_rank);
+  Store<uint32_t>(h + offset::kReserved, 0);
+  size_ = kHeaderBytes;
+  event_count_ = 0;
+}
+
+std::span<const std::byte> FrameWriter::Finish(double next_time) {
+  std::byte* h = buffer_.data();
+  Store<uint32_t>(h + offset::kEventCount, event_count_);
+  Store<double>(h + offset::kNextTime, next_time);
+  Store<uint32_t>(h + offset::kBodyBytes, static_cast<uint32_t>(size_ - kHeaderBytes));
+  return {buffer_.data(), size_};
+}
+
+void FrameWriter::Grow(size_t at_least) {
+  size_t capacity = buffer_.empty() ? 4096 : buffer_.size();
+  while (capacity < at_least) capacity *= 2;
+  buffer_.resize(capacity);
+}
+
+absl::StatusOr<FrameHeader> FrameCodec::PeekHeader(std::span<const std::byte> bytes) {
+  if (bytes.size() < kHeaderBytes) {
+    return absl::DataLossError(
+        StrCat("frame of ", bytes.size(), " bytes is shorter than its ", kHeaderBytes,
+                     "-byte header"));
+  }
+  const std::byte* h = bytes.data();
+  if (Load<uint32_t>(h + offset::kMagic) != kMagic) {
+    return absl::DataLossError("frame magic mismatch");
+  }
+  if (const auto version = Load<uint16_t>(h + offset::kVersion); version != kVersion) {
+    return absl::DataLossError(
+        StrCat("frame version ", version, " unsupported (expected ", kVersion, ")"));
+  }
+  if (const auto header_bytes = Load<uint16_t>(h + offset::kHeaderBytes);
+      header_bytes != kHeaderBytes) {
+    return absl::DataLossError(StrCat("frame header_bytes ", header_bytes, " (expected ",
+                                            kHeaderBytes, ")"));
+  }
+  FrameHeader header;
+  header.job_id = Load<uint64_t>(h + offset::kJobId);
+  header.window = Load<uint64_t>(h + offset::kWindow);
+  header.source_rank = Load<uint32_t>(h + offset::kSourceRank);
+  header.event_count = Load<uint32_t>(h + offset::kEventCount);
+  header.next_time = Load<double>(h + offset::kNextTime);
+  header.body_bytes = Load<uint32_t>(h + offset::kBodyBytes);
+  return header;
+}
+
+absl::StatusOr<FrameView> FrameCodec::Decode(std::span<const std::byte> bytes,
+                                             const DecodeLimits& limits) {
+  auto header = PeekHeader(bytes);
+  if (!header.ok()) return header.status();
+  if (header->body_bytes != bytes.size() - kHeaderBytes) {
+    return absl::DataLossError(StrCat("frame body_bytes ", header->body_bytes, " but ",
+                                            bytes.size() - kHeaderBytes, " bytes follow the header"));
+  }
+  if (std::isnan(header->next_time)) return absl::DataLossError("frame next_time is NaN");
+
+  const std::byte* p = bytes.data() + kHeaderBytes;
+  const std::byte* end = bytes.data() + bytes.size();
+  for (uint32_t i = 0; i < header->event_count; ++i) {
+    if (static_cast<size_t>(end - p) < kEventFixedBytes) {
+      return absl::DataLossError(StrCat("frame truncated in event ", i, " of ",
+                                              header->event_count));
+    }
+    const auto payload_bytes = Load<uint16_t>(p + offset::kEventPayloadBytes);
+    if (payload_bytes > limits.max_payload_bytes) {
+      return absl::DataLossError(StrCat("event ", i, " payload of ", payload_bytes,
+                                              " bytes exceeds ", limits.max_payload_bytes));
+    }
+    if (static_cast<size_t>(end - p) < kEventFixedBytes + payload_bytes) {
+      return absl::DataLossError(StrCat("frame truncated in payload of event ", i));
+    }
+    const auto time = Load<double>(p + offset::kEventTime);
+    if (!std::isfinite(time)) {
+      return absl::DataLossError(StrCat("event ", i, " time is not finite"));
+    }
+    const auto dst = Load<uint32_t>(p + offset::kEventDstLp);
+    const auto src = Load<uint32_t>(p + offset::kEventSrcLp);
+    if (dst >= limits.lp_count || src >= limits.lp_count) {
+      return absl::DataLossError(StrCat("event ", i, " names lp ", dst >= limits.lp_count ? dst : src,
+                                              " outside 0..", limits.lp_count - 1));
+    }
+    p += kEventFixedBytes + payload_bytes;
+  }
+  if (p != end) {
+    return absl::DataLossError(
+        StrCat("frame has ", end - p, " bytes after its ", header->event_count, " events"));
+  }
+  FrameView view;
+  view.header_ = *header;
+  view.body_ = {bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes};
+  return view;
+}
+
+}  // namespace meshsim::frame

@@ -1,0 +1,60 @@
+// The data-plane frame: one per peer per window (docs/wire-formats.md).
+// All integers and doubles are little-endian; fields are unaligned and read
+// with memcpy.
+//
+// Header (kHeaderBytes):
+//   off  size  field
+//    0    4    magic        kMagic ("MSHF")
+//    4    2    version      kVersion
+//    6    2    header_bytes kHeaderBytes
+//    8    8    job_id
+//   16    8    window       window number (0 = the exchange after init)
+//   24    4    source_rank  sender's rank in the job
+//   28    4    event_count
+//   32    8    next_time    sender's lower bound on any event time it will
+//                           process or send next (+inf when it has none)
+//   40    4    body_bytes   bytes after the header
+//   44    4    reserved     0
+// Then event_count events, packed:
+//    0    8    time
+//    8    4    dst_lp
+//   12    4    src_lp
+//   16    8    src_seq
+//   24    2    payload_bytes
+//   26    n    payload
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+namespace meshsim::frame {
+
+static_assert(std::endian::native == std::endian::little,
+              "the frame codec copies little-endian fields directly");
+
+inline constexpr uint32_t kMagic = 0x4648534d;  // "MSHF" in memory order
+inline constexpr uint16_t kVersion = 1;
+inline constexpr size_t kHeaderBytes = 48;
+inline constexpr size_t kEventFixedBytes = 26;
+
+namespace offset {
+inline constexpr size_t kMagic = 0;
+inline constexpr size_t kVersion = 4;
+inline constexpr size_t kHeaderBytes = 6;
+inline constexpr size_t kJobId = 8;
+inline constexpr size_t kWindow = 16;
+inline constexpr size_t kSourceRank = 24;
+inline constexpr size_t kEventCount = 28;
+inline constexpr size_t kNextTime = 32;
+inline constexpr size_t kBodyBytes = 40;
+inline constexpr size_t kReserved = 44;
+
+inline constexpr size_t kEventTime = 0;
+inline constexpr size_t kEventDstLp = 8;
+inline constexpr size_t kEventSrcLp = 12;
+inline constexpr size_t kEventSrcSeq = 16;
+inline constexpr size_t kEventPayloadBytes = 24;
+}  // namespace offset
+
+}  // namespace meshsim::frame

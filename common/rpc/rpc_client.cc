@@ -1,0 +1,130 @@
+#include "common/rpc/rpc_client.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "common/status/format.h"
+#include "common/rpc/method.h"
+#include "common/status/status.h"
+#include "proto/rpc.pb.h"
+
+namespace meshsim::rpc {
+namespace {
+
+bool Retryable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RpcClient>> RpcClient::Create(zmq::context_t& context,
+                                                             Options options) {
+  auto client = std::unique_ptr<RpcClient>(new RpcClient(context, std::move(options)));
+  if (auto status = client->Connect(); !status.ok()) return status;
+  return client;
+}
+
+RpcClient::RpcClient(zmq::context_t& context, Options options)
+    : context_(context), options_(std::move(options)) {}
+
+RpcClient::~RpcClient() = default;
+
+absl::Status RpcClient::Connect() {
+  try {
+    auto socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    socket->set(zmq::sockopt::linger, 0);
+    // Queue nothing to a peer that is not connected: a send waits (bounded by
+    // the deadline) until the connection is up, instead of piling requests
+    // up for a server that may never come.
+    socket->set(zmq::sockopt::immediate, 1);
+    socket->connect(options_.endpoint);
+    socket_ = std::move(socket);
+    return absl::OkStatus();
+  } catch (const zmq::error_t& e) {
+    return absl::InvalidArgumentError(
+        StrCat("cannot connect to '", options_.endpoint, "': ", e.what()));
+  }
+}
+
+absl::Status RpcClient::Call(std::string_view method, const google::protobuf::Message& request,
+                             google::protobuf::Message* reply, Deadline deadline) {
+  const auto* descriptor = FindMethod(method);
+  if (descriptor == nullptr) {
+    return absl::InvalidArgumentError(StrCat("method ", method, " is not in the IDL"));
+  }
+  const bool idempotent = IsIdempotent(*descriptor);
+  const std::string body = request.SerializeAsString();
+  Duration backoff = options_.initial_backoff;
+  for (int attempt = 1;; ++attempt) {
+    Deadline attempt_deadline =
+        idempotent ? Deadline::After(std::min(deadline.Remaining(), options_.attempt_timeout))
+                   : deadline;
+    const auto left_ms = deadline.RemainingMillis().count();
+    absl::Status status =
+        Attempt(method, body, reply, attempt_deadline,
+                static_cast<uint32_t>(std::clamp<int64_t>(left_ms, 1, UINT32_MAX)));
+    if (status.ok() || !idempotent || !Retryable(status)) {
+      return status;
+    }
+    if (deadline.Remaining() <= backoff) {
+      return absl::Status(status.code(), StrCat(method, " to ", options_.endpoint, ": ",
+                                                      status.message(), " (after ", attempt,
+                                                      " attempts)"));
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+absl::Status RpcClient::Attempt(std::string_view method, const std::string& request_body,
+                                google::protobuf::Message* reply, Deadline attempt_deadline,
+                                uint32_t deadline_ms) {
+  if (!socket_) MESHSIM_RETURN_IF_ERROR(Connect());
+  RpcRequest request;
+  request.set_method(std::string(method));
+  const uint64_t call_id = next_call_id_++;
+  request.set_call_id(call_id);
+  request.set_body(request_body);
+  request.set_deadline_ms(deadline_ms);
+  const std::string bytes = request.SerializeAsString();
+
+  try {
+    zmq::pollitem_t out{socket_->handle(), 0, ZMQ_POLLOUT, 0};
+    zmq::poll(&out, 1, attempt_deadline.RemainingMillis());
+    if (!(out.revents & ZMQ_POLLOUT) ||
+        !socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
+      return absl::UnavailableError(
+          StrCat("no connection to ", options_.endpoint, " for ", method));
+    }
+    zmq::message_t message;
+    for (;;) {
+      zmq::pollitem_t in{socket_->handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&in, 1, attempt_deadline.RemainingMillis());
+      if (!(in.revents & ZMQ_POLLIN)) {
+        // The request may still be in flight; a fresh socket makes sure its
+        // reply, if it ever comes, is not read as another call's.
+        socket_.reset();
+        return absl::DeadlineExceededError(
+            StrCat(method, " to ", options_.endpoint, ": no reply within the deadline"));
+      }
+      if (!socket_->recv(message, zmq::recv_flags::dontwait)) continue;
+      RpcReply envelope;
+      if (!envelope.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
+        return absl::DataLossError(StrCat(method, ": reply envelope does not parse"));
+      }
+      if (envelope.call_id() != call_id) continue;  // a stale reply to an earlier call
+      if (envelope.code() != 0) {
+        return absl::Status(static_cast<absl::StatusCode>(envelope.code()), envelope.message());
+      }
+      if (!reply->ParseFromString(envelope.body())) {
+        return absl::DataLossError(StrCat(method, ": reply body does not parse"));
+      }
+      return absl::OkStatus();
+    }
+  } catch (const zmq::error_t& e) {
+    socket_.reset();
+    return absl::UnavailableError(StrCat(method, " to ", options_.endpoint, ": ", e.what()));
+  }
+}
+
+}  // namespace meshsim::rpc

@@ -1,0 +1,141 @@
+#include "common/rpc/rpc_server.h"
+
+#include <pthread.h>
+
+#include "common/status/format.h"
+#include "common/rpc/method.h"
+#include "proto/rpc.pb.h"
+#include "spdlog/spdlog.h"
+
+namespace meshsim::rpc {
+namespace {
+
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Create(zmq::context_t& context,
+                                                             Options options) {
+  try {
+    zmq::socket_t socket(context, zmq::socket_type::router);
+    socket.set(zmq::sockopt::linger, 0);
+    // Beyond this, libzmq drops the connection rather than buffering it.
+    socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.max_request_bytes * 2));
+    socket.bind(options.bind_endpoint);
+    std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
+    return std::unique_ptr<RpcServer>(
+        new RpcServer(std::move(socket), std::move(endpoint), std::move(options)));
+  } catch (const zmq::error_t& e) {
+    return absl::UnavailableError(
+        StrCat("rpc server cannot bind ", options.bind_endpoint, ": ", e.what()));
+  }
+}
+
+RpcServer::RpcServer(zmq::socket_t socket, std::string endpoint, Options options)
+    : socket_(std::move(socket)), endpoint_(std::move(endpoint)), options_(std::move(options)) {}
+
+RpcServer::~RpcServer() { Stop(); }
+
+void RpcServer::CheckSignature(std::string_view method,
+                               const google::protobuf::Descriptor* request,
+                               const google::protobuf::Descriptor* reply) {
+  const auto* descriptor = FindMethod(method);
+  MESHSIM_CHECK(descriptor != nullptr, StrCat("method ", method, " is not in the IDL"));
+  MESHSIM_CHECK(descriptor->input_type() == request && descriptor->output_type() == reply,
+                StrCat("handler types do not match the IDL for ", method));
+}
+
+void RpcServer::Start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), options_.thread_name.substr(0, 15).c_str());
+    try {
+      Loop();
+    } catch (const std::exception& e) {
+      spdlog::critical("rpc server on {} stopped: {}", endpoint_, e.what());
+    }
+  });
+}
+
+void RpcServer::Stop() {
+  stop_.store(true, std::memory_order_relaxed);
+  if (thread_.joinable()) thread_.join();
+}
+
+RpcServerStats RpcServer::stats() const {
+  return {requests_.load(std::memory_order_relaxed), malformed_.load(std::memory_order_relaxed),
+          unknown_method_.load(std::memory_order_relaxed)};
+}
+
+void RpcServer::Loop() {
+  zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+  while (!stop_.load(std::memory_order_relaxed)) {
+    zmq::poll(&item, 1, kPollInterval);
+    if (item.revents & ZMQ_POLLIN) ServeOne();
+  }
+}
+
+void RpcServer::ServeOne() {
+  std::vector<zmq::message_t> parts;
+  zmq::message_t part;
+  // Drain one whole multipart message, however many parts it has.
+  do {
+    if (!socket_.recv(part, zmq::recv_flags::dontwait)) return;
+    parts.push_back(std::move(part));
+  } while (parts.back().more());
+
+  auto reply_with = [&](uint64_t call_id, const absl::Status& status, std::string body) {
+    RpcReply reply;
+    reply.set_call_id(call_id);
+    reply.set_code(static_cast<int>(status.code()));
+    reply.set_message(std::string(status.message()));
+    reply.set_body(std::move(body));
+    std::string bytes = reply.SerializeAsString();
+    socket_.send(zmq::buffer(parts[0].data(), parts[0].size()), zmq::send_flags::sndmore);
+    socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  };
+  auto reject = [&](uint64_t call_id, absl::Status status) {
+    malformed_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("rpc {}: dropped malformed request: {}", endpoint_, status.message());
+    reply_with(call_id, status, {});
+  };
+
+  if (parts.size() != 2) {
+    // parts[0] is the routing identity ROUTER prepends; a client that sends
+    // more than one frame is not speaking this protocol.
+    return reject(0, absl::InvalidArgumentError(
+                         StrCat("request has ", parts.size() - 1, " frames, expected 1")));
+  }
+  const zmq::message_t& payload = parts[1];
+  if (payload.size() > options_.max_request_bytes) {
+    return reject(0, absl::ResourceExhaustedError(StrCat(
+                         "request of ", payload.size(), " bytes exceeds ", options_.max_request_bytes)));
+  }
+  RpcRequest request;
+  if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return reject(0, absl::InvalidArgumentError("request envelope does not parse"));
+  }
+  auto handler = handlers_.find(request.method());
+  if (handler == handlers_.end()) {
+    unknown_method_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("rpc {}: unknown method '{}'", endpoint_, request.method());
+    return reply_with(request.call_id(),
+                      absl::UnimplementedError(StrCat("unknown method '", request.method(), "'")),
+                      {});
+  }
+  std::string reply_body;
+  bool body_malformed = false;
+  absl::Status status;
+  try {
+    status = handler->second(request.body(), &reply_body, &body_malformed);
+  } catch (const std::exception& e) {
+    status = absl::InternalError(StrCat(request.method(), " failed: ", e.what()));
+  }
+  if (body_malformed) {
+    malformed_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("rpc {}: {}: {}", endpoint_, request.method(), status.message());
+  }
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  reply_with(request.call_id(), status, status.ok() ? std::move(reply_body) : std::string());
+}
+
+}  // namespace meshsim::rpc

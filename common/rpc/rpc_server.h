@@ -1,0 +1,104 @@
+// RPC server over a ZeroMQ ROUTER socket. Serves many clients; dispatches
+// each request by method name to a typed handler registered for it.
+//
+// Thread-safety: Register() before Start(). Handlers run on the server's own
+// thread, one at a time, so they must not block for long. Start()/Stop() from
+// the owning thread.
+//
+// Bad input never crashes the server: a request that is not two frames, is
+// larger than max_request_bytes, does not parse, names an unknown method or
+// carries a body that does not parse is answered with an error status when
+// it can be, and counted.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "common/status/status.h"
+#include "google/protobuf/message.h"
+#include "zmq.hpp"
+
+namespace meshsim::rpc {
+
+struct RpcServerStats {
+  uint64_t requests = 0;   // answered with any status
+  uint64_t malformed = 0;  // not two frames, oversized, envelope or body unparsable
+  uint64_t unknown_method = 0;
+};
+
+class RpcServer {
+ public:
+  struct Options {
+    std::string bind_endpoint = "tcp://127.0.0.1:0";  // port 0: the OS picks
+    size_t max_request_bytes = 16 << 20;
+    std::string thread_name = "rpc-server";
+  };
+
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<RpcServer>> Create(zmq::context_t& context,
+                                                                       Options options);
+  ~RpcServer();
+  RpcServer(const RpcServer&) = delete;
+  RpcServer& operator=(const RpcServer&) = delete;
+
+  // Registers the handler of `method` ("Service.Method"). The request and
+  // reply types must be the IDL's for that method (checked, aborts if not).
+  template <typename Request, typename Reply>
+  void Register(std::string_view method,
+                std::function<absl::Status(const Request&, Reply*)> handler) {
+    CheckSignature(method, Request::descriptor(), Reply::descriptor());
+    handlers_[std::string(method)] = [handler = std::move(handler)](
+                                         const std::string& body, std::string* reply_body,
+                                         bool* body_malformed) -> absl::Status {
+      Request request;
+      if (!request.ParseFromString(body)) {
+        *body_malformed = true;
+        return absl::InvalidArgumentError("request body does not parse as " +
+                                          Request::descriptor()->full_name());
+      }
+      Reply reply;
+      MESHSIM_RETURN_IF_ERROR(handler(request, &reply));
+      reply.SerializeToString(reply_body);
+      return absl::OkStatus();
+    };
+  }
+
+  // The endpoint clients connect to (port resolved when bound to port 0).
+  const std::string& endpoint() const { return endpoint_; }
+
+  void Start();
+  void Stop();
+
+  RpcServerStats stats() const;
+
+ private:
+  using Handler = std::function<absl::Status(const std::string& body, std::string* reply_body,
+                                            bool* body_malformed)>;
+
+  RpcServer(zmq::socket_t socket, std::string endpoint, Options options);
+  static void CheckSignature(std::string_view method, const google::protobuf::Descriptor* request,
+                             const google::protobuf::Descriptor* reply);
+  void Loop();
+  void ServeOne();
+
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  Options options_;
+  std::map<std::string, Handler, std::less<>> handlers_;
+  std::thread thread_;
+  // Written by Stop(), read by the loop between polls: relaxed suffices,
+  // nothing else is published through it.
+  std::atomic<bool> stop_{false};
+  // Written by the server thread, read by stats() from any thread: relaxed
+  // counters, no ordering with other data.
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> malformed_{0};
+  std::atomic<uint64_t> unknown_method_{0};
+};
+
+}  // namespace meshsim::rpc

@@ -1,0 +1,278 @@
+#include "common/scenario/scenario.h"
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "common/status/format.h"
+
+#include "yaml-cpp/yaml.h"
+
+namespace meshsim::scenario {
+namespace {
+
+constexpr std::string_view kKeys[] = {"name",      "model",     "seed",      "end_time", "lookahead",
+                                      "nodes",     "partition", "transport", "params"};
+
+// Accumulates "source:line: field: problem" messages.
+class Problems {
+ public:
+  explicit Problems(std::string_view source) : source_(source) {}
+  void Add(const YAML::Node& at, std::string_view field, std::string_view problem) {
+    std::string where = source_.empty() ? "" : std::string(source_);
+    if (at.IsDefined() && at.Mark().line >= 0) StrAppend(&where, ":", at.Mark().line + 1);
+    lines_.push_back(StrCat(where, where.empty() ? "" : ": ", field, ": ", problem));
+  }
+  bool empty() const { return lines_.empty(); }
+  absl::Status ToStatus() const {
+    return absl::InvalidArgumentError(StrJoin(lines_, "\n"));
+  }
+
+ private:
+  std::string_view source_;
+  std::vector<std::string> lines_;
+};
+
+std::string Scalar(const YAML::Node& node) { return node.IsScalar() ? node.Scalar() : "<not a scalar>"; }
+
+bool ReadDouble(const YAML::Node& node, std::string_view field, Problems& problems, double* out) {
+  double value;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value)) {
+    problems.Add(node, field, StrCat("expected a number, got '", Scalar(node), "'"));
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+bool ReadUint(const YAML::Node& node, std::string_view field, Problems& problems, uint64_t* out) {
+  uint64_t value;
+  if (!node.IsScalar() || !YAML::convert<uint64_t>::decode(node, value) ||
+      node.Scalar().find_first_of("-.eE") != std::string::npos) {
+    problems.Add(node, field, StrCat("expected a non-negative integer, got '", Scalar(node), "'"));
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+bool ReadString(const YAML::Node& node, std::string_view field, Problems& problems,
+                std::string* out) {
+  if (!node.IsScalar()) {
+    problems.Add(node, field, "expected a string");
+    return false;
+  }
+  *out = node.Scalar();
+  return true;
+}
+
+template <typename Enum>
+bool ReadEnum(const YAML::Node& node, std::string_view field, Problems& problems,
+              std::initializer_list<std::pair<std::string_view, Enum>> choices, Enum* out) {
+  std::string text;
+  if (!ReadString(node, field, problems, &text)) return false;
+  std::vector<std::string_view> names;
+  for (const auto& [name, value] : choices) {
+    if (text == name) {
+      *out = value;
+      return true;
+    }
+    names.push_back(name);
+  }
+  problems.Add(node, field,
+               StrCat("expected one of ", StrJoin(names, ", "), ", got '", text, "'"));
+  return false;
+}
+
+void ParseTopLevel(const YAML::Node& root, Problems& problems, v1::Scenario* scenario) {
+  for (const auto& entry : root) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+    const YAML::Node& value = entry.second;
+    if (key == "name") {
+      ReadString(value, key, problems, scenario->mutable_name());
+    } else if (key == "model") {
+      ReadString(value, key, problems, scenario->mutable_model());
+    } else if (key == "seed") {
+      uint64_t seed;
+      if (ReadUint(value, key, problems, &seed)) scenario->set_seed(seed);
+    } else if (key == "end_time" || key == "lookahead") {
+      double number;
+      if (!ReadDouble(value, key, problems, &number)) continue;
+      key == "end_time" ? scenario->set_end_time(number) : scenario->set_lookahead(number);
+      if (number <= 0) problems.Add(value, key, StrCat("must be > 0, got ", number));
+    } else if (key == "nodes") {
+      uint64_t nodes;
+      if (!ReadUint(value, key, problems, &nodes)) continue;
+      if (nodes < 1 || nodes > kMaxNodes) {
+        problems.Add(value, key, StrCat("must be between 1 and ", kMaxNodes, ", got ", nodes));
+      } else {
+        scenario->set_nodes(static_cast<uint32_t>(nodes));
+      }
+    } else if (key == "partition") {
+      v1::Partition partition;
+      if (ReadEnum<v1::Partition>(value, key, problems,
+                                  {{"block", v1::PARTITION_BLOCK},
+                                   {"round_robin", v1::PARTITION_ROUND_ROBIN}},
+                                  &partition)) {
+        scenario->set_partition(partition);
+      }
+    } else if (key == "transport") {
+      v1::Transport transport;
+      if (ReadEnum<v1::Transport>(value, key, problems,
+                                  {{"auto", v1::TRANSPORT_AUTO},
+                                   {"shm", v1::TRANSPORT_SHM},
+                                   {"tcp", v1::TRANSPORT_TCP}},
+                                  &transport)) {
+        scenario->set_transport(transport);
+      }
+    } else if (key == "params") {
+      if (!value.IsMap()) {
+        problems.Add(value, key, "expected a mapping of parameter names to numbers");
+        continue;
+      }
+      for (const auto& param : value) {
+        const std::string name = param.first.Scalar();
+        double number;
+        if (ReadDouble(param.second, "params." + name, problems, &number)) {
+          (*scenario->mutable_params())[name] = number;
+        }
+      }
+    } else {
+      problems.Add(entry.first, key.empty() ? "<key>" : key,
+                   StrCat("unknown key (expected one of ", StrJoin(kKeys, ", "), ")"));
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Scenario> ParseYaml(std::string_view text, std::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(StrCat(source, ":", e.mark.line + 1,
+                                                   ": not valid YAML: ", e.msg));
+  }
+  Problems problems(source);
+  if (!root.IsMap()) {
+    problems.Add(root, "scenario", "expected a mapping of keys (name, model, ...)");
+    return problems.ToStatus();
+  }
+  v1::Scenario scenario;
+  ParseTopLevel(root, problems, &scenario);
+  for (std::string_view required : {"model", "end_time", "lookahead"}) {
+    if (!root[std::string(required)].IsDefined()) problems.Add(root, required, "is required");
+  }
+  if (!problems.empty()) return problems.ToStatus();
+  if (absl::Status status = Normalize(&scenario); !status.ok()) {
+    return absl::InvalidArgumentError(StrCat(source, ": ", status.message()));
+  }
+  return scenario;
+}
+
+absl::StatusOr<v1::Scenario> LoadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(StrCat(path, ": cannot read the scenario file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseYaml(text.str(), path);
+}
+
+absl::Status Normalize(v1::Scenario* s) {
+  std::vector<std::string> problems;
+  auto problem = [&](std::string_view field, std::string_view text) {
+    problems.push_back(StrCat(field, ": ", text));
+  };
+  const sim::ModelInfo* model = sim::ModelRegistry::Global().Find(s->model());
+  if (model == nullptr) {
+    std::vector<std::string> known;
+    for (const auto* info : sim::ModelRegistry::Global().List()) known.push_back(info->name);
+    problem("model", StrCat("unknown model '", s->model(), "' (known: ", StrJoin(known, ", "), ")"));
+  }
+  if (s->name().empty()) s->set_name(s->model());
+  if (s->name().size() > 128) problem("name", "longer than 128 characters");
+  if (!(s->end_time() > 0) || !std::isfinite(s->end_time())) {
+    problem("end_time", StrCat("must be a positive finite number, got ", s->end_time()));
+  }
+  if (!(s->lookahead() > 0) || !std::isfinite(s->lookahead())) {
+    problem("lookahead", StrCat("must be a positive finite number, got ", s->lookahead()));
+  }
+  if (s->nodes() == 0) s->set_nodes(1);
+  if (s->nodes() > kMaxNodes) problem("nodes", StrCat("must be at most ", kMaxNodes));
+  if (s->partition() == v1::PARTITION_UNSPECIFIED) s->set_partition(v1::PARTITION_BLOCK);
+  if (!v1::Partition_IsValid(s->partition())) problem("partition", "unknown value");
+  if (s->transport() == v1::TRANSPORT_UNSPECIFIED) s->set_transport(v1::TRANSPORT_AUTO);
+  if (s->transport() == v1::TRANSPORT_SHM) {
+    problem("transport", "'shm' is not available in this build yet (use auto or tcp)");
+  } else if (!v1::Transport_IsValid(s->transport())) {
+    problem("transport", "unknown value");
+  }
+  if (model != nullptr) {
+    auto& params = *s->mutable_params();
+    std::set<std::string, std::less<>> declared;
+    for (const auto& spec : model->params) {
+      declared.insert(spec.name);
+      const std::string field = "params." + spec.name;
+      auto it = params.find(spec.name);
+      if (it == params.end()) {
+        params[spec.name] = spec.default_value;
+        continue;
+      }
+      const double value = it->second;
+      if (spec.kind == sim::ParamSpec::Kind::kInteger && value != std::floor(value)) {
+        problem(field, StrCat("expected an integer, got ", value));
+      } else if (!(value >= spec.min && value <= spec.max)) {
+        problem(field, StrCat("must be between ", spec.min, " and ", spec.max, ", got ", value));
+      }
+    }
+    for (const auto& [name, value] : params) {
+      if (!declared.contains(name)) {
+        std::vector<std::string> names(declared.begin(), declared.end());
+        problem("params." + name, StrCat("unknown parameter of model '", model->name,
+                                                "' (expected one of ", StrJoin(names, ", "), ")"));
+      }
+    }
+    if (problems.empty()) {
+      // Combinations the ranges cannot express, and the LP count itself.
+      auto created = model->create(ModelContextOf(*s));
+      if (!created.ok()) {
+        problems.push_back(std::string(created.status().message()));
+      } else if ((*created)->lp_count() < s->nodes()) {
+        problem("nodes", StrCat(s->nodes(), " nodes for only ", (*created)->lp_count(), " LPs"));
+      }
+    }
+  }
+  if (!problems.empty()) return absl::InvalidArgumentError(StrJoin(problems, "\n"));
+  return absl::OkStatus();
+}
+
+sim::ModelContext ModelContextOf(const v1::Scenario& scenario) {
+  sim::ModelContext context;
+  context.end_time = scenario.end_time();
+  context.lookahead = scenario.lookahead();
+  for (const auto& [name, value] : scenario.params()) context.params[name] = value;
+  return context;
+}
+
+sim::PartitionKind PartitionKindOf(v1::Partition partition) {
+  return partition == v1::PARTITION_ROUND_ROBIN ? sim::PartitionKind::kRoundRobin
+                                                : sim::PartitionKind::kBlock;
+}
+
+std::string_view PartitionName(v1::Partition partition) {
+  return partition == v1::PARTITION_ROUND_ROBIN ? "round_robin" : "block";
+}
+
+std::string_view TransportName(v1::Transport transport) {
+  switch (transport) {
+    case v1::TRANSPORT_SHM: return "shm";
+    case v1::TRANSPORT_TCP: return "tcp";
+    default: return "auto";
+  }
+}
+
+}  // namespace meshsim::scenario

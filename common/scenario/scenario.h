@@ -1,0 +1,39 @@
+// Scenario files: parsing (YAML) and validation. A scenario says what a job
+// runs: the model and its parameters, seed, end time, lookahead, node count,
+// partition and transport. Every error names the field and the problem.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "common/sim/model.h"
+#include "common/sim/partition.h"
+#include "proto/meshsim.pb.h"
+
+namespace meshsim::scenario {
+
+inline constexpr uint32_t kMaxNodes = 256;
+
+// Parses YAML text into a scenario and normalizes it (see below).
+// `source` prefixes error messages ("phold.yaml:7: params.lps: ...").
+// INVALID_ARGUMENT lists every problem found, one per line.
+[[nodiscard]] absl::StatusOr<v1::Scenario> ParseYaml(std::string_view text, std::string_view source);
+
+// Reads and parses a scenario file. NOT_FOUND when it cannot be read.
+[[nodiscard]] absl::StatusOr<v1::Scenario> LoadFile(const std::string& path);
+
+// Validates a scenario from any source (a file or the network) against the
+// models in the registry, and fills defaults: name, partition, transport and
+// every model parameter left out. INVALID_ARGUMENT names each bad field.
+[[nodiscard]] absl::Status Normalize(v1::Scenario* scenario);
+
+// The model context for a normalized scenario.
+sim::ModelContext ModelContextOf(const v1::Scenario& scenario);
+
+sim::PartitionKind PartitionKindOf(v1::Partition partition);
+
+std::string_view PartitionName(v1::Partition partition);
+std::string_view TransportName(v1::Transport transport);
+
+}  // namespace meshsim::scenario

@@ -1,0 +1,142 @@
+// The model API: what a simulation model implements and what it can call.
+//
+// A model is registered by name with its parameters (ModelInfo). For each
+// job and node the kernel creates one Model instance, which sees only the
+// LPs that node owns. Per-LP state lives in kernel-owned storage of
+// state_bytes() per LP (zero-initialized, trivially copyable types only), so
+// the model object itself holds no per-LP data and the same code runs on any
+// partition.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/sim/event.h"
+#include "common/sim/rng.h"
+
+namespace meshsim::sim {
+
+class Kernel;
+
+// The view a model callback gets of the LP it is running for.
+// Valid only during that callback.
+class LpContext {
+ public:
+  LpId lp() const { return lp_; }
+  double now() const { return now_; }
+  Rng& rng() { return *rng_; }
+  uint64_t lp_count() const;
+  double lookahead() const;
+
+  template <typename T>
+  T& state() {
+    static_assert(std::is_trivially_copyable_v<T>, "LP state must be trivially copyable");
+    return *reinterpret_cast<T*>(state_);
+  }
+
+  // Direct message passing: schedules an event at dst_lp at now() + delay.
+  // INVALID_ARGUMENT when delay is below the lookahead or not finite, dst_lp
+  // does not exist, or the payload exceeds the model's max_payload_bytes().
+  [[nodiscard]] absl::Status Send(LpId dst_lp, double delay,
+                                  std::span<const std::byte> payload = {});
+
+ private:
+  friend class Kernel;
+  Kernel* kernel_ = nullptr;
+  LpId lp_ = 0;
+  double now_ = 0;
+  Rng* rng_ = nullptr;
+  std::byte* state_ = nullptr;
+  uint64_t* sent_ = nullptr;
+};
+
+// Collects one LP's final state into the job's digest and summary.
+class ResultFolder {
+ public:
+  // Mixes a value into this LP's digest; order of calls matters.
+  void Mix(uint64_t value);
+  void MixDouble(double value);
+  // Adds to the model's summary counter `field` (index into summary_fields()).
+  void Add(size_t field, int64_t value) { summary_[field] += value; }
+
+ private:
+  friend class Kernel;
+  ResultFolder(uint64_t* lp_hash, std::span<int64_t> summary) : hash_(lp_hash), summary_(summary) {}
+  uint64_t* hash_;
+  std::span<int64_t> summary_;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Number of LPs in the job.
+  virtual uint64_t lp_count() const = 0;
+  // Bytes of per-LP state (see LpContext::state<T>()).
+  virtual size_t state_bytes() const = 0;
+  // Largest payload this model sends.
+  virtual size_t max_payload_bytes() const { return 0; }
+  // Names of the summary counters, summed over all LPs of the job.
+  virtual std::vector<std::string> summary_fields() const { return {}; }
+
+  // Called once per LP at virtual time 0, in ascending LP order.
+  [[nodiscard]] virtual absl::Status Init(LpContext& lp) = 0;
+  // Called for each event, in (time, src_lp, src_seq) order per LP.
+  [[nodiscard]] virtual absl::Status OnEvent(LpContext& lp, const Event& event) = 0;
+  // Folds the LP's final state into the digest and summary.
+  virtual void Fold(LpContext& lp, ResultFolder& out) = 0;
+};
+
+struct ParamSpec {
+  enum class Kind { kInteger, kReal };
+  std::string name;
+  Kind kind = Kind::kReal;
+  double min = 0;
+  double max = 0;
+  double default_value = 0;
+  std::string help;
+};
+
+// Parameter values after validation: every declared parameter is present.
+using ParamValues = std::map<std::string, double, std::less<>>;
+
+// What the kernel knows of the scenario when it creates a model.
+struct ModelContext {
+  double end_time = 0;
+  double lookahead = 0;
+  ParamValues params;
+};
+
+struct ModelInfo {
+  std::string name;
+  std::string description;
+  std::vector<ParamSpec> params;
+  // Creates the model; INVALID_ARGUMENT for parameter combinations the
+  // per-parameter ranges cannot express (e.g. mean < lookahead).
+  std::function<absl::StatusOr<std::unique_ptr<Model>>(const ModelContext&)> create;
+};
+
+// The models this binary knows, by name.
+class ModelRegistry {
+ public:
+  // The registry with every model shipped in models/ (registered by
+  // meshsim::models::RegisterBuiltinModels).
+  static ModelRegistry& Global();
+
+  void Register(ModelInfo info);
+  const ModelInfo* Find(std::string_view name) const;
+  std::vector<const ModelInfo*> List() const;
+
+ private:
+  std::map<std::string, ModelInfo, std::less<>> models_;
+};
+
+}  // namespace meshsim::sim

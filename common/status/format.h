@@ -1,0 +1,47 @@
+// String building on {fmt}. Debian's abseil has its own string_view type, so
+// StrCat does not take std::string_view; meshsim builds messages with
+// these helpers instead, and fmt learns to print absl::string_view (which
+// absl::Status::message() returns).
+#pragma once
+
+#include <iterator>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/string_view.h"
+#include "fmt/format.h"
+#include "fmt/ranges.h"
+
+template <>
+struct fmt::formatter<absl::string_view> : fmt::formatter<std::string_view> {
+  auto format(absl::string_view text, fmt::format_context& context) const {
+    return fmt::formatter<std::string_view>::format(std::string_view(text.data(), text.size()),
+                                                    context);
+  }
+};
+
+namespace meshsim {
+
+// Concatenates the text form of each argument (numbers in their shortest
+// exact form).
+template <typename... Args>
+std::string StrCat(const Args&... args) {
+  std::string out;
+  (fmt::format_to(std::back_inserter(out), "{}", args), ...);
+  return out;
+}
+
+template <typename... Args>
+void StrAppend(std::string* out, const Args&... args) {
+  (fmt::format_to(std::back_inserter(*out), "{}", args), ...);
+}
+
+// Joins the elements of `range` with `separator`.
+template <typename Range>
+std::string StrJoin(const Range& range, std::string_view separator) {
+  return fmt::format("{}", fmt::join(range, separator));
+}
+
+inline std::string_view ToStd(absl::string_view text) { return {text.data(), text.size()}; }
+
+}  // namespace meshsim

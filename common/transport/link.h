@@ -1,0 +1,45 @@
+// The data-plane seam: how frames move between the nodes of a job.
+//
+// A PeerLink is the sending end of one directed link (this node -> one
+// peer); a FrameInbox is where frames from every peer arrive. TCP (ZeroMQ)
+// implements both today; shared memory plugs in behind the same interfaces.
+//
+// Ownership: Send copies the frame; the caller keeps its buffer. Receive
+// copies into the caller's buffer, reusing its capacity, so a steady stream
+// of frames allocates nothing once buffers have grown.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/time/clock.h"
+
+namespace meshsim::transport {
+
+enum class TransportKind { kTcp, kShm };
+
+constexpr std::string_view TransportKindName(TransportKind kind) {
+  return kind == TransportKind::kShm ? "shm" : "tcp";
+}
+
+class PeerLink {
+ public:
+  virtual ~PeerLink() = default;
+  // Sends one frame. UNAVAILABLE when the peer does not take it in time.
+  [[nodiscard]] virtual absl::Status Send(std::span<const std::byte> frame) = 0;
+  virtual TransportKind kind() const = 0;
+};
+
+class FrameInbox {
+ public:
+  virtual ~FrameInbox() = default;
+  // Waits up to `timeout` for one frame from any sender and copies it into
+  // *frame. Returns false when nothing arrived in time.
+  [[nodiscard]] virtual absl::StatusOr<bool> Receive(std::vector<std::byte>* frame,
+                                                     Duration timeout) = 0;
+};
+
+}  // namespace meshsim::transport

@@ -1,0 +1,15 @@
+#include "models/builtin.h"
+
+#include <mutex>
+
+#include "common/sim/model.h"
+#include "models/phold/phold.h"
+
+namespace meshsim::models {
+
+void RegisterBuiltinModels() {
+  static std::once_flag once;
+  std::call_once(once, [] { sim::ModelRegistry::Global().Register(PholdModelInfo()); });
+}
+
+}  // namespace meshsim::models
