@@ -1,0 +1,152 @@
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "cli/commands.h"
+#include "common/status/format.h"
+#include "models/builtin.h"
+
+namespace meshsim::cli {
+namespace {
+
+constexpr char kDefaultCoordinator[] = "tcp://127.0.0.1:7700";
+
+void AddCoordinatorOption(CLI::App* command, std::string* endpoint) {
+  command->add_option("--coordinator", *endpoint, "Coordinator RPC endpoint")
+      ->envname("MESHSIM_COORDINATOR")
+      ->default_val(kDefaultCoordinator);
+}
+
+// `--json` on commands that print: a flag for JSON on stdout.
+void AddJsonFlag(CLI::App* command, GlobalOptions* global) {
+  command->add_flag("--json", global->json, "Print machine-readable JSON on stdout");
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  models::RegisterBuiltinModels();
+  CLI::App app{"meshsim: distributed discrete-event simulation"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions global;
+  std::string log_format = "text";
+  app.add_option("--log-level", global.log.level, "trace, debug, info, warn, error, critical, off")
+      ->default_val("info");
+  app.add_option("--log-format", log_format, "text or json")->default_val("text");
+
+  // run
+  RunOptions run;
+  std::string run_json;
+  auto* run_cmd = app.add_subcommand("run", "Run a scenario on a local cluster started for it");
+  run_cmd->add_option("scenario", run.scenario_path, "Scenario file (YAML)")->required();
+  run_cmd->add_option("--nodes", run.nodes, "Number of node processes (default: the scenario's)");
+  run_cmd->add_option("--json", run_json, "Write the JSON result to this file ('-' for stdout)");
+  run_cmd->add_flag("--show-logs", run.show_logs, "Show the cluster's logs as they come");
+  run_cmd->add_option("--node-timeout", run.node_timeout_seconds,
+                      "Seconds without a heartbeat before a node is lost")
+      ->default_val(2.0);
+
+  // submit
+  SubmitOptions submit;
+  std::string submit_json;
+  auto* submit_cmd = app.add_subcommand("submit", "Submit a scenario to a running coordinator and wait");
+  submit_cmd->add_option("scenario", submit.scenario_path, "Scenario file (YAML)")->required();
+  AddCoordinatorOption(submit_cmd, &submit.coordinator);
+  submit_cmd->add_option("--nodes", submit.nodes, "Number of nodes (default: the scenario's)");
+  submit_cmd->add_flag("--detach", submit.detach, "Print the job id and return without waiting");
+  submit_cmd->add_option("--json", submit_json, "Write the JSON result to this file ('-' for stdout)");
+
+  std::string coordinator;
+  uint64_t job_id = 0;
+  auto* status_cmd = app.add_subcommand("status", "Show a job's state and result");
+  status_cmd->add_option("job", job_id, "Job id")->required();
+  AddCoordinatorOption(status_cmd, &coordinator);
+  AddJsonFlag(status_cmd, &global);
+
+  auto* cancel_cmd = app.add_subcommand("cancel", "Cancel a queued or running job");
+  cancel_cmd->add_option("job", job_id, "Job id")->required();
+  AddCoordinatorOption(cancel_cmd, &coordinator);
+  AddJsonFlag(cancel_cmd, &global);
+
+  auto* nodes_cmd = app.add_subcommand("nodes", "List the nodes the coordinator knows");
+  AddCoordinatorOption(nodes_cmd, &coordinator);
+  AddJsonFlag(nodes_cmd, &global);
+
+  auto* models_cmd = app.add_subcommand("models", "List the models and their parameters");
+  AddJsonFlag(models_cmd, &global);
+
+  std::string validate_path;
+  std::optional<uint32_t> validate_nodes;
+  auto* validate_cmd = app.add_subcommand("validate", "Check a scenario file");
+  validate_cmd->add_option("scenario", validate_path, "Scenario file (YAML)")->required();
+  validate_cmd->add_option("--nodes", validate_nodes, "Check it for this many nodes");
+  AddJsonFlag(validate_cmd, &global);
+
+  CoordinatorCommandOptions coordinator_options;
+  auto* coordinator_cmd = app.add_subcommand("coordinator", "Serve as the coordinator");
+  coordinator_cmd->add_option("--bind", coordinator_options.bind, "RPC endpoint to bind")
+      ->default_val(kDefaultCoordinator);
+  coordinator_cmd->add_option("--heartbeat-interval", coordinator_options.heartbeat_interval_seconds,
+                              "Seconds between node heartbeats")
+      ->default_val(0.2)
+      ->check(CLI::Range(0.01, 60.0));
+  coordinator_cmd->add_option("--node-timeout", coordinator_options.node_timeout_seconds,
+                              "Seconds without a heartbeat before a node is lost")
+      ->default_val(2.0)
+      ->check(CLI::Range(0.05, 3600.0));
+
+  NodeCommandOptions node_options;
+  auto* node_cmd = app.add_subcommand("node", "Serve as a node");
+  AddCoordinatorOption(node_cmd, &node_options.coordinator);
+  node_cmd->add_option("--name", node_options.name, "Name shown in `meshsim nodes`");
+  node_cmd->add_option("--rpc-bind", node_options.rpc_bind, "Node RPC endpoint to bind")
+      ->default_val("tcp://127.0.0.1:0");
+  node_cmd->add_option("--data-bind", node_options.data_bind, "Data-plane endpoint to bind")
+      ->default_val("tcp://127.0.0.1:0");
+  node_cmd->add_option("--stall-timeout", node_options.stall_timeout_seconds,
+                       "Seconds without an expected frame before a job fails")
+      ->default_val(30.0)
+      ->check(CLI::Range(0.1, 86400.0));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+
+  if (auto status = log::ParseFormat(log_format, &global.log.format); !status.ok()) {
+    fmt::print(stderr, "meshsim: {}\n", status.message());
+    return kExitBadInput;
+  }
+  CLI::App* chosen = app.get_subcommands().front();
+  global.log.process = chosen->get_name();
+  if (chosen == node_cmd && !node_options.name.empty()) global.log.process = node_options.name;
+  if (auto status = log::Init(global.log); !status.ok()) {
+    fmt::print(stderr, "meshsim: {}\n", status.message());
+    return kExitBadInput;
+  }
+
+  auto json_target = [&](const std::string& path) {
+    global.json = path == "-";
+    return path == "-" ? std::string() : path;
+  };
+  if (chosen == run_cmd) {
+    run.json_path = json_target(run_json);
+    return RunLocal(global, run);
+  }
+  if (chosen == submit_cmd) {
+    submit.json_path = json_target(submit_json);
+    return Submit(global, submit);
+  }
+  if (chosen == status_cmd) return Status(global, coordinator, job_id);
+  if (chosen == cancel_cmd) return Cancel(global, coordinator, job_id);
+  if (chosen == nodes_cmd) return Nodes(global, coordinator);
+  if (chosen == models_cmd) return Models(global);
+  if (chosen == validate_cmd) return Validate(global, validate_path, validate_nodes);
+  if (chosen == coordinator_cmd) return ServeCoordinator(global, coordinator_options);
+  if (chosen == node_cmd) return ServeNode(global, node_options);
+  return kExitBadInput;
+}
+
+}  // namespace meshsim::cli

@@ -1,0 +1,202 @@
+// Subcommands that act as clients: run, submit, status, cancel, nodes,
+// models, validate.
+#include <signal.h>
+
+#include <atomic>
+
+#include "cli/commands.h"
+#include "cli/job_client.h"
+#include "cli/local_cluster.h"
+#include "cli/output.h"
+#include "common/scenario/scenario.h"
+#include "common/status/format.h"
+#include "zmq.hpp"
+
+namespace meshsim::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void OnInterrupt(int) { g_interrupted.store(true); }
+
+void CatchInterrupts() {
+  struct sigaction action {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int Fail(const absl::Status& status) {
+  fmt::print(stderr, "meshsim: {}\n", status.message());
+  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ? kExitBadInput : kExitFailed;
+}
+
+absl::StatusOr<std::unique_ptr<rpc::RpcClient>> Connect(zmq::context_t& context,
+                                                        const std::string& endpoint) {
+  return rpc::RpcClient::Create(context, {.endpoint = endpoint});
+}
+
+}  // namespace
+
+int RunLocal(const GlobalOptions& global, const RunOptions& options) {
+  auto scenario = LoadScenario(options.scenario_path, options.nodes);
+  if (!scenario.ok()) return Fail(scenario.status());
+  CatchInterrupts();
+  if (!global.json) {
+    fmt::print(stderr, "meshsim: starting a local cluster of {} node(s) for {}\n", scenario->nodes(),
+               scenario->name());
+  }
+  auto cluster = LocalCluster::Start({SelfExecutable(), scenario->nodes(), global.log.level,
+                                      options.show_logs, options.node_timeout_seconds});
+  if (!cluster.ok()) return Fail(cluster.status());
+  zmq::context_t context;
+  auto client = Connect(context, (*cluster)->coordinator_endpoint());
+  if (!client.ok()) return Fail(client.status());
+
+  v1::SubmitJobRequest submit;
+  *submit.mutable_scenario() = *scenario;
+  v1::SubmitJobReply submitted;
+  if (auto status = (*client)->Call("Coordinator.SubmitJob", submit, &submitted); !status.ok()) {
+    return Fail(status);
+  }
+  auto job = FollowJob(**client, submitted.job_id(), &g_interrupted);
+  if (!job.ok()) {
+    fmt::print(stderr, "meshsim: {}\n{}", job.status().message(), (*cluster)->DescribeExits());
+    return kExitFailed;
+  }
+  int code = ReportJob(global, *job, options.json_path);
+  if (job->state() == v1::FAILED) {
+    const std::string exits = (*cluster)->DescribeExits();
+    if (!exits.empty()) fmt::print(stderr, "{}", exits);
+  }
+  (*cluster)->Stop();
+  return g_interrupted.load() ? kExitInterrupted : code;
+}
+
+int Submit(const GlobalOptions& global, const SubmitOptions& options) {
+  auto scenario = LoadScenario(options.scenario_path, options.nodes);
+  if (!scenario.ok()) return Fail(scenario.status());
+  zmq::context_t context;
+  auto client = Connect(context, options.coordinator);
+  if (!client.ok()) return Fail(client.status());
+  v1::SubmitJobRequest request;
+  *request.mutable_scenario() = *scenario;
+  v1::SubmitJobReply reply;
+  if (auto status = (*client)->Call("Coordinator.SubmitJob", request, &reply); !status.ok()) {
+    return Fail(status);
+  }
+  if (options.detach) {
+    if (global.json) {
+      fmt::print("{}\n", nlohmann::json{{"job_id", reply.job_id()}}.dump());
+    } else {
+      fmt::print("job {} submitted\n", reply.job_id());
+    }
+    return kExitOk;
+  }
+  CatchInterrupts();
+  auto job = FollowJob(**client, reply.job_id(), &g_interrupted);
+  if (!job.ok()) return Fail(job.status());
+  const int code = ReportJob(global, *job, options.json_path);
+  return g_interrupted.load() ? kExitInterrupted : code;
+}
+
+int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id) {
+  zmq::context_t context;
+  auto client = Connect(context, coordinator);
+  if (!client.ok()) return Fail(client.status());
+  v1::GetJobRequest request;
+  request.set_job_id(job_id);
+  v1::GetJobReply reply;
+  if (auto status = (*client)->Call("Coordinator.GetJob", request, &reply); !status.ok()) {
+    return Fail(status);
+  }
+  if (global.json) {
+    fmt::print("{}\n", JobJson(reply.job()).dump(2));
+  } else {
+    PrintJob(stdout, reply.job());
+  }
+  return reply.job().state() == v1::FAILED ? kExitFailed : kExitOk;
+}
+
+int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id) {
+  zmq::context_t context;
+  auto client = Connect(context, coordinator);
+  if (!client.ok()) return Fail(client.status());
+  v1::CancelJobRequest request;
+  request.set_job_id(job_id);
+  v1::CancelJobReply reply;
+  if (auto status = (*client)->Call("Coordinator.CancelJob", request, &reply); !status.ok()) {
+    return Fail(status);
+  }
+  if (global.json) {
+    fmt::print("{}\n", JobJson(reply.job()).dump(2));
+  } else {
+    PrintJob(stdout, reply.job());
+  }
+  return kExitOk;
+}
+
+int Nodes(const GlobalOptions& global, const std::string& coordinator) {
+  zmq::context_t context;
+  auto client = Connect(context, coordinator);
+  if (!client.ok()) return Fail(client.status());
+  v1::ListNodesReply reply;
+  if (auto status = (*client)->Call("Coordinator.ListNodes", v1::ListNodesRequest(), &reply);
+      !status.ok()) {
+    return Fail(status);
+  }
+  if (global.json) {
+    fmt::print("{}\n", NodesJson(reply).dump(2));
+  } else {
+    PrintNodes(stdout, reply);
+  }
+  return kExitOk;
+}
+
+int Models(const GlobalOptions& global) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto* model : sim::ModelRegistry::Global().List()) {
+    nlohmann::json params = nlohmann::json::array();
+    if (!global.json) fmt::print("{}: {}\n", model->name, model->description);
+    for (const auto& p : model->params) {
+      const bool integer = p.kind == sim::ParamSpec::Kind::kInteger;
+      params.push_back({{"name", p.name},
+                        {"type", integer ? "integer" : "real"},
+                        {"min", p.min},
+                        {"max", p.max},
+                        {"default", p.default_value},
+                        {"help", p.help}});
+      if (!global.json) {
+        fmt::print("  {:<16} {:<8} default {:<8} [{:g}, {:g}]  {}\n", p.name, integer ? "integer" : "real",
+                   fmt::format("{:g}", p.default_value), p.min, p.max, p.help);
+      }
+    }
+    out.push_back({{"name", model->name}, {"description", model->description}, {"params", params}});
+  }
+  if (global.json) fmt::print("{}\n", out.dump(2));
+  return kExitOk;
+}
+
+int Validate(const GlobalOptions& global, const std::string& scenario_path, std::optional<uint32_t> nodes) {
+  auto scenario = LoadScenario(scenario_path, nodes);
+  if (!scenario.ok()) {
+    fmt::print(stderr, "{}\n", scenario.status().message());
+    return kExitBadInput;
+  }
+  if (global.json) {
+    fmt::print("{}\n", nlohmann::json{{"valid", true}, {"scenario", JobJson([&] {
+                                                           v1::JobInfo job;
+                                                           *job.mutable_scenario() = *scenario;
+                                                           return job;
+                                                         }())["scenario"]}}
+                           .dump(2));
+  } else {
+    fmt::print("{}: ok ({} model, {} nodes, end_time {}, lookahead {})\n", scenario_path,
+               scenario->model(), scenario->nodes(), scenario->end_time(), scenario->lookahead());
+  }
+  return kExitOk;
+}
+
+}  // namespace meshsim::cli

@@ -1,0 +1,65 @@
+// The meshsim subcommands. Each returns the process exit code.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/log/log.h"
+#include "common/time/clock.h"
+
+namespace meshsim::cli {
+
+// Exit codes of every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;      // the job failed, or a service is unreachable
+inline constexpr int kExitBadInput = 2;    // bad arguments or scenario
+inline constexpr int kExitInterrupted = 130;  // Ctrl-C (128 + SIGINT)
+
+struct GlobalOptions {
+  log::Options log;
+  bool json = false;  // machine-readable output on stdout
+};
+
+struct RunOptions {
+  std::string scenario_path;
+  std::optional<uint32_t> nodes;
+  std::string json_path;  // also write the JSON result here
+  bool show_logs = false;
+  double node_timeout_seconds = 2.0;
+};
+int RunLocal(const GlobalOptions& global, const RunOptions& options);
+
+struct SubmitOptions {
+  std::string coordinator;
+  std::string scenario_path;
+  std::optional<uint32_t> nodes;
+  bool detach = false;
+  std::string json_path;
+};
+int Submit(const GlobalOptions& global, const SubmitOptions& options);
+int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id);
+int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id);
+int Nodes(const GlobalOptions& global, const std::string& coordinator);
+int Models(const GlobalOptions& global);
+int Validate(const GlobalOptions& global, const std::string& scenario_path, std::optional<uint32_t> nodes);
+
+struct CoordinatorCommandOptions {
+  std::string bind;
+  double heartbeat_interval_seconds = 0.2;
+  double node_timeout_seconds = 2.0;
+};
+int ServeCoordinator(const GlobalOptions& global, const CoordinatorCommandOptions& options);
+
+struct NodeCommandOptions {
+  std::string coordinator;
+  std::string name;
+  std::string rpc_bind;
+  std::string data_bind;
+  double stall_timeout_seconds = 30;
+};
+int ServeNode(const GlobalOptions& global, const NodeCommandOptions& options);
+
+// Builds the command line and runs the chosen subcommand.
+int Main(int argc, char** argv);
+
+}  // namespace meshsim::cli

@@ -1,0 +1,73 @@
+#include "cli/job_client.h"
+
+#include <fstream>
+#include <thread>
+
+#include "cli/output.h"
+#include "common/scenario/scenario.h"
+#include "common/status/format.h"
+#include "common/status/status.h"
+
+namespace meshsim::cli {
+
+absl::StatusOr<v1::Scenario> LoadScenario(const std::string& path, std::optional<uint32_t> nodes) {
+  MESHSIM_ASSIGN_OR_RETURN(v1::Scenario scenario, scenario::LoadFile(path));
+  if (nodes) {
+    if (*nodes < 1 || *nodes > scenario::kMaxNodes) {
+      return absl::InvalidArgumentError(
+          StrCat("--nodes: must be between 1 and ", scenario::kMaxNodes, ", got ", *nodes));
+    }
+    scenario.set_nodes(*nodes);
+    MESHSIM_RETURN_IF_ERROR(Annotate(scenario::Normalize(&scenario), path));
+  }
+  return scenario;
+}
+
+absl::StatusOr<v1::JobInfo> FollowJob(rpc::RpcClient& client, uint64_t job_id,
+                                      const std::atomic<bool>* interrupted) {
+  ProgressBar progress;
+  bool cancel_sent = false;
+  for (;;) {
+    if (interrupted != nullptr && interrupted->load() && !cancel_sent) {
+      progress.Clear();
+      fmt::print(stderr, "interrupted: cancelling job {}\n", job_id);
+      v1::CancelJobRequest request;
+      request.set_job_id(job_id);
+      v1::CancelJobReply reply;
+      MESHSIM_RETURN_IF_ERROR(client.Call("Coordinator.CancelJob", request, &reply));
+      cancel_sent = true;
+    }
+    v1::GetJobRequest request;
+    request.set_job_id(job_id);
+    v1::GetJobReply reply;
+    MESHSIM_RETURN_IF_ERROR(client.Call("Coordinator.GetJob", request, &reply));
+    const v1::JobInfo& job = reply.job();
+    if (job.state() == v1::COMPLETED || job.state() == v1::FAILED || job.state() == v1::CANCELLED) {
+      progress.Clear();
+      return job;
+    }
+    progress.Update(job);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const std::string& json_path) {
+  const auto json = JobJson(job);
+  if (global.json) {
+    fmt::print("{}\n", json.dump(2));
+  } else {
+    PrintJob(stdout, job);
+  }
+  std::fflush(stdout);
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << json.dump(2) << "\n";
+    if (!out) {
+      fmt::print(stderr, "meshsim: cannot write {}\n", json_path);
+      return kExitFailed;
+    }
+  }
+  return job.state() == v1::COMPLETED ? kExitOk : kExitFailed;
+}
+
+}  // namespace meshsim::cli

@@ -1,0 +1,93 @@
+#include "cli/local_cluster.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "common/rpc/rpc_client.h"
+#include "common/status/format.h"
+#include "common/status/status.h"
+#include "proto/meshsim.pb.h"
+#include "zmq.hpp"
+
+namespace meshsim::cli {
+namespace {
+
+constexpr auto kStartTimeout = std::chrono::seconds(20);
+constexpr auto kStopGrace = std::chrono::seconds(5);
+
+}  // namespace
+
+std::string SelfExecutable() {
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return n > 0 ? std::string(path, static_cast<size_t>(n)) : "meshsim";
+}
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOptions options) {
+  auto cluster = std::unique_ptr<LocalCluster>(new LocalCluster());
+  auto forward = [show = options.show_logs](const std::string& name, const std::string& line) {
+    if (show) fmt::print(stderr, "{:<12} | {}\n", name, line);
+  };
+  const Deadline deadline = Deadline::After(kStartTimeout);
+  MESHSIM_ASSIGN_OR_RETURN(
+      cluster->coordinator_,
+      process::ChildProcess::Spawn({"coordinator",
+                                    {options.executable, "coordinator", "--bind", "tcp://127.0.0.1:0",
+                                     "--node-timeout", fmt::format("{}", options.node_timeout_seconds),
+                                     "--log-level", options.log_level},
+                                    forward}));
+  MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_endpoint_,
+                           cluster->coordinator_->WaitForStatus("rpc", deadline));
+  for (uint32_t i = 1; i <= options.nodes; ++i) {
+    const std::string name = StrCat("node-", i);
+    MESHSIM_ASSIGN_OR_RETURN(
+        auto node, process::ChildProcess::Spawn({name,
+                                                 {options.executable, "node", "--coordinator",
+                                                  cluster->coordinator_endpoint_, "--name", name,
+                                                  "--log-level", options.log_level},
+                                                 forward}));
+    cluster->nodes_.push_back(std::move(node));
+  }
+  for (auto& node : cluster->nodes_) {
+    if (auto id = node->WaitForStatus("node_id", deadline); !id.ok()) {
+      return absl::UnavailableError(StrCat(id.status().message(), "\n", cluster->DescribeExits()));
+    }
+  }
+  return cluster;
+}
+
+LocalCluster::~LocalCluster() { Stop(); }
+
+std::string LocalCluster::DescribeExits() {
+  std::string out;
+  auto describe = [&](process::ChildProcess& child) {
+    if (child.running()) return;
+    const auto status = child.Wait(Deadline::After(std::chrono::seconds(0)));
+    StrAppend(&out, child.name(), " (pid ", child.pid(), ") ",
+              status ? process::DescribeWaitStatus(*status) : "exited", "; last log lines:\n");
+    const auto tail = child.Tail();
+    for (size_t i = tail.size() > 10 ? tail.size() - 10 : 0; i < tail.size(); ++i) {
+      StrAppend(&out, "    ", tail[i], "\n");
+    }
+  };
+  if (coordinator_) describe(*coordinator_);
+  for (auto& node : nodes_) describe(*node);
+  return out;
+}
+
+void LocalCluster::Stop() {
+  // Signal every node first so they stop in parallel, then reap them.
+  for (auto& node : nodes_) {
+    if (node->running()) node->Signal(SIGTERM);
+  }
+  for (auto& node : nodes_) node->Stop(kStopGrace);
+  nodes_.clear();
+  if (coordinator_) {
+    coordinator_->Stop(kStopGrace);
+    coordinator_.reset();
+  }
+}
+
+}  // namespace meshsim::cli

@@ -1,0 +1,45 @@
+// A coordinator and N nodes started as children of this process (what
+// `meshsim run` stands up). Children report their endpoints through their
+// output pipe; they die with this process, and Stop() (also run by the
+// destructor) ends them in order: nodes first, then the coordinator.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/process/child_process.h"
+
+namespace meshsim::cli {
+
+struct LocalClusterOptions {
+  std::string executable;  // the meshsim binary
+  uint32_t nodes = 1;
+  std::string log_level = "info";
+  bool show_logs = false;  // forward children's log lines to stderr
+  double node_timeout_seconds = 2.0;
+};
+
+class LocalCluster {
+ public:
+  // Starts the processes and waits until every node is registered and READY.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(LocalClusterOptions options);
+  ~LocalCluster();
+
+  const std::string& coordinator_endpoint() const { return coordinator_endpoint_; }
+  // Describes children that exited, with their last log lines; empty if none.
+  std::string DescribeExits();
+  void Stop();
+
+ private:
+  LocalCluster() = default;
+  std::unique_ptr<process::ChildProcess> coordinator_;
+  std::vector<std::unique_ptr<process::ChildProcess>> nodes_;
+  std::string coordinator_endpoint_;
+};
+
+// Path of the running executable.
+std::string SelfExecutable();
+
+}  // namespace meshsim::cli

@@ -1,0 +1,185 @@
+#include "cli/output.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/scenario/scenario.h"
+#include "coordinator/coordinator.h"
+#include "fmt/format.h"
+
+namespace meshsim::cli {
+
+std::string HumanCount(double value) {
+  if (value >= 1e9) return fmt::format("{:.2f} G", value / 1e9);
+  if (value >= 1e6) return fmt::format("{:.2f} M", value / 1e6);
+  if (value >= 1e3) return fmt::format("{:.1f} k", value / 1e3);
+  return fmt::format("{:.0f}", value);
+}
+
+std::string HumanBytes(double bytes) {
+  if (bytes >= 1 << 30) return fmt::format("{:.2f} GiB", bytes / (1 << 30));
+  if (bytes >= 1 << 20) return fmt::format("{:.2f} MiB", bytes / (1 << 20));
+  if (bytes >= 1 << 10) return fmt::format("{:.1f} KiB", bytes / (1 << 10));
+  return fmt::format("{:.0f} B", bytes);
+}
+
+nlohmann::json JobJson(const v1::JobInfo& job) {
+  const auto& s = job.scenario();
+  const auto& r = job.result();
+  nlohmann::json out = {
+      {"job_id", job.job_id()},
+      {"state", coordinator::JobStateName(job.state())},
+      {"reason", job.reason()},
+      {"scenario",
+       {{"name", s.name()},
+        {"model", s.model()},
+        {"seed", s.seed()},
+        {"end_time", s.end_time()},
+        {"lookahead", s.lookahead()},
+        {"nodes", s.nodes()},
+        {"partition", scenario::PartitionName(s.partition())},
+        {"transport", scenario::TransportName(s.transport())},
+        {"params", nlohmann::json(std::map<std::string, double>(s.params().begin(), s.params().end()))}}},
+      {"virtual_time", job.state() == v1::COMPLETED ? s.end_time() : job.virtual_time()},
+  };
+  if (job.state() != v1::COMPLETED) return out;
+  out["committed_events"] = r.committed_events();
+  out["pending_events"] = r.pending_events();
+  out["end_time"] = r.end_time();
+  out["windows"] = r.windows();
+  out["wall_seconds"] = r.wall_seconds();
+  out["event_rate"] = r.event_rate();
+  out["digest"] = fmt::format("{:016x}", r.digest());
+  out["nodes"] = nlohmann::json::array();
+  out["links"] = nlohmann::json::array();
+  for (const auto& node : r.nodes()) {
+    out["nodes"].push_back({{"id", node.node_id()},
+                            {"rank", node.rank()},
+                            {"lps", node.lps()},
+                            {"events", node.committed_events()},
+                            {"pending_events", node.pending_events()},
+                            {"loop_seconds", node.loop_seconds()},
+                            {"frames_dropped", node.frames_dropped()}});
+    for (const auto& link : node.links()) {
+      out["links"].push_back({{"from", link.from_node()},
+                              {"to", link.to_node()},
+                              {"transport", scenario::TransportName(link.transport())},
+                              {"messages", link.messages()},
+                              {"bytes", link.bytes()},
+                              {"events", link.events()}});
+    }
+  }
+  out["summary"] = std::map<std::string, int64_t>(r.summary().begin(), r.summary().end());
+  return out;
+}
+
+nlohmann::json NodesJson(const v1::ListNodesReply& nodes) {
+  auto out = nlohmann::json::array();
+  for (const auto& node : nodes.nodes()) {
+    out.push_back({{"id", node.node_id()},
+                   {"name", node.name()},
+                   {"state", coordinator::NodeStateName(node.state())},
+                   {"job_id", node.job_id()},
+                   {"rpc_endpoint", node.rpc_endpoint()},
+                   {"data_endpoint", node.data_endpoint()},
+                   {"pid", node.pid()},
+                   {"last_heartbeat_age_seconds", node.last_heartbeat_age_seconds()},
+                   {"frames_dropped", node.frames_dropped()},
+                   {"rpc_malformed", node.rpc_malformed()}});
+  }
+  return out;
+}
+
+void PrintJob(std::FILE* out, const v1::JobInfo& job) {
+  const auto& s = job.scenario();
+  fmt::print(out, "job {}  {}  {} (model {}, seed {}, {} nodes, {} partition)\n", job.job_id(),
+             coordinator::JobStateName(job.state()), s.name(), s.model(), s.seed(), s.nodes(),
+             scenario::PartitionName(s.partition()));
+  if (!job.reason().empty()) fmt::print(out, "  reason: {}\n", job.reason());
+  if (job.state() != v1::COMPLETED) {
+    if (job.state() == v1::RUNNING) {
+      fmt::print(out, "  progress: virtual time {:.6g} of {:.6g}, {} events committed\n",
+                 job.virtual_time(), s.end_time(), job.committed_events());
+    }
+    return;
+  }
+  const auto& r = job.result();
+  uint64_t messages = 0, bytes = 0, remote_events = 0;
+  for (const auto& node : r.nodes()) {
+    for (const auto& link : node.links()) {
+      messages += link.messages();
+      bytes += link.bytes();
+      remote_events += link.events();
+    }
+  }
+  fmt::print(out, "  committed events   {}\n", r.committed_events());
+  fmt::print(out, "  virtual end time   {:.6g}\n", r.end_time());
+  fmt::print(out, "  windows            {}\n", r.windows());
+  fmt::print(out, "  wall time          {:.3f} s (window loop, slowest node)\n", r.wall_seconds());
+  fmt::print(out, "  event rate         {}events/s\n", HumanCount(r.event_rate()));
+  fmt::print(out, "  between nodes      {} messages, {}, {} events\n", messages,
+             HumanBytes(static_cast<double>(bytes)), remote_events);
+  fmt::print(out, "  pending at end     {} events\n", r.pending_events());
+  fmt::print(out, "  digest             {:016x}\n", r.digest());
+  fmt::print(out, "\n  {:>5} {:>5} {:>10} {:>14} {:>12}\n", "node", "rank", "lps", "events", "loop s");
+  for (const auto& node : r.nodes()) {
+    fmt::print(out, "  {:>5} {:>5} {:>10} {:>14} {:>12.3f}\n", node.node_id(), node.rank(), node.lps(),
+               node.committed_events(), node.loop_seconds());
+  }
+  bool header = false;
+  for (const auto& node : r.nodes()) {
+    for (const auto& link : node.links()) {
+      if (!header) {
+        fmt::print(out, "\n  {:>5} {:>5} {:>9} {:>10} {:>12} {:>12}\n", "from", "to", "transport",
+                   "messages", "bytes", "events");
+        header = true;
+      }
+      fmt::print(out, "  {:>5} {:>5} {:>9} {:>10} {:>12} {:>12}\n", link.from_node(), link.to_node(),
+                 scenario::TransportName(link.transport()), link.messages(), link.bytes(), link.events());
+    }
+  }
+  if (!r.summary().empty()) {
+    fmt::print(out, "\n  model summary\n");
+    std::map<std::string, int64_t> sorted(r.summary().begin(), r.summary().end());
+    for (const auto& [field, value] : sorted) fmt::print(out, "  {:<18} {}\n", field, value);
+  }
+}
+
+void PrintNodes(std::FILE* out, const v1::ListNodesReply& nodes) {
+  fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>8}  {:<26} {:<26} {:>8}\n", "id", "name", "state", "job",
+             "hb age", "rpc", "data", "dropped");
+  for (const auto& node : nodes.nodes()) {
+    fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>7.1f}s  {:<26} {:<26} {:>8}\n", node.node_id(),
+               node.name(), coordinator::NodeStateName(node.state()), node.job_id(),
+               node.last_heartbeat_age_seconds(), node.rpc_endpoint(), node.data_endpoint(),
+               node.frames_dropped() + node.rpc_malformed());
+  }
+}
+
+ProgressBar::ProgressBar() : enabled_(isatty(STDERR_FILENO) == 1) {}
+
+ProgressBar::~ProgressBar() { Clear(); }
+
+void ProgressBar::Update(const v1::JobInfo& job) {
+  if (!enabled_) return;
+  constexpr int kWidth = 30;
+  const double end = job.scenario().end_time();
+  const double fraction = end > 0 ? std::clamp(job.virtual_time() / end, 0.0, 1.0) : 0;
+  const int filled = static_cast<int>(fraction * kWidth);
+  fmt::print(stderr, "\r  [{}{}] {:3.0f}%  t={:.4g}/{:.4g}  {} events  {:<9}", std::string(filled, '#'),
+             std::string(kWidth - filled, '.'), fraction * 100, job.virtual_time(), end,
+             HumanCount(static_cast<double>(job.committed_events())),
+             coordinator::JobStateName(job.state()));
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void ProgressBar::Clear() {
+  if (!drawn_) return;
+  fmt::print(stderr, "\r{}\r", std::string(100, ' '));
+  std::fflush(stderr);
+  drawn_ = false;
+}
+
+}  // namespace meshsim::cli

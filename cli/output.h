@@ -1,0 +1,39 @@
+// How the meshsim command shows things: result tables, the --json result
+// (a stable interface; see docs/cli.md), node lists and the progress bar.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "nlohmann/json.hpp"
+#include "proto/meshsim.pb.h"
+
+namespace meshsim::cli {
+
+// The job as the stable JSON document of `run --json`, `submit --json` and
+// `status --json`.
+nlohmann::json JobJson(const v1::JobInfo& job);
+nlohmann::json NodesJson(const v1::ListNodesReply& nodes);
+
+// A human-readable result table (or state and reason, if not completed).
+void PrintJob(std::FILE* out, const v1::JobInfo& job);
+void PrintNodes(std::FILE* out, const v1::ListNodesReply& nodes);
+
+// Draws a one-line progress bar on stderr when it is a terminal; prints
+// nothing otherwise, so logs and pipes stay clean.
+class ProgressBar {
+ public:
+  ProgressBar();
+  ~ProgressBar();
+  void Update(const v1::JobInfo& job);
+  void Clear();
+
+ private:
+  bool enabled_;
+  bool drawn_ = false;
+};
+
+std::string HumanCount(double value);
+std::string HumanBytes(double bytes);
+
+}  // namespace meshsim::cli

@@ -1,0 +1,88 @@
+// Subcommands that serve: coordinator and node. Each prints its endpoints as
+// "@meshsim key=value" status lines on stdout (read by `meshsim run` through
+// a pipe) and runs until SIGINT or SIGTERM.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "common/status/format.h"
+#include "coordinator/coordinator.h"
+#include "node/node.h"
+
+namespace meshsim::cli {
+namespace {
+
+// Blocks SIGINT/SIGTERM in this thread and every thread it starts later, so
+// the main thread can wait for them with sigwait.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+int WaitForStopSignal(const sigset_t& set) {
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+void PrintStatus(std::string_view key, std::string_view value) {
+  std::printf("@meshsim %.*s=%.*s\n", static_cast<int>(key.size()), key.data(),
+              static_cast<int>(value.size()), value.data());
+  std::fflush(stdout);
+}
+
+Duration Seconds(double seconds) {
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+int ServeCoordinator(const GlobalOptions&, const CoordinatorCommandOptions& options) {
+  const sigset_t stop_signals = BlockStopSignals();
+  coordinator::CoordinatorOptions coordinator_options;
+  coordinator_options.bind = options.bind;
+  coordinator_options.heartbeat_interval = Seconds(options.heartbeat_interval_seconds);
+  coordinator_options.node_timeout = Seconds(options.node_timeout_seconds);
+  auto coordinator = coordinator::Coordinator::Create(coordinator_options);
+  if (!coordinator.ok()) {
+    spdlog::critical("{}", coordinator.status().message());
+    return kExitFailed;
+  }
+  (*coordinator)->Start();
+  PrintStatus("rpc", (*coordinator)->endpoint());
+  const int signal = WaitForStopSignal(stop_signals);
+  spdlog::info("coordinator stopping on signal {}", signal);
+  (*coordinator)->Stop();
+  return kExitOk;
+}
+
+int ServeNode(const GlobalOptions&, const NodeCommandOptions& options) {
+  const sigset_t stop_signals = BlockStopSignals();
+  node::NodeOptions node_options;
+  node_options.coordinator_endpoint = options.coordinator;
+  node_options.name = options.name;
+  node_options.rpc_bind = options.rpc_bind;
+  node_options.data_bind = options.data_bind;
+  node_options.job.stall_timeout = Seconds(options.stall_timeout_seconds);
+  auto node = node::Node::Create(node_options);
+  if (!node.ok()) {
+    spdlog::critical("{}", node.status().message());
+    return kExitFailed;
+  }
+  PrintStatus("rpc", (*node)->rpc_endpoint());
+  PrintStatus("data", (*node)->data_endpoint());
+  (*node)->Start([](uint32_t node_id) { PrintStatus("node_id", fmt::format("{}", node_id)); });
+  const int signal = WaitForStopSignal(stop_signals);
+  spdlog::info("node stopping on signal {}", signal);
+  (*node)->Stop();
+  return kExitOk;
+}
+
+}  // namespace meshsim::cli

@@ -1,0 +1,459 @@
+#include "coordinator/coordinator.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+
+#include "common/scenario/scenario.h"
+#include "common/status/format.h"
+#include "common/status/status.h"
+#include "coordinator/job_result.h"
+#include "spdlog/spdlog.h"
+
+namespace meshsim::coordinator {
+namespace {
+
+constexpr auto kSchedulerTick = std::chrono::milliseconds(20);
+constexpr auto kAbortTimeout = std::chrono::seconds(1);
+
+bool Terminal(v1::JobState state) {
+  return state == v1::COMPLETED || state == v1::FAILED || state == v1::CANCELLED;
+}
+
+double WallSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::string_view JobStateName(v1::JobState state) {
+  switch (state) {
+    case v1::QUEUED: return "QUEUED";
+    case v1::ASSIGNING: return "ASSIGNING";
+    case v1::RUNNING: return "RUNNING";
+    case v1::COMPLETED: return "COMPLETED";
+    case v1::FAILED: return "FAILED";
+    case v1::CANCELLED: return "CANCELLED";
+    default: return "UNKNOWN";
+  }
+}
+
+std::string_view NodeStateName(v1::NodeState state) {
+  switch (state) {
+    case v1::NODE_READY: return "READY";
+    case v1::NODE_BUSY: return "BUSY";
+    case v1::NODE_LOST: return "LOST";
+    default: return "UNKNOWN";
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOptions options) {
+  auto coordinator = std::unique_ptr<Coordinator>(new Coordinator(std::move(options)));
+  MESHSIM_ASSIGN_OR_RETURN(
+      coordinator->server_,
+      rpc::RpcServer::Create(coordinator->context_, {coordinator->options_.bind, 16 << 20, "coord-rpc"}));
+  coordinator->RegisterHandlers();
+  return coordinator;
+}
+
+Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
+
+Coordinator::~Coordinator() { Stop(); }
+
+void Coordinator::Start() {
+  server_->Start();
+  scheduler_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "scheduler");
+    try {
+      SchedulerLoop();
+    } catch (const std::exception& e) {
+      spdlog::critical("scheduler stopped: {}", e.what());
+    }
+  });
+  spdlog::info("coordinator serving on {}", endpoint());
+}
+
+void Coordinator::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    wake_scheduler_.notify_all();
+  }
+  if (scheduler_.joinable()) scheduler_.join();
+  if (server_) server_->Stop();
+}
+
+v1::JobInfo Coordinator::Snapshot(const JobRecord& job) const {
+  v1::JobInfo info = job.info;
+  if (info.state() == v1::RUNNING || info.state() == v1::ASSIGNING) {
+    double slowest = -1;
+    uint64_t committed = 0;
+    for (uint32_t node_id : info.assigned_nodes()) {
+      auto it = nodes_.find(node_id);
+      if (it == nodes_.end()) continue;
+      const auto& node = it->second;
+      const bool reported = std::any_of(job.shares.begin(), job.shares.end(),
+                                        [&](const auto& s) { return s.second.node_id() == node_id; });
+      const double time = reported ? info.scenario().end_time()
+                                   : (node.info.job_id() == info.job_id() ? node.virtual_time : 0);
+      slowest = slowest < 0 ? time : std::min(slowest, time);
+      committed += node.info.job_id() == info.job_id() ? node.committed_events : 0;
+    }
+    for (const auto& [rank, share] : job.shares) committed += share.committed_events();
+    info.set_virtual_time(std::max(0.0, slowest));
+    info.set_committed_events(committed);
+  }
+  return info;
+}
+
+void Coordinator::SetJobState(JobRecord& job, v1::JobState state, const std::string& reason) {
+  const auto from = job.info.state();
+  job.info.set_state(state);
+  job.info.set_reason(reason);
+  if (reason.empty()) {
+    spdlog::info("job {}: {} -> {}", job.info.job_id(), JobStateName(from), JobStateName(state));
+  } else {
+    spdlog::log(state == v1::FAILED ? spdlog::level::warn : spdlog::level::info, "job {}: {} -> {}: {}",
+                job.info.job_id(), JobStateName(from), JobStateName(state), reason);
+  }
+  wake_scheduler_.notify_all();
+}
+
+void Coordinator::EndJob(JobRecord& job, v1::JobState state, const std::string& reason) {
+  if (Terminal(job.info.state())) return;
+  SetJobState(job, state, reason);
+  for (uint32_t node_id : job.info.assigned_nodes()) {
+    auto it = nodes_.find(node_id);
+    if (it == nodes_.end()) continue;
+    NodeRecord& node = it->second;
+    const bool reported = std::any_of(job.shares.begin(), job.shares.end(),
+                                      [&](const auto& s) { return s.second.node_id() == node_id; });
+    if (node.info.state() != v1::NODE_LOST && !reported) {
+      // The node stays BUSY until a heartbeat shows it has let the job go.
+      aborts_.push_back({node_id, node.info.rpc_endpoint(), job.info.job_id(), reason});
+    }
+  }
+  ForgetOldJobs();
+}
+
+void Coordinator::CompleteIfDone(JobRecord& job) {
+  if (job.shares.size() != static_cast<size_t>(job.info.assigned_nodes_size())) return;
+  std::vector<v1::NodeShare> shares;
+  for (auto& [rank, share] : job.shares) shares.push_back(share);
+  auto result = AggregateShares(job.info.scenario(), std::move(shares));
+  if (!result.ok()) {
+    EndJob(job, v1::FAILED, std::string(result.status().message()));
+    return;
+  }
+  *job.info.mutable_result() = std::move(*result);
+  const auto& r = job.info.result();
+  SetJobState(job, v1::COMPLETED, "");
+  spdlog::info("job {}: {} events committed, {} windows, {:.3f} s, {:.0f} events/s, digest {:016x}",
+               job.info.job_id(), r.committed_events(), r.windows(), r.wall_seconds(), r.event_rate(),
+               r.digest());
+  ForgetOldJobs();
+}
+
+void Coordinator::ForgetOldJobs() {
+  size_t finished = 0;
+  for (const auto& [id, job] : jobs_) finished += Terminal(job.info.state());
+  for (auto it = jobs_.begin(); finished > options_.finished_jobs_kept && it != jobs_.end();) {
+    if (Terminal(it->second.info.state())) {
+      it = jobs_.erase(it);
+      --finished;
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Coordinator::RegisterHandlers() {
+  server_->Register<v1::RegisterNodeRequest, v1::RegisterNodeReply>(
+      "Coordinator.RegisterNode",
+      [this](const v1::RegisterNodeRequest& request, v1::RegisterNodeReply* reply) {
+        if (request.rpc_endpoint().empty() || request.data_endpoint().empty()) {
+          return absl::InvalidArgumentError("rpc_endpoint and data_endpoint are required");
+        }
+        std::lock_guard lock(mutex_);
+        NodeRecord* record = nullptr;
+        for (auto& [id, node] : nodes_) {
+          if (node.info.rpc_endpoint() == request.rpc_endpoint()) record = &node;
+        }
+        if (record == nullptr) {
+          const uint32_t id = next_node_id_++;
+          record = &nodes_[id];
+          record->info.set_node_id(id);
+          spdlog::info("node {} joined: {} (pid {}) rpc {} data {}", id, request.name(), request.pid(),
+                       request.rpc_endpoint(), request.data_endpoint());
+        }
+        record->info.set_name(request.name());
+        record->info.set_rpc_endpoint(request.rpc_endpoint());
+        record->info.set_data_endpoint(request.data_endpoint());
+        record->info.set_pid(request.pid());
+        record->info.set_state(v1::NODE_READY);
+        record->info.set_job_id(0);
+        record->last_heartbeat = SteadyClock::now();
+        reply->set_node_id(record->info.node_id());
+        reply->set_heartbeat_interval_seconds(
+            std::chrono::duration<double>(options_.heartbeat_interval).count());
+        wake_scheduler_.notify_all();
+        return absl::OkStatus();
+      });
+
+  server_->Register<v1::HeartbeatRequest, v1::HeartbeatReply>(
+      "Coordinator.Heartbeat", [this](const v1::HeartbeatRequest& request, v1::HeartbeatReply* reply) {
+        std::lock_guard lock(mutex_);
+        auto it = nodes_.find(request.node_id());
+        reply->set_known(it != nodes_.end());
+        if (it == nodes_.end()) return absl::OkStatus();
+        NodeRecord& node = it->second;
+        node.last_heartbeat = SteadyClock::now();
+        node.info.set_frames_dropped(request.frames_dropped());
+        node.info.set_rpc_malformed(request.rpc_malformed());
+        if (request.job_id() != 0 && request.job_id() == node.info.job_id()) {
+          node.virtual_time = request.virtual_time();
+          node.committed_events = request.committed_events();
+        }
+        if (node.info.state() == v1::NODE_LOST) {
+          spdlog::info("node {} is back", node.info.node_id());
+          node.info.set_state(v1::NODE_BUSY);  // released below once idle
+        }
+        if (node.info.state() == v1::NODE_BUSY && request.job_id() == 0) {
+          auto job = jobs_.find(node.info.job_id());
+          if (job == jobs_.end() || Terminal(job->second.info.state())) {
+            node.info.set_state(v1::NODE_READY);
+            node.info.set_job_id(0);
+            wake_scheduler_.notify_all();
+          }
+        }
+        return absl::OkStatus();
+      });
+
+  server_->Register<v1::SubmitJobRequest, v1::SubmitJobReply>(
+      "Coordinator.SubmitJob", [this](const v1::SubmitJobRequest& request, v1::SubmitJobReply* reply) {
+        v1::Scenario scenario = request.scenario();
+        MESHSIM_RETURN_IF_ERROR(scenario::Normalize(&scenario));
+        std::lock_guard lock(mutex_);
+        const uint64_t id = next_job_id_++;
+        JobRecord& job = jobs_[id];
+        job.info.set_job_id(id);
+        job.info.set_state(v1::QUEUED);
+        job.info.set_submitted_unix(WallSeconds());
+        *job.info.mutable_scenario() = std::move(scenario);
+        spdlog::info("job {}: QUEUED: {} ({}), {} nodes", id, job.info.scenario().name(),
+                     job.info.scenario().model(), job.info.scenario().nodes());
+        reply->set_job_id(id);
+        wake_scheduler_.notify_all();
+        return absl::OkStatus();
+      });
+
+  server_->Register<v1::GetJobRequest, v1::GetJobReply>(
+      "Coordinator.GetJob", [this](const v1::GetJobRequest& request, v1::GetJobReply* reply) {
+        std::lock_guard lock(mutex_);
+        auto it = jobs_.find(request.job_id());
+        if (it == jobs_.end()) return absl::NotFoundError(StrCat("no job ", request.job_id()));
+        *reply->mutable_job() = Snapshot(it->second);
+        return absl::OkStatus();
+      });
+
+  server_->Register<v1::CancelJobRequest, v1::CancelJobReply>(
+      "Coordinator.CancelJob", [this](const v1::CancelJobRequest& request, v1::CancelJobReply* reply) {
+        std::lock_guard lock(mutex_);
+        auto it = jobs_.find(request.job_id());
+        if (it == jobs_.end()) return absl::NotFoundError(StrCat("no job ", request.job_id()));
+        EndJob(it->second, v1::CANCELLED, "cancelled by request");
+        *reply->mutable_job() = Snapshot(it->second);
+        return absl::OkStatus();
+      });
+
+  server_->Register<v1::ListNodesRequest, v1::ListNodesReply>(
+      "Coordinator.ListNodes", [this](const v1::ListNodesRequest&, v1::ListNodesReply* reply) {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, node] : nodes_) {
+          v1::NodeInfo* info = reply->add_nodes();
+          *info = node.info;
+          info->set_last_heartbeat_age_seconds(SecondsSince(node.last_heartbeat));
+        }
+        return absl::OkStatus();
+      });
+
+  server_->Register<v1::ListJobsRequest, v1::ListJobsReply>(
+      "Coordinator.ListJobs", [this](const v1::ListJobsRequest&, v1::ListJobsReply* reply) {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, job] : jobs_) *reply->add_jobs() = Snapshot(job);
+        return absl::OkStatus();
+      });
+
+  server_->Register<v1::ReportJobRequest, v1::ReportJobReply>(
+      "Coordinator.ReportJob", [this](const v1::ReportJobRequest& request, v1::ReportJobReply*) {
+        std::lock_guard lock(mutex_);
+        auto it = jobs_.find(request.job_id());
+        if (it == jobs_.end()) return absl::NotFoundError(StrCat("no job ", request.job_id()));
+        JobRecord& job = it->second;
+        const auto& assigned = job.info.assigned_nodes();
+        auto rank_it = std::find(assigned.begin(), assigned.end(), request.node_id());
+        if (rank_it == assigned.end()) {
+          return absl::PermissionDeniedError(
+              StrCat("node ", request.node_id(), " is not assigned to job ", request.job_id()));
+        }
+        const auto rank = static_cast<uint32_t>(rank_it - assigned.begin());
+        auto node = nodes_.find(request.node_id());
+        if (request.ok() && node != nodes_.end() && node->second.info.job_id() == request.job_id()) {
+          // The node reports after letting the job go: it is idle now.
+          node->second.info.set_state(v1::NODE_READY);
+          node->second.info.set_job_id(0);
+          wake_scheduler_.notify_all();
+        }
+        if (Terminal(job.info.state())) return absl::OkStatus();  // late or repeated report
+        if (!request.ok()) {
+          EndJob(job, v1::FAILED, StrCat("node ", request.node_id(), " (rank ", rank, "): ", request.error()));
+          return absl::OkStatus();
+        }
+        v1::NodeShare share = request.share();
+        share.set_rank(rank);
+        share.set_node_id(request.node_id());
+        job.shares[rank] = std::move(share);
+        CompleteIfDone(job);
+        return absl::OkStatus();
+      });
+}
+
+void Coordinator::SchedulerLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_scheduler_.wait_for(lock, kSchedulerTick);
+      if (stop_) return;
+    }
+    CheckHeartbeats();
+    SendAborts();
+    AssignNextJob();
+  }
+}
+
+void Coordinator::CheckHeartbeats() {
+  std::lock_guard lock(mutex_);
+  const auto now = SteadyClock::now();
+  for (auto& [id, node] : nodes_) {
+    if (node.info.state() == v1::NODE_LOST || now - node.last_heartbeat <= options_.node_timeout) continue;
+    const double silent = std::chrono::duration<double>(now - node.last_heartbeat).count();
+    node.info.set_state(v1::NODE_LOST);
+    spdlog::warn("node {} ({}) lost: no heartbeat for {:.1f} s", id, node.info.name(), silent);
+    auto job = jobs_.find(node.info.job_id());
+    if (job != jobs_.end() && !Terminal(job->second.info.state())) {
+      EndJob(job->second, v1::FAILED,
+             StrCat("node ", id, " (", node.info.name(), ") lost: no heartbeat for ",
+                    fmt::format("{:.1f}", silent), " s"));
+    }
+  }
+}
+
+absl::Status Coordinator::CallNode(const v1::PeerInfo& node, const std::string& rpc_endpoint,
+                                   std::string_view method, const google::protobuf::Message& request,
+                                   google::protobuf::Message* reply, Duration timeout) {
+  auto& client = node_clients_[node.node_id()];
+  if (!client || client->endpoint() != rpc_endpoint) {
+    MESHSIM_ASSIGN_OR_RETURN(client, rpc::RpcClient::Create(context_, {.endpoint = rpc_endpoint}));
+  }
+  return client->Call(method, request, reply, Deadline::After(timeout));
+}
+
+void Coordinator::SendAborts() {
+  std::deque<AbortCall> calls;
+  {
+    std::lock_guard lock(mutex_);
+    calls.swap(aborts_);
+  }
+  for (const AbortCall& call : calls) {
+    v1::AbortJobRequest request;
+    request.set_job_id(call.job_id);
+    request.set_reason(call.reason);
+    v1::AbortJobReply reply;
+    v1::PeerInfo peer;
+    peer.set_node_id(call.node_id);
+    if (auto status = CallNode(peer, call.endpoint, "Node.AbortJob", request, &reply, kAbortTimeout);
+        !status.ok()) {
+      spdlog::warn("job {}: abort to node {} failed: {}", call.job_id, call.node_id, status.message());
+    }
+  }
+}
+
+void Coordinator::AssignNextJob() {
+  uint64_t job_id = 0;
+  v1::PrepareJobRequest prepare;
+  std::vector<std::string> endpoints;  // rpc endpoint by rank
+  {
+    std::lock_guard lock(mutex_);
+    JobRecord* job = nullptr;
+    for (auto& [id, record] : jobs_) {
+      if (record.info.state() == v1::QUEUED) {
+        job = &record;
+        break;
+      }
+    }
+    if (job == nullptr) return;
+    const uint32_t wanted = job->info.scenario().nodes();
+    std::vector<NodeRecord*> ready;
+    for (auto& [id, node] : nodes_) {
+      if (node.info.state() == v1::NODE_READY) ready.push_back(&node);
+    }
+    if (ready.size() < wanted) {
+      job->info.set_reason(StrCat("waiting for ", wanted, " ready nodes (", ready.size(), " ready)"));
+      return;
+    }
+    job_id = job->info.job_id();
+    prepare.set_job_id(job_id);
+    *prepare.mutable_scenario() = job->info.scenario();
+    for (uint32_t rank = 0; rank < wanted; ++rank) {
+      NodeRecord& node = *ready[rank];
+      node.info.set_state(v1::NODE_BUSY);
+      node.info.set_job_id(job_id);
+      node.virtual_time = 0;
+      node.committed_events = 0;
+      job->info.add_assigned_nodes(node.info.node_id());
+      v1::PeerInfo* peer = prepare.add_peers();
+      peer->set_rank(rank);
+      peer->set_node_id(node.info.node_id());
+      peer->set_data_endpoint(node.info.data_endpoint());
+      endpoints.push_back(node.info.rpc_endpoint());
+    }
+    SetJobState(*job, v1::ASSIGNING, "");
+  }
+
+  // Prepare every node, then start them all: a node only runs once every
+  // peer has its links and LPs ready.
+  for (const std::string_view method : {"Node.PrepareJob", "Node.StartJob"}) {
+    for (uint32_t rank = 0; rank < endpoints.size(); ++rank) {
+      absl::Status status;
+      if (method == "Node.PrepareJob") {
+        prepare.set_rank(rank);
+        v1::PrepareJobReply reply;
+        status = CallNode(prepare.peers(rank), endpoints[rank], method, prepare, &reply,
+                          options_.node_call_timeout);
+      } else {
+        v1::StartJobRequest start;
+        start.set_job_id(job_id);
+        v1::StartJobReply reply;
+        status = CallNode(prepare.peers(rank), endpoints[rank], method, start, &reply,
+                          options_.node_call_timeout);
+      }
+      std::lock_guard lock(mutex_);
+      auto it = jobs_.find(job_id);
+      if (it == jobs_.end() || Terminal(it->second.info.state())) return;  // cancelled or failed meanwhile
+      if (!status.ok()) {
+        EndJob(it->second, v1::FAILED,
+               StrCat("node ", prepare.peers(rank).node_id(), " (rank ", rank, ") ",
+                      method.substr(5), ": ", status.message()));
+        return;
+      }
+    }
+  }
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(job_id);
+  if (it != jobs_.end() && it->second.info.state() == v1::ASSIGNING) {
+    it->second.started = SteadyClock::now();
+    SetJobState(it->second, v1::RUNNING, "");
+  }
+}
+
+}  // namespace meshsim::coordinator

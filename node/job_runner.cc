@@ -1,0 +1,240 @@
+#include "node/job_runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/scenario/scenario.h"
+#include "common/status/format.h"
+#include "common/status/status.h"
+#include "common/transport/zmq/zmq_link.h"
+#include "spdlog/spdlog.h"
+
+namespace meshsim::node {
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+constexpr auto kPollSlice = std::chrono::milliseconds(50);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup,
+                                                             JobRunnerOptions options,
+                                                             zmq::context_t& context,
+                                                             transport::FrameInbox* inbox) {
+  const v1::Scenario& scenario = setup.scenario;
+  const auto* info = sim::ModelRegistry::Global().Find(scenario.model());
+  if (info == nullptr) return absl::InvalidArgumentError(StrCat("unknown model '", scenario.model(), "'"));
+  MESHSIM_ASSIGN_OR_RETURN(auto model, info->create(scenario::ModelContextOf(scenario)));
+  const auto ranks = static_cast<uint32_t>(setup.peers.size());
+  if (setup.rank >= ranks) {
+    return absl::InvalidArgumentError(StrCat("rank ", setup.rank, " outside ", ranks, " peers"));
+  }
+  MESHSIM_ASSIGN_OR_RETURN(auto partition,
+                           sim::PartitionMap::Create(scenario::PartitionKindOf(scenario.partition()),
+                                                     model->lp_count(), ranks));
+  const uint64_t lp_count = model->lp_count();
+  const size_t max_payload = model->max_payload_bytes();
+  auto runner = std::unique_ptr<JobRunner>(
+      new JobRunner(std::move(setup), options, inbox, std::move(partition)));
+  runner->limits_ = {lp_count, max_payload};
+
+  const v1::Scenario& kept = runner->setup_.scenario;  // `setup` was moved into the runner
+  sim::KernelOptions kernel_options;
+  kernel_options.seed = kept.seed();
+  kernel_options.end_time = kept.end_time();
+  kernel_options.lookahead = kept.lookahead();
+  kernel_options.rank = runner->setup_.rank;
+  MESHSIM_ASSIGN_OR_RETURN(runner->kernel_, sim::Kernel::Create(kernel_options, std::move(model),
+                                                                &runner->partition_, runner.get()));
+
+  runner->peers_.resize(ranks);
+  for (uint32_t rank = 0; rank < ranks; ++rank) {
+    Peer& peer = runner->peers_[rank];
+    const v1::PeerInfo& info_of_peer = runner->setup_.peers[rank];
+    peer.stats.set_from_node(runner->setup_.node_id);
+    peer.stats.set_to_node(info_of_peer.node_id());
+    peer.stats.set_transport(v1::TRANSPORT_TCP);
+    peer.writer.Begin(runner->setup_.job_id, 0, runner->setup_.rank);
+    if (rank == runner->setup_.rank) continue;
+    MESHSIM_ASSIGN_OR_RETURN(peer.link, transport::ZmqPeerLink::Connect(
+                                            context, info_of_peer.data_endpoint(),
+                                            options.stall_timeout, options.link_linger));
+    spdlog::info("job {}: link rank {} -> rank {} (node {}) uses tcp to {}", runner->setup_.job_id,
+                 runner->setup_.rank, rank, info_of_peer.node_id(), info_of_peer.data_endpoint());
+  }
+  return runner;
+}
+
+JobRunner::JobRunner(JobSetup setup, JobRunnerOptions options, transport::FrameInbox* inbox,
+                     sim::PartitionMap partition)
+    : setup_(std::move(setup)),
+      options_(options),
+      inbox_(inbox),
+      partition_(std::move(partition)),
+      min_sent_time_(kInfinity) {}
+
+JobRunner::~JobRunner() = default;
+
+JobProgress JobRunner::progress() const {
+  return {virtual_time_.load(std::memory_order_relaxed), committed_.load(std::memory_order_relaxed)};
+}
+
+void JobRunner::PublishProgress(double virtual_time) {
+  virtual_time_.store(virtual_time, std::memory_order_relaxed);
+  committed_.store(kernel_->committed_events(), std::memory_order_relaxed);
+}
+
+void JobRunner::Route(uint32_t rank, const sim::Event& event) {
+  Peer& peer = peers_[rank];
+  peer.writer.Append(event);
+  min_sent_time_ = std::min(min_sent_time_, event.time);
+}
+
+void JobRunner::Drop(std::string_view why) {
+  frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("job {}: dropped data frame: {}", setup_.job_id, why);
+}
+
+absl::StatusOr<v1::NodeShare> JobRunner::Run() {
+  const auto start = SteadyClock::now();
+  const double end_time = setup_.scenario.end_time();
+  const double lookahead = setup_.scenario.lookahead();
+  MESHSIM_RETURN_IF_ERROR(kernel_->Init());
+  // Init runs at time 0, so everything it sent is at least one lookahead on.
+  MESHSIM_ASSIGN_OR_RETURN(double next, Exchange(0, lookahead));
+  uint64_t windows = 0;
+  while (next < end_time) {
+    const double window_end = next + lookahead;
+    MESHSIM_RETURN_IF_ERROR(kernel_->RunWindow(window_end));
+    ++windows;
+    PublishProgress(std::min(window_end, end_time));
+    MESHSIM_ASSIGN_OR_RETURN(next, Exchange(windows, window_end));
+  }
+  PublishProgress(end_time);
+
+  v1::NodeShare share;
+  share.set_node_id(setup_.node_id);
+  share.set_rank(setup_.rank);
+  share.set_lps(kernel_->local_lp_count());
+  share.set_committed_events(kernel_->committed_events());
+  share.set_pending_events(kernel_->pending_events());
+  share.set_windows(windows);
+  share.set_loop_seconds(SecondsSince(start));
+  share.set_frames_dropped(frames_dropped());
+  const sim::KernelOutcome outcome = kernel_->Fold();
+  share.set_digest(outcome.digest);
+  const auto fields = kernel_->model().summary_fields();
+  for (size_t i = 0; i < fields.size(); ++i) (*share.mutable_summary())[fields[i]] = outcome.summary[i];
+  for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
+    if (rank != setup_.rank) *share.add_links() = peers_[rank].stats;
+  }
+  return share;
+}
+
+absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor) {
+  // This node's bound: nothing it processes next, and nothing it just sent,
+  // is earlier. The minimum of all nodes' bounds is the next window start.
+  double global_next = std::min(kernel_->next_event_time(), min_sent_time_);
+  for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
+    Peer& peer = peers_[rank];
+    peer.received = rank == setup_.rank;
+    if (!peer.link) continue;
+    const uint32_t events = peer.writer.event_count();
+    const auto frame = peer.writer.Finish(global_next);
+    MESHSIM_RETURN_IF_ERROR(Annotate(peer.link->Send(frame),
+                                     StrCat("job ", setup_.job_id, " window ", window, " to rank ", rank)));
+    peer.stats.set_messages(peer.stats.messages() + 1);
+    peer.stats.set_bytes(peer.stats.bytes() + frame.size());
+    peer.stats.set_events(peer.stats.events() + events);
+  }
+
+  size_t missing = peers_.size() - 1;
+  for (Peer& peer : peers_) {
+    if (peer.stashed) {
+      peer.stashed = false;
+      if (Accept(peer.stash, window, sent_floor, &global_next)) --missing;
+    }
+  }
+  for (auto& early : early_frames_) {
+    if (Accept(early, window, sent_floor, &global_next)) --missing;
+  }
+  early_frames_.clear();
+  auto last_progress = SteadyClock::now();
+  while (missing > 0) {
+    if (abort_.load(std::memory_order_relaxed)) return absl::AbortedError("job aborted");
+    MESHSIM_ASSIGN_OR_RETURN(bool got, inbox_->Receive(&incoming_, kPollSlice));
+    if (got && Accept(incoming_, window, sent_floor, &global_next)) {
+      --missing;
+      last_progress = SteadyClock::now();
+    } else if (SteadyClock::now() - last_progress > options_.stall_timeout) {
+      std::vector<uint32_t> silent;
+      for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
+        if (!peers_[rank].received) silent.push_back(rank);
+      }
+      return absl::DeadlineExceededError(
+          StrCat("job ", setup_.job_id, " window ", window, ": no frame from rank(s) ",
+                 StrJoin(silent, ","), " for ",
+                 std::chrono::duration<double>(options_.stall_timeout).count(), " s"));
+    }
+  }
+  for (Peer& peer : peers_) peer.writer.Begin(setup_.job_id, window + 1, setup_.rank);
+  min_sent_time_ = kInfinity;
+  return global_next;
+}
+
+bool JobRunner::Accept(std::vector<std::byte>& bytes, uint64_t window, double sent_floor,
+                       double* global_next) {
+  auto header = frame::FrameCodec::PeekHeader(bytes);
+  if (!header.ok()) {
+    Drop(ToStd(header.status().message()));
+    return false;
+  }
+  if (header->job_id != setup_.job_id) {
+    Drop(StrCat("frame of job ", header->job_id, " (expected ", setup_.job_id, ")"));
+    return false;
+  }
+  if (header->source_rank >= peers_.size() || header->source_rank == setup_.rank) {
+    Drop(StrCat("frame from rank ", header->source_rank, ", which is not a peer"));
+    return false;
+  }
+  Peer& peer = peers_[header->source_rank];
+  if (header->window == window + 1 && !peer.stashed) {
+    // A fast peer finished this window already; keep its next frame.
+    peer.stash.swap(bytes);
+    peer.stashed = true;
+    return false;
+  }
+  if (header->window != window || peer.received) {
+    Drop(StrCat("unexpected frame for window ", header->window, " from rank ", header->source_rank,
+                " while in window ", window));
+    return false;
+  }
+  if (!Deliver(bytes, sent_floor, global_next)) return false;
+  peer.received = true;
+  return true;
+}
+
+bool JobRunner::Deliver(std::span<const std::byte> bytes, double sent_floor, double* global_next) {
+  auto view = frame::FrameCodec::Decode(bytes, limits_);
+  if (!view.ok()) {
+    Drop(ToStd(view.status().message()));
+    return false;
+  }
+  // Check the frame against the protocol before any event is taken, so a
+  // bad frame is dropped whole.
+  bool valid = true;
+  view->ForEachEvent([&](const sim::Event& event) {
+    valid = valid && partition_.owner(event.dst_lp) == setup_.rank && event.time >= sent_floor;
+  });
+  if (!valid) {
+    Drop(StrCat("frame from rank ", view->header().source_rank,
+                " has an event for another node or earlier than ", sent_floor));
+    return false;
+  }
+  view->ForEachEvent([&](const sim::Event& event) { kernel_->Deliver(event); });
+  *global_next = std::min(*global_next, view->header().next_time);
+  return true;
+}
+
+}  // namespace meshsim::node

@@ -1,0 +1,120 @@
+// Runs one node's part of one job: the windowed conservative loop of
+// DESIGN.md §2 over the node's kernel and its data links.
+//
+//   exchange window 0 (events sent by init), T = global min next time
+//   while T < end_time:
+//     process local events with time < T + lookahead
+//     send each peer one frame (its events + this node's next-time bound),
+//     wait for one frame from each peer, enqueue their events,
+//     T = min over all nodes' next-time bounds
+//
+// Every node computes the same T from the same frames, so no coordinator
+// round trip sits in the loop.
+//
+// Thread-safety: Run() on one thread; progress(), RequestAbort() from any.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/frame/frame_codec.h"
+#include "common/sim/kernel.h"
+#include "common/transport/link.h"
+#include "proto/meshsim.pb.h"
+#include "zmq.hpp"
+
+namespace meshsim::node {
+
+struct JobSetup {
+  uint64_t job_id = 0;
+  uint32_t node_id = 0;
+  v1::Scenario scenario;  // normalized
+  uint32_t rank = 0;
+  std::vector<v1::PeerInfo> peers;  // indexed by rank, this node included
+};
+
+struct JobRunnerOptions {
+  // A job fails when no expected frame arrives for this long.
+  Duration stall_timeout = std::chrono::seconds(30);
+  // How long a final frame may take to leave when links close.
+  Duration link_linger = std::chrono::seconds(5);
+};
+
+struct JobProgress {
+  double virtual_time = 0;
+  uint64_t committed_events = 0;
+};
+
+class JobRunner final : private sim::RemoteSink {
+ public:
+  // Builds the kernel and connects the links to every peer. `inbox` is the
+  // node's data inbox; it must outlive the runner, and only Run() reads it.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<JobRunner>> Create(
+      JobSetup setup, JobRunnerOptions options, zmq::context_t& context,
+      transport::FrameInbox* inbox);
+  ~JobRunner() override;
+
+  // Runs the job to its end. ABORTED after RequestAbort(); other errors name
+  // the cause (a model error, a stalled peer, a link failure).
+  [[nodiscard]] absl::StatusOr<v1::NodeShare> Run();
+
+  // Hands over a frame that reached the node before Run() started (a peer
+  // may start first). Call before Run(), from the thread that will run it.
+  void AdoptEarlyFrame(std::vector<std::byte> frame) { early_frames_.push_back(std::move(frame)); }
+
+  void RequestAbort() { abort_.store(true, std::memory_order_relaxed); }
+  JobProgress progress() const;
+  uint64_t job_id() const { return setup_.job_id; }
+  // Data frames this runner dropped as malformed, stale or unexpected.
+  uint64_t frames_dropped() const { return frames_dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Peer {
+    std::unique_ptr<transport::PeerLink> link;  // null for this node's own rank
+    frame::FrameWriter writer;
+    std::vector<std::byte> stash;  // a frame of the next window, received early
+    bool stashed = false;
+    bool received = false;  // this window's frame is in
+    v1::LinkStats stats;
+  };
+
+  JobRunner(JobSetup setup, JobRunnerOptions options, transport::FrameInbox* inbox,
+            sim::PartitionMap partition);
+  void Route(uint32_t rank, const sim::Event& event) override;
+  // Sends this window's frames and collects the peers'; returns the global
+  // minimum next event time.
+  absl::StatusOr<double> Exchange(uint64_t window, double sent_floor);
+  // Takes one frame for `window`: delivers it, stashes it, or drops it.
+  // Returns true when it was this window's frame from a peer.
+  bool Accept(std::vector<std::byte>& bytes, uint64_t window, double sent_floor,
+              double* global_next);
+  bool Deliver(std::span<const std::byte> bytes, double sent_floor, double* global_next);
+  void Drop(std::string_view why);
+  void PublishProgress(double virtual_time);
+
+  JobSetup setup_;
+  JobRunnerOptions options_;
+  transport::FrameInbox* inbox_;
+  sim::PartitionMap partition_;
+  std::unique_ptr<sim::Kernel> kernel_;
+  std::vector<Peer> peers_;  // by rank
+  std::vector<std::byte> incoming_;
+  std::vector<std::vector<std::byte>> early_frames_;  // window-0 frames from before Run()
+  double min_sent_time_;  // over events routed to peers this window
+  frame::DecodeLimits limits_;
+
+  // Set by RequestAbort() from another thread, polled by Run(): relaxed, it
+  // publishes nothing else.
+  std::atomic<bool> abort_{false};
+  // Progress counters read by the heartbeat thread: relaxed, each value
+  // stands alone.
+  std::atomic<double> virtual_time_{0};
+  std::atomic<uint64_t> committed_{0};
+  std::atomic<uint64_t> frames_dropped_{0};
+};
+
+}  // namespace meshsim::node

@@ -1,0 +1,283 @@
+#include "node/node.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include "common/rpc/rpc_client.h"
+#include "common/scenario/scenario.h"
+#include "common/status/format.h"
+#include "common/status/status.h"
+#include "spdlog/spdlog.h"
+
+namespace meshsim::node {
+namespace {
+
+constexpr auto kIdlePoll = std::chrono::milliseconds(50);
+
+void NameThread(const char* name) { pthread_setname_np(pthread_self(), name); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
+  if (options.name.empty()) options.name = StrCat("node-", getpid());
+  auto node = std::unique_ptr<Node>(new Node(std::move(options)));
+  MESHSIM_ASSIGN_OR_RETURN(
+      node->rpc_server_,
+      rpc::RpcServer::Create(node->context_, {node->options_.rpc_bind, 16 << 20, "node-rpc"}));
+  MESHSIM_ASSIGN_OR_RETURN(node->inbox_,
+                           transport::ZmqFrameInbox::Bind(node->context_, node->options_.data_bind,
+                                                          node->options_.max_frame_bytes));
+  node->RegisterHandlers();
+  return node;
+}
+
+Node::Node(NodeOptions options) : options_(std::move(options)) {}
+
+Node::~Node() { Stop(); }
+
+uint64_t Node::frames_dropped() const {
+  return idle_frames_dropped_.load(std::memory_order_relaxed) +
+         job_frames_dropped_.load(std::memory_order_relaxed);
+}
+
+void Node::RegisterHandlers() {
+  rpc_server_->Register<v1::PrepareJobRequest, v1::PrepareJobReply>(
+      "Node.PrepareJob", [this](const v1::PrepareJobRequest& request, v1::PrepareJobReply*) {
+        {
+          std::lock_guard lock(mutex_);
+          if (active_job_ == request.job_id()) return absl::OkStatus();  // a retried call
+          if (active_job_ != 0) {
+            return absl::FailedPreconditionError(
+                StrCat("node busy with job ", active_job_));
+          }
+        }
+        v1::Scenario scenario = request.scenario();
+        MESHSIM_RETURN_IF_ERROR(Annotate(scenario::Normalize(&scenario), "scenario"));
+        JobSetup setup;
+        setup.job_id = request.job_id();
+        setup.node_id = node_id_.load(std::memory_order_relaxed);
+        setup.scenario = std::move(scenario);
+        setup.rank = request.rank();
+        setup.peers.assign(request.peers().begin(), request.peers().end());
+        MESHSIM_ASSIGN_OR_RETURN(auto runner,
+                                 JobRunner::Create(std::move(setup), options_.job, context_, inbox_.get()));
+        std::lock_guard lock(mutex_);
+        if (active_job_ != 0) return absl::FailedPreconditionError("node busy");
+        prepared_ = std::move(runner);
+        started_ = false;
+        active_job_ = request.job_id();
+        spdlog::info("job {}: prepared as rank {} of {}", request.job_id(), request.rank(),
+                     request.peers_size());
+        return absl::OkStatus();
+      });
+  rpc_server_->Register<v1::StartJobRequest, v1::StartJobReply>(
+      "Node.StartJob", [this](const v1::StartJobRequest& request, v1::StartJobReply*) {
+        std::lock_guard lock(mutex_);
+        if (active_job_ != request.job_id()) {
+          return absl::NotFoundError(StrCat("job ", request.job_id(), " is not prepared here"));
+        }
+        started_ = true;
+        job_changed_.notify_all();
+        return absl::OkStatus();
+      });
+  rpc_server_->Register<v1::AbortJobRequest, v1::AbortJobReply>(
+      "Node.AbortJob", [this](const v1::AbortJobRequest& request, v1::AbortJobReply*) {
+        std::lock_guard lock(mutex_);
+        if (active_job_ != request.job_id()) return absl::OkStatus();  // already gone
+        spdlog::warn("job {}: aborted by the coordinator: {}", request.job_id(), request.reason());
+        if (running_ != nullptr) {
+          running_->RequestAbort();
+        } else {
+          prepared_.reset();
+          active_job_ = 0;
+        }
+        return absl::OkStatus();
+      });
+}
+
+void Node::Start(std::function<void(uint32_t)> on_registered) {
+  on_registered_ = std::move(on_registered);
+  rpc_server_->Start();
+  membership_thread_ = std::thread([this] {
+    NameThread("membership");
+    try {
+      MembershipLoop();
+    } catch (const std::exception& e) {
+      spdlog::critical("membership thread stopped: {}", e.what());
+    }
+  });
+  data_thread_ = std::thread([this] {
+    NameThread("data");
+    try {
+      DataLoop();
+    } catch (const std::exception& e) {
+      spdlog::critical("data thread stopped: {}", e.what());
+    }
+  });
+  spdlog::info("node {} serving rpc on {}, data on {}", options_.name, rpc_endpoint(),
+               data_endpoint());
+}
+
+void Node::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+    if (running_ != nullptr) running_->RequestAbort();
+    job_changed_.notify_all();
+  }
+  stop_.store(true, std::memory_order_relaxed);
+  if (data_thread_.joinable()) data_thread_.join();
+  if (membership_thread_.joinable()) membership_thread_.join();
+  if (rpc_server_) rpc_server_->Stop();
+}
+
+void Node::MembershipLoop() {
+  auto client = rpc::RpcClient::Create(context_, {.endpoint = options_.coordinator_endpoint});
+  if (!client.ok()) {
+    spdlog::critical("{}", client.status().message());
+    return;
+  }
+  Duration interval = std::chrono::milliseconds(200);
+  auto last_contact = SteadyClock::now();
+  bool registered = false;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    if (!registered) {
+      v1::RegisterNodeRequest request;
+      request.set_name(options_.name);
+      request.set_rpc_endpoint(rpc_endpoint());
+      request.set_data_endpoint(data_endpoint());
+      request.set_pid(static_cast<uint32_t>(getpid()));
+      v1::RegisterNodeReply reply;
+      absl::Status status = (*client)->Call("Coordinator.RegisterNode", request, &reply,
+                                            Deadline::After(std::chrono::seconds(2)));
+      if (status.ok()) {
+        registered = true;
+        last_contact = SteadyClock::now();
+        node_id_.store(reply.node_id(), std::memory_order_relaxed);
+        interval = std::chrono::duration_cast<Duration>(
+            std::chrono::duration<double>(reply.heartbeat_interval_seconds()));
+        spdlog::info("registered with coordinator {} as node {}", options_.coordinator_endpoint,
+                     reply.node_id());
+        if (on_registered_) on_registered_(reply.node_id());
+      } else {
+        spdlog::warn("cannot register with coordinator {}: {}", options_.coordinator_endpoint,
+                     status.message());
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      continue;
+    }
+    v1::HeartbeatRequest request;
+    request.set_node_id(node_id_.load(std::memory_order_relaxed));
+    {
+      std::lock_guard lock(mutex_);
+      // The job this node holds, prepared or running: the coordinator
+      // releases the node only once this is 0.
+      request.set_job_id(active_job_);
+      if (running_ != nullptr) {
+        const JobProgress progress = running_->progress();
+        request.set_virtual_time(progress.virtual_time);
+        request.set_committed_events(progress.committed_events);
+        job_frames_dropped_.store(running_->frames_dropped(), std::memory_order_relaxed);
+      }
+    }
+    request.set_frames_dropped(frames_dropped());
+    request.set_rpc_malformed(rpc_server_->stats().malformed);
+    v1::HeartbeatReply reply;
+    absl::Status status =
+        (*client)->Call("Coordinator.Heartbeat", request, &reply, Deadline::After(interval * 4));
+    if (status.ok()) {
+      last_contact = SteadyClock::now();
+      if (!reply.known()) {
+        spdlog::warn("coordinator does not know node {}; registering again", request.node_id());
+        registered = false;
+        continue;
+      }
+    } else if (SteadyClock::now() - last_contact > options_.coordinator_timeout) {
+      std::lock_guard lock(mutex_);
+      if (running_ != nullptr) {
+        spdlog::error("job {}: coordinator unreachable for {:.1f} s; aborting the job",
+                      running_->job_id(), SecondsSince(last_contact));
+        running_->RequestAbort();
+      }
+    }
+    // Sleep in short slices so Stop() is prompt.
+    const Deadline next = Deadline::After(interval);
+    while (!next.Expired() && !stop_.load(std::memory_order_relaxed)) {
+      std::this_thread::sleep_for(std::min<Duration>(next.Remaining(), std::chrono::milliseconds(20)));
+    }
+  }
+}
+
+void Node::DataLoop() {
+  std::vector<std::byte> stray;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    std::unique_ptr<JobRunner> runner;
+    {
+      std::unique_lock lock(mutex_);
+      if (started_ && prepared_) {
+        runner = std::move(prepared_);
+        running_ = runner.get();
+        started_ = false;
+      } else if (prepared_) {
+        // Frames for the prepared job wait in the inbox until it starts.
+        job_changed_.wait_for(lock, kIdlePoll);
+        continue;
+      }
+    }
+    if (runner) {
+      RunJob(runner);
+      continue;
+    }
+    // Idle: anything arriving now belongs to no job, unless a job was
+    // prepared while we waited and a peer that started first sent it.
+    auto got = inbox_->Receive(&stray, kIdlePoll);
+    if (!got.ok() || !*got) continue;
+    std::lock_guard lock(mutex_);
+    if (prepared_) {
+      prepared_->AdoptEarlyFrame(std::move(stray));
+      stray = {};
+      continue;
+    }
+    idle_frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("dropped data frame of {} bytes that arrived while no job runs", stray.size());
+  }
+}
+
+void Node::RunJob(std::unique_ptr<JobRunner>& runner) {
+  const uint64_t job_id = runner->job_id();
+  spdlog::info("job {}: started", job_id);
+  absl::StatusOr<v1::NodeShare> share = runner->Run();
+  {
+    std::lock_guard lock(mutex_);
+    job_frames_dropped_.store(0, std::memory_order_relaxed);
+    idle_frames_dropped_.fetch_add(runner->frames_dropped(), std::memory_order_relaxed);
+    running_ = nullptr;
+    active_job_ = 0;
+  }
+  v1::ReportJobRequest report;
+  report.set_node_id(node_id_.load(std::memory_order_relaxed));
+  report.set_job_id(job_id);
+  if (share.ok()) {
+    spdlog::info("job {}: done, {} events committed in {:.3f} s", job_id, share->committed_events(),
+                 share->loop_seconds());
+    report.set_ok(true);
+    *report.mutable_share() = std::move(*share);
+  } else if (absl::IsAborted(share.status())) {
+    spdlog::info("job {}: aborted", job_id);
+  } else {
+    spdlog::error("job {}: failed: {}", job_id, share.status().message());
+    report.set_ok(false);
+    report.set_error(std::string(share.status().message()));
+  }
+  runner.reset();  // closes the links (lingering for the last frames)
+  if (!share.ok() && absl::IsAborted(share.status())) return;
+  auto client = rpc::RpcClient::Create(context_, {.endpoint = options_.coordinator_endpoint});
+  v1::ReportJobReply reply;
+  absl::Status status = client.ok() ? (*client)->Call("Coordinator.ReportJob", report, &reply,
+                                                      Deadline::After(std::chrono::seconds(10)))
+                                    : client.status();
+  if (!status.ok()) spdlog::error("job {}: cannot report to the coordinator: {}", job_id, status.message());
+}
+
+}  // namespace meshsim::node

@@ -1,0 +1,87 @@
+// A node process: registers with the coordinator and heartbeats; serves the
+// Node RPC service (PrepareJob, StartJob, AbortJob); runs at most one job at
+// a time on its data thread and reports its share to the coordinator.
+//
+// Threads, each owned here with Start()/Stop():
+//   rpc-server   Node service handlers (brief; they only hand work over)
+//   membership   register, then heartbeat with job progress; aborts the job
+//                when the coordinator stays unreachable
+//   data         runs jobs; between jobs drains and counts stray frames
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "common/rpc/rpc_server.h"
+#include "common/transport/zmq/zmq_link.h"
+#include "node/job_runner.h"
+#include "zmq.hpp"
+
+namespace meshsim::node {
+
+struct NodeOptions {
+  std::string coordinator_endpoint = "tcp://127.0.0.1:7700";
+  std::string name;                       // default: node-<pid>
+  std::string rpc_bind = "tcp://127.0.0.1:0";
+  std::string data_bind = "tcp://127.0.0.1:0";
+  // The coordinator is deemed lost (and a running job aborted) after this
+  // long without a successful heartbeat.
+  Duration coordinator_timeout = std::chrono::seconds(10);
+  JobRunnerOptions job;
+  size_t max_frame_bytes = 256 << 20;
+};
+
+class Node {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Node>> Create(NodeOptions options);
+  ~Node();
+
+  // Starts the threads. `on_registered(node_id)` is called (on the
+  // membership thread) each time the coordinator accepts this node.
+  void Start(std::function<void(uint32_t node_id)> on_registered = {});
+  // Aborts any job, stops every thread. Idempotent.
+  void Stop();
+
+  const std::string& rpc_endpoint() const { return rpc_server_->endpoint(); }
+  const std::string& data_endpoint() const { return inbox_->endpoint(); }
+  uint64_t frames_dropped() const;
+
+ private:
+  explicit Node(NodeOptions options);
+  void RegisterHandlers();
+  void MembershipLoop();
+  void DataLoop();
+  void RunJob(std::unique_ptr<JobRunner>& runner);
+
+  NodeOptions options_;
+  zmq::context_t context_;
+  std::unique_ptr<rpc::RpcServer> rpc_server_;
+  std::unique_ptr<transport::ZmqFrameInbox> inbox_;
+  std::function<void(uint32_t)> on_registered_;
+  std::thread membership_thread_;
+  std::thread data_thread_;
+
+  std::mutex mutex_;
+  std::condition_variable job_changed_;
+  // The prepared (then started) job; the data thread takes it over once
+  // started. Guarded by mutex_.
+  std::unique_ptr<JobRunner> prepared_;
+  bool started_ = false;           // guarded by mutex_
+  JobRunner* running_ = nullptr;   // guarded by mutex_; owned by the data thread
+  uint64_t active_job_ = 0;        // prepared or running job id, guarded by mutex_
+  bool stopping_ = false;          // guarded by mutex_
+
+  // Read by heartbeats from the membership thread: relaxed, standalone values.
+  std::atomic<uint32_t> node_id_{0};
+  std::atomic<uint64_t> idle_frames_dropped_{0};
+  std::atomic<uint64_t> job_frames_dropped_{0};
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace meshsim::node
