@@ -33,21 +33,22 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
   const Deadline deadline = Deadline::After(kStartTimeout);
   MESHSIM_ASSIGN_OR_RETURN(
       cluster->coordinator_,
-      process::ChildProcess::Spawn({"coordinator",
-                                    {options.executable, "coordinator", "--bind", "tcp://127.0.0.1:0",
-                                     "--node-timeout", fmt::format("{}", options.node_timeout_seconds),
-                                     "--log-level", options.log_level},
-                                    forward}));
+      process::ChildProcess::Spawn(
+          {.name = "coordinator",
+           .argv = {options.executable, "coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout",
+                    fmt::format("{}", options.node_timeout_seconds), "--log-level", options.log_level},
+           .on_log_line = forward}));
   MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_endpoint_,
                            cluster->coordinator_->WaitForStatus("rpc", deadline));
   for (uint32_t i = 1; i <= options.nodes; ++i) {
     const std::string name = StrCat("node-", i);
     MESHSIM_ASSIGN_OR_RETURN(
-        auto node, process::ChildProcess::Spawn({name,
-                                                 {options.executable, "node", "--coordinator",
-                                                  cluster->coordinator_endpoint_, "--name", name,
-                                                  "--log-level", options.log_level},
-                                                 forward}));
+        auto node, process::ChildProcess::Spawn(
+                       {.name = name,
+                        .argv = {options.executable, "node", "--coordinator",
+                                 cluster->coordinator_endpoint_, "--name", name, "--log-level",
+                                 options.log_level},
+                        .on_log_line = forward}));
     cluster->nodes_.push_back(std::move(node));
   }
   for (auto& node : cluster->nodes_) {

@@ -34,6 +34,10 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(Options option
   std::vector<char*> argv;
   for (auto& arg : options.argv) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** entry = environ; *entry != nullptr; ++entry) envp.push_back(*entry);
+  for (auto& entry : options.extra_env) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   const pid_t parent = getpid();
 
   const pid_t pid = fork();
@@ -57,7 +61,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(Options option
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     const char message[] = "@meshsim exec_failed=1\n";
     (void)!write(STDERR_FILENO, message, sizeof(message) - 1);
     _exit(127);
@@ -128,6 +132,11 @@ absl::StatusOr<std::string> ChildProcess::WaitForStatus(std::string_view key, De
           StrCat(options_.name, " did not report ", key, " in time"));
     }
   }
+}
+
+bool ChildProcess::WaitForOutputEnd(Deadline deadline) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_until(lock, deadline.at(), [this] { return output_closed_; });
 }
 
 std::vector<std::string> ChildProcess::Tail() const {

@@ -35,8 +35,10 @@ class ChildProcess {
   struct Options {
     std::string name;  // for messages: "coordinator", "node-2"
     std::vector<std::string> argv;  // argv[0] is the executable path
+    // Set in the child's environment on top of this process's ("KEY=VALUE").
+    std::vector<std::string> extra_env = {};
     // Called on the reader thread for each log line; may be empty.
-    std::function<void(const std::string& name, const std::string& line)> on_log_line;
+    std::function<void(const std::string& name, const std::string& line)> on_log_line = {};
     size_t tail_lines = 200;
   };
 
@@ -53,6 +55,10 @@ class ChildProcess {
   // Waits for a status line "@meshsim <key>=<value>" and returns the value.
   // DEADLINE_EXCEEDED on timeout; UNAVAILABLE if the child exits first.
   [[nodiscard]] absl::StatusOr<std::string> WaitForStatus(std::string_view key, Deadline deadline);
+
+  // Waits until the child's output pipe is closed (it and everything it
+  // started that shares the pipe have exited). False on timeout.
+  bool WaitForOutputEnd(Deadline deadline);
 
   // The last log lines, oldest first.
   std::vector<std::string> Tail() const;

@@ -1,0 +1,184 @@
+#include "tests/testing/meshsim_process.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace meshsim::testing {
+
+std::string MeshsimBinary() {
+  const char* bin = std::getenv("MESHSIM_BIN");
+  return bin != nullptr ? bin : "meshsim";
+}
+
+std::string SourcePath(const std::string& relative) {
+  const char* root = std::getenv("MESHSIM_SOURCE_DIR");
+  return std::string(root != nullptr ? root : ".") + "/" + relative;
+}
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "meshsim-test-XXXXXX").string();
+  path_ = mkdtemp(pattern.data());
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string TempDir::Write(const std::string& name, const std::string& content) const {
+  const std::string file = path_ + "/" + name;
+  std::ofstream(file) << content;
+  return file;
+}
+
+std::string NewTag() {
+  static std::atomic<int> counter{0};
+  return "t" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+std::vector<pid_t> TaggedProcesses(const std::string& tag) {
+  const std::string needle = "MESHSIM_TEST_TAG=" + tag;
+  std::vector<pid_t> found;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return found;
+  while (dirent* entry = readdir(proc)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
+    if (pid <= 0 || pid == getpid()) continue;
+    std::ifstream environ("/proc/" + std::string(entry->d_name) + "/environ");
+    std::stringstream content;
+    content << environ.rdbuf();
+    const std::string text = content.str();
+    // Entries are NUL-separated; match a whole entry.
+    for (size_t start = 0; start < text.size();) {
+      const size_t end = text.find('\0', start);
+      if (text.compare(start, (end == std::string::npos ? text.size() : end) - start, needle) == 0) {
+        // A zombie still has an entry in /proc but is gone for our purposes.
+        std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
+        std::string ignored_pid, ignored_comm, state;
+        stat >> ignored_pid >> ignored_comm >> state;
+        if (state != "Z") found.push_back(pid);
+        break;
+      }
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  closedir(proc);
+  return found;
+}
+
+std::unique_ptr<process::ChildProcess> StartMeshsim(const std::string& name,
+                                                    const std::vector<std::string>& args,
+                                                    const std::string& tag) {
+  std::vector<std::string> argv = {MeshsimBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = process::ChildProcess::Spawn({.name = name,
+                                             .argv = argv,
+                                             .extra_env = {"MESHSIM_TEST_TAG=" + tag},
+                                             .tail_lines = 100000});
+  if (!child.ok()) {
+    ADD_FAILURE() << "cannot start meshsim: " << child.status().message();
+    return nullptr;
+  }
+  return std::move(*child);
+}
+
+CommandResult RunMeshsim(const std::vector<std::string>& args, const std::string& tag,
+                         Duration timeout) {
+  CommandResult result;
+  auto child = StartMeshsim("meshsim", args, tag);
+  if (!child) return result;
+  const Deadline deadline = Deadline::After(timeout);
+  auto status = child->Wait(deadline);
+  if (!status) {
+    ADD_FAILURE() << "meshsim did not finish in time; killing it";
+    child->Stop(std::chrono::seconds(2));
+  } else if (WIFEXITED(*status)) {
+    result.exit_code = WEXITSTATUS(*status);
+  }
+  child->WaitForOutputEnd(Deadline::After(std::chrono::seconds(10)));
+  for (const auto& line : child->Tail()) result.output += line + "\n";
+  return result;
+}
+
+bool WaitFor(const std::function<bool()>& condition, Duration timeout) {
+  const Deadline deadline = Deadline::After(timeout);
+  while (!condition()) {
+    if (deadline.Expired()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+nlohmann::json ReadJson(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    ADD_FAILURE() << "cannot read " << path;
+    return {};
+  }
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << path << " is not JSON: " << e.what();
+    return {};
+  }
+}
+
+Cluster::Cluster(int nodes, const std::string& tag, double node_timeout_seconds) : tag_(tag) {
+  coordinator_ = StartMeshsim("coordinator",
+                              {"coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout",
+                               std::to_string(node_timeout_seconds), "--heartbeat-interval", "0.1"},
+                              tag);
+  auto endpoint = coordinator_->WaitForStatus("rpc", Deadline::After(std::chrono::seconds(10)));
+  if (!endpoint.ok()) {
+    ADD_FAILURE() << endpoint.status().message();
+    return;
+  }
+  endpoint_ = *endpoint;
+  for (int i = 0; i < nodes; ++i) {
+    nodes_.push_back(StartMeshsim("node-" + std::to_string(i + 1),
+                                  {"node", "--coordinator", endpoint_, "--name",
+                                   "node-" + std::to_string(i + 1)},
+                                  tag));
+  }
+  for (auto& node : nodes_) {
+    auto id = node->WaitForStatus("node_id", Deadline::After(std::chrono::seconds(10)));
+    if (!id.ok()) ADD_FAILURE() << id.status().message();
+  }
+}
+
+Cluster::~Cluster() {
+  for (auto& node : nodes_) {
+    if (node->running()) node->Signal(SIGTERM);
+  }
+  for (auto& node : nodes_) node->Stop(std::chrono::seconds(5));
+  if (coordinator_) coordinator_->Stop(std::chrono::seconds(5));
+}
+
+nlohmann::json Cluster::ListNodes() const {
+  TempDir dir;
+  auto result = RunMeshsim({"nodes", "--coordinator", endpoint_, "--json"}, tag_,
+                           std::chrono::seconds(20));
+  if (result.exit_code != 0) {
+    ADD_FAILURE() << "meshsim nodes failed: " << result.output;
+    return {};
+  }
+  try {
+    return nlohmann::json::parse(result.output);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "meshsim nodes --json printed no JSON: " << result.output;
+    return {};
+  }
+}
+
+}  // namespace meshsim::testing

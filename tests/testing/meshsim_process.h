@@ -1,0 +1,77 @@
+// Helpers for tests that run the real meshsim binary as separate processes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/process/child_process.h"
+#include "common/time/clock.h"
+#include "nlohmann/json.hpp"
+
+namespace meshsim::testing {
+
+// The meshsim binary under test (ctest sets MESHSIM_BIN) and the source tree.
+std::string MeshsimBinary();
+std::string SourcePath(const std::string& relative);
+
+// A fresh directory under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  // Writes `content` to `name` inside the directory; returns its path.
+  std::string Write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+// Every process this test starts carries MESHSIM_TEST_TAG=<tag> in its
+// environment, and so do their children; TaggedProcesses finds them all,
+// whoever their parent is now.
+std::string NewTag();
+std::vector<pid_t> TaggedProcesses(const std::string& tag);
+
+struct CommandResult {
+  int exit_code = -1;  // -1: killed or timed out
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs `meshsim args...` to completion (killed after `timeout`).
+CommandResult RunMeshsim(const std::vector<std::string>& args, const std::string& tag,
+                         Duration timeout = std::chrono::seconds(120));
+
+// Starts `meshsim args...` and returns the running process.
+std::unique_ptr<process::ChildProcess> StartMeshsim(const std::string& name,
+                                                    const std::vector<std::string>& args,
+                                                    const std::string& tag);
+
+// Polls `condition` until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& condition, Duration timeout);
+
+nlohmann::json ReadJson(const std::string& path);
+
+// A coordinator and nodes started as separate processes, as a user would.
+class Cluster {
+ public:
+  Cluster(int nodes, const std::string& tag, double node_timeout_seconds = 1.0);
+  ~Cluster();
+  const std::string& endpoint() const { return endpoint_; }
+  process::ChildProcess& node(int index) { return *nodes_.at(index); }
+  process::ChildProcess& coordinator() { return *coordinator_; }
+  // `meshsim nodes --json`.
+  nlohmann::json ListNodes() const;
+
+ private:
+  std::string tag_;
+  std::unique_ptr<process::ChildProcess> coordinator_;
+  std::vector<std::unique_ptr<process::ChildProcess>> nodes_;
+  std::string endpoint_;
+};
+
+}  // namespace meshsim::testing

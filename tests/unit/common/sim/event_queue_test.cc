@@ -1,0 +1,84 @@
+#include "common/sim/event_queue.h"
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace meshsim::sim {
+namespace {
+
+std::vector<std::byte> Bytes(uint64_t value, size_t size) {
+  std::vector<std::byte> out(size);
+  std::memcpy(out.data(), &value, std::min(size, sizeof(value)));
+  return out;
+}
+
+TEST(EventQueueTest, PopsInTimeThenSourceThenSequenceOrder) {
+  EventQueue queue(0);
+  queue.Push({2.0, 0, 1, 0, {}});
+  queue.Push({1.0, 0, 5, 3, {}});
+  queue.Push({1.0, 0, 5, 1, {}});
+  queue.Push({1.0, 0, 2, 9, {}});
+  std::vector<std::tuple<double, LpId, uint64_t>> popped;
+  while (!queue.empty()) {
+    Event e = queue.Pop();
+    popped.emplace_back(e.time, e.src_lp, e.src_seq);
+  }
+  EXPECT_EQ(popped, (std::vector<std::tuple<double, LpId, uint64_t>>{
+                        {1.0, 2, 9}, {1.0, 5, 1}, {1.0, 5, 3}, {2.0, 1, 0}}));
+}
+
+TEST(EventQueueTest, MatchesASortedReferenceOnRandomEvents) {
+  std::mt19937_64 random(7);
+  EventQueue queue(16);
+  std::vector<std::tuple<double, LpId, uint64_t, LpId>> reference;
+  for (uint64_t i = 0; i < 20000; ++i) {
+    // Coarse times force many ties, so the tie-breaks are exercised.
+    const double time = static_cast<double>(random() % 500);
+    const auto src = static_cast<LpId>(random() % 50);
+    const auto dst = static_cast<LpId>(random() % 50);
+    const auto payload = Bytes(i, 8);
+    queue.Push({time, dst, src, i, payload});
+    reference.emplace_back(time, src, i, dst);
+  }
+  std::sort(reference.begin(), reference.end());
+  for (const auto& [time, src, seq, dst] : reference) {
+    ASSERT_FALSE(queue.empty());
+    EXPECT_EQ(queue.top_time(), time);
+    Event e = queue.Pop();
+    ASSERT_EQ(std::tie(e.time, e.src_lp, e.src_seq, e.dst_lp), std::tie(time, src, seq, dst));
+    uint64_t tag;
+    std::memcpy(&tag, e.payload.data(), sizeof(tag));
+    ASSERT_EQ(tag, seq) << "payload does not belong to its event";
+  }
+  EXPECT_TRUE(queue.empty());
+}
+
+TEST(EventQueueTest, PoppedPayloadSurvivesPushesUntilTheNextPop) {
+  EventQueue queue(64);
+  queue.Push({1.0, 0, 0, 0, Bytes(0xabcdef, 64)});
+  Event first = queue.Pop();
+  // Enough pushes to grow the slot storage several times over.
+  for (uint64_t i = 0; i < 5000; ++i) queue.Push({2.0 + static_cast<double>(i), 0, 0, i + 1, Bytes(i, 64)});
+  uint64_t tag;
+  std::memcpy(&tag, first.payload.data(), sizeof(tag));
+  EXPECT_EQ(tag, 0xabcdefu);
+  EXPECT_EQ(first.payload.size(), 64u);
+}
+
+TEST(EventQueueTest, ReusesSlotsSoAPopPushCycleKeepsItsSize) {
+  EventQueue queue(8);
+  for (uint64_t i = 0; i < 100; ++i) queue.Push({static_cast<double>(i), 0, 0, i, Bytes(i, 8)});
+  for (uint64_t i = 0; i < 100000; ++i) {
+    Event e = queue.Pop();
+    queue.Push({e.time + 100, 0, 0, e.src_seq + 100, Bytes(e.src_seq + 100, 8)});
+  }
+  EXPECT_EQ(queue.size(), 100u);
+}
+
+}  // namespace
+}  // namespace meshsim::sim
