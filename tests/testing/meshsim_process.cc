@@ -17,12 +17,12 @@ namespace meshsim::testing {
 
 std::string MeshsimBinary() {
   const char* bin = std::getenv("MESHSIM_BIN");
-  return bin != nullptr ? bin : "meshsim";
+  return bin != nullptr ? bin : MESHSIM_DEFAULT_BIN;
 }
 
 std::string SourcePath(const std::string& relative) {
   const char* root = std::getenv("MESHSIM_SOURCE_DIR");
-  return std::string(root != nullptr ? root : ".") + "/" + relative;
+  return std::string(root != nullptr ? root : MESHSIM_DEFAULT_SOURCE_DIR) + "/" + relative;
 }
 
 TempDir::TempDir() {

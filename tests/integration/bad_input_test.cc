@@ -1,0 +1,210 @@
+// Bad input from a user or the network: a clear error or a counted drop,
+// and every process keeps serving.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "common/frame/frame_codec.h"
+#include "gtest/gtest.h"
+#include "proto/rpc.pb.h"
+#include "tests/testing/meshsim_process.h"
+#include "zmq.hpp"
+
+namespace meshsim::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+void SendRawTcp(const std::string& endpoint, const std::string& bytes) {
+  const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0) << endpoint;
+  (void)!write(fd, bytes.data(), bytes.size());
+  close(fd);
+}
+
+// ZeroMQ PUSH to a node's data endpoint, as a (misbehaving) peer would.
+void PushFrames(const std::string& endpoint, const std::vector<std::vector<std::byte>>& frames) {
+  zmq::context_t context;
+  zmq::socket_t push(context, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 2000);
+  push.connect(endpoint);
+  for (const auto& frame : frames) push.send(zmq::buffer(frame.data(), frame.size()));
+}
+
+std::vector<std::byte> Frame(uint64_t job, uint64_t window, uint32_t rank, uint32_t dst_lp) {
+  frame::FrameWriter writer;
+  writer.Begin(job, window, rank);
+  writer.Append({1e9, dst_lp, 0, 0, {}});
+  const auto bytes = writer.Finish(1e9);
+  return {bytes.begin(), bytes.end()};
+}
+
+std::vector<std::byte> Garbage(const std::string& text) {
+  std::vector<std::byte> out(text.size());
+  std::memcpy(out.data(), text.data(), text.size());
+  return out;
+}
+
+class BadInputTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    cluster_.reset();
+    EXPECT_TRUE(TaggedProcesses(tag_).empty()) << "processes left behind";
+  }
+  std::string tag_ = NewTag();
+  TempDir dir_;
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(BadInputTest, MalformedScenariosAreRejectedWithTheFieldNamed) {
+  const struct {
+    const char* yaml;
+    const char* expected;
+  } cases[] = {
+      {"model: phold\nend_time: 10\nlookahead: 0.1\nspeed: 3\n", "speed: unknown key"},
+      {"model: phold\nend_time: ten\nlookahead: 0.1\n", "end_time: expected a number, got 'ten'"},
+      {"model: phold\nend_time: 10\nlookahead: -1\n", "lookahead: must be > 0"},
+      {"model: phold\nend_time: 10\nlookahead: 0.1\nparams:\n  lps: 0\n", "params.lps: must be between 1"},
+      {"model: phold\nend_time: 10\nlookahead: 0.1\nparams:\n  remote_fraction: yes\n",
+       "params.remote_fraction: expected a number"},
+      {"model: warp\nend_time: 10\nlookahead: 0.1\n", "model: unknown model 'warp'"},
+      {"end_time: 10\nlookahead: 0.1\n", "model: is required"},
+      {"model: phold\nend_time: 10\nlookahead: 0.1\nnodes: 2\nparams:\n  lps: 1\n", "nodes: 2 nodes for only 1 LPs"},
+      {"model: [phold\n", "not valid YAML"},
+  };
+  for (const auto& c : cases) {
+    const std::string path = dir_.Write("bad.yaml", c.yaml);
+    auto validate = RunMeshsim({"validate", path}, tag_, 20s);
+    EXPECT_EQ(validate.exit_code, 2) << c.yaml;
+    EXPECT_NE(validate.output.find(c.expected), std::string::npos)
+        << "for:\n" << c.yaml << "got:\n" << validate.output;
+    // `run` refuses before starting any process.
+    auto run = RunMeshsim({"run", path}, tag_, 20s);
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find(c.expected), std::string::npos) << run.output;
+  }
+  EXPECT_EQ(RunMeshsim({"validate", dir_.path() + "/missing.yaml"}, tag_, 20s).exit_code, 2);
+  EXPECT_EQ(RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "0"}, tag_, 20s).exit_code, 2);
+  EXPECT_EQ(RunMeshsim({"frobnicate"}, tag_, 20s).exit_code, 2);
+}
+
+TEST_F(BadInputTest, GarbageToTheCoordinatorRpcPortGetsAnErrorAndServiceContinues) {
+  cluster_ = std::make_unique<Cluster>(1, tag_);
+  SendRawTcp(cluster_->endpoint(), std::string(65536, '\x7f'));
+  SendRawTcp(cluster_->endpoint(), "\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x00NULL");
+
+  zmq::context_t context;
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(cluster_->endpoint());
+  dealer.send(zmq::str_buffer("\x0a\xff\xff\xff garbage envelope"));
+  zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, 5000ms);
+  ASSERT_TRUE(item.revents & ZMQ_POLLIN) << "no error reply to a garbage request";
+  zmq::message_t reply_bytes;
+  ASSERT_TRUE(dealer.recv(reply_bytes));
+  rpc::RpcReply reply;
+  ASSERT_TRUE(reply.ParseFromArray(reply_bytes.data(), static_cast<int>(reply_bytes.size())));
+  EXPECT_EQ(reply.code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+
+  auto run = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
+                         "--nodes", "1"},
+                        tag_);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+}
+
+TEST_F(BadInputTest, GarbageToAnIdleNodesDataPortIsCountedAndDropped) {
+  cluster_ = std::make_unique<Cluster>(2, tag_);
+  const auto nodes = cluster_->ListNodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  const std::string data = nodes[0]["data_endpoint"];
+  const uint64_t node_id = nodes[0]["id"];
+  auto truncated = Frame(1, 0, 1, 0);
+  truncated.resize(truncated.size() - 5);
+  PushFrames(data, {Garbage("not a frame at all"), truncated, Frame(999, 0, 1, 0)});
+  SendRawTcp(data, std::string(4096, '\xee'));
+
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& node : cluster_->ListNodes()) {
+      if (node["id"] == node_id && node["frames_dropped"].get<uint64_t>() >= 3) return true;
+    }
+    return false;
+  }, 10s)) << cluster_->ListNodes().dump();
+
+  auto run = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
+                         "--nodes", "2"},
+                        tag_);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+}
+
+TEST_F(BadInputTest, BadFramesDuringAJobAreDroppedAndTheResultIsUnchanged) {
+  // A job slow enough to be hit while it runs.
+  const std::string scenario = dir_.Write("job.yaml", R"(
+model: phold
+seed: 11
+end_time: 800
+lookahead: 0.1
+params:
+  lps: 8192
+  remote_fraction: 0.2
+)");
+  cluster_ = std::make_unique<Cluster>(2, tag_);
+  const std::string clean_out = dir_.path() + "/clean.json";
+  ASSERT_EQ(RunMeshsim({"submit", scenario, "--coordinator", cluster_->endpoint(), "--nodes", "2", "--json",
+                        clean_out},
+                       tag_)
+                .exit_code,
+            0);
+  const auto clean = ReadJson(clean_out);
+  const uint64_t next_job = clean["job_id"].get<uint64_t>() + 1;
+
+  const auto nodes = cluster_->ListNodes();
+  const std::string data = nodes[0]["data_endpoint"];
+  const std::string hit_out = dir_.path() + "/hit.json";
+  auto submit = StartMeshsim("submit",
+                             {"submit", scenario, "--coordinator", cluster_->endpoint(), "--nodes", "2",
+                              "--json", hit_out},
+                             tag_);
+  // Frames of the running job that break the protocol: a window far ahead,
+  // a rank that is the receiver itself, an LP the node does not own, a
+  // corrupt body, and a truncation.
+  auto corrupt = Frame(next_job, 1, 1, 0);
+  corrupt[frame::kHeaderBytes + frame::offset::kEventPayloadBytes] = std::byte{0xff};
+  auto truncated = Frame(next_job, 1, 1, 0);
+  truncated.resize(truncated.size() - 1);
+  const uint32_t rank_of_node0 = 0;  // the first listed node is the first READY node, rank 0
+  const std::vector<std::vector<std::byte>> bad = {
+      Frame(next_job, 1000000, 1, 0), Frame(next_job, 1, rank_of_node0, 0), Frame(next_job, 1, 1, 8191),
+      corrupt, truncated};
+  ASSERT_TRUE(WaitFor([&] {
+    auto status = RunMeshsim({"status", std::to_string(next_job), "--coordinator", cluster_->endpoint(),
+                              "--json"},
+                             tag_, 20s);
+    return status.output.find("\"RUNNING\"") != std::string::npos;
+  }, 20s));
+  for (int round = 0; round < 5 && submit->running(); ++round) {
+    PushFrames(data, bad);
+    std::this_thread::sleep_for(50ms);
+  }
+  auto status = submit->Wait(Deadline::After(120s));
+  ASSERT_TRUE(status.has_value());
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  const auto hit = ReadJson(hit_out);
+  EXPECT_EQ(hit["digest"], clean["digest"]);
+  EXPECT_EQ(hit["committed_events"], clean["committed_events"]);
+  // The running job itself saw and dropped them.
+  uint64_t dropped_by_job = 0;
+  for (const auto& node : hit["nodes"]) dropped_by_job += node["frames_dropped"].get<uint64_t>();
+  EXPECT_GT(dropped_by_job, 0u);
+}
+
+}  // namespace
+}  // namespace meshsim::testing

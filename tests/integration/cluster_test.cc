@@ -1,0 +1,161 @@
+// A coordinator and nodes started as separate processes, driven with the
+// meshsim command as a user would: submit, status, nodes, cancel; and a node
+// killed in the middle of a job.
+#include <signal.h>
+
+#include "gtest/gtest.h"
+#include "tests/testing/meshsim_process.h"
+
+namespace meshsim::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Long enough to still be running when the test acts on it.
+constexpr char kLongScenario[] = R"(
+name: long-phold
+model: phold
+seed: 5
+end_time: 1000000
+lookahead: 0.1
+nodes: 3
+params:
+  lps: 2048
+  remote_fraction: 0.2
+)";
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    cluster_.reset();
+    EXPECT_TRUE(TaggedProcesses(tag_).empty()) << "processes left behind";
+  }
+
+  nlohmann::json Status(uint64_t job) {
+    auto result = RunMeshsim({"status", std::to_string(job), "--coordinator", cluster_->endpoint(), "--json"},
+                             tag_, 20s);
+    try {
+      return nlohmann::json::parse(result.output);
+    } catch (const std::exception&) {
+      ADD_FAILURE() << "status printed no JSON: " << result.output;
+      return {};
+    }
+  }
+
+  uint64_t SubmitDetached(const std::string& scenario, int nodes) {
+    auto result = RunMeshsim({"submit", scenario, "--coordinator", cluster_->endpoint(), "--nodes",
+                              std::to_string(nodes), "--detach", "--json", "-"},
+                             tag_, 20s);
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    try {
+      return nlohmann::json::parse(result.output)["job_id"].get<uint64_t>();
+    } catch (const std::exception&) {
+      ADD_FAILURE() << "submit printed no job id: " << result.output;
+      return 0;
+    }
+  }
+
+  nlohmann::json NodeNamed(const std::string& name) {
+    for (const auto& node : cluster_->ListNodes()) {
+      if (node["name"] == name) return node;
+    }
+    ADD_FAILURE() << "no node named " << name;
+    return {};
+  }
+
+  void WaitUntilRunning(uint64_t job) {
+    ASSERT_TRUE(WaitFor([&] {
+      const auto status = Status(job);
+      return status["state"] == "RUNNING" && status["virtual_time"].get<double>() > 0;
+    }, 30s)) << Status(job).dump();
+  }
+
+  std::string tag_ = NewTag();
+  TempDir dir_;
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(ClusterTest, SubmitToSeparateProcessesPrintsTheResultAndNodesListsThem) {
+  cluster_ = std::make_unique<Cluster>(3, tag_);
+  const auto nodes = cluster_->ListNodes();
+  ASSERT_EQ(nodes.size(), 3u);
+  for (const auto& node : nodes) {
+    EXPECT_EQ(node["state"], "READY");
+    EXPECT_TRUE(node["name"].get<std::string>().starts_with("node-"));
+  }
+  const std::string out = dir_.path() + "/result.json";
+  auto result = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
+                            cluster_->endpoint(), "--nodes", "3", "--json", out},
+                           tag_);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto json = ReadJson(out);
+  EXPECT_EQ(json["state"], "COMPLETED");
+  EXPECT_EQ(json["nodes"].size(), 3u);
+  EXPECT_EQ(json["links"].size(), 6u);
+
+  // The printed table, for a person.
+  auto table = RunMeshsim({"status", std::to_string(json["job_id"].get<uint64_t>()), "--coordinator",
+                           cluster_->endpoint()},
+                          tag_, 20s);
+  EXPECT_NE(table.output.find("COMPLETED"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("committed events"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find(json["digest"].get<std::string>()), std::string::npos) << table.output;
+}
+
+TEST_F(ClusterTest, KilledNodeFailsTheJobAndTheNextJobRunsOnTheSurvivors) {
+  const double node_timeout = 1.0;
+  cluster_ = std::make_unique<Cluster>(3, tag_, node_timeout);
+  const auto victim = NodeNamed("node-2");
+  const uint64_t job = SubmitDetached(dir_.Write("long.yaml", kLongScenario), 3);
+  WaitUntilRunning(job);
+
+  cluster_->node(1).Signal(SIGKILL);
+  const auto killed_at = SteadyClock::now();
+  ASSERT_TRUE(WaitFor([&] { return Status(job)["state"] == "FAILED"; }, 15s));
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - killed_at).count();
+  // Within the heartbeat timeout, plus the time `meshsim status` takes to ask.
+  EXPECT_LT(seconds, node_timeout + 3.0);
+  const std::string reason = Status(job)["reason"];
+  EXPECT_NE(reason.find("node " + std::to_string(victim["id"].get<int>()) + " (node-2) lost"),
+            std::string::npos)
+      << reason;
+  EXPECT_EQ(NodeNamed("node-2")["state"], "LOST");
+
+  // The coordinator keeps serving, and the survivors take the next job.
+  const std::string out = dir_.path() + "/next.json";
+  auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
+                          cluster_->endpoint(), "--nodes", "2", "--json", out},
+                         tag_);
+  ASSERT_EQ(next.exit_code, 0) << next.output;
+  EXPECT_EQ(ReadJson(out)["state"], "COMPLETED");
+}
+
+TEST_F(ClusterTest, CancelStopsARunningJobAndFreesItsNodes) {
+  cluster_ = std::make_unique<Cluster>(2, tag_);
+  const uint64_t job = SubmitDetached(dir_.Write("long.yaml", kLongScenario), 2);
+  WaitUntilRunning(job);
+  auto cancel = RunMeshsim({"cancel", std::to_string(job), "--coordinator", cluster_->endpoint()}, tag_, 20s);
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  EXPECT_EQ(Status(job)["state"], "CANCELLED");
+  EXPECT_TRUE(WaitFor([&] {
+    const auto nodes = cluster_->ListNodes();
+    return std::all_of(nodes.begin(), nodes.end(), [](const auto& n) { return n["state"] == "READY"; });
+  }, 10s));
+  auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
+                          cluster_->endpoint(), "--nodes", "2"},
+                         tag_);
+  EXPECT_EQ(next.exit_code, 0) << next.output;
+}
+
+TEST_F(ClusterTest, JobWaitsInTheQueueUntilEnoughNodesAreReady) {
+  cluster_ = std::make_unique<Cluster>(1, tag_);
+  const uint64_t job = SubmitDetached(SourcePath("scenarios/phold.yaml"), 2);
+  ASSERT_TRUE(WaitFor([&] { return !Status(job)["reason"].get<std::string>().empty(); }, 10s));
+  const auto status = Status(job);
+  EXPECT_EQ(status["state"], "QUEUED");
+  EXPECT_NE(status["reason"].get<std::string>().find("waiting for 2 ready nodes (1 ready)"), std::string::npos)
+      << status.dump();
+}
+
+}  // namespace
+}  // namespace meshsim::testing
