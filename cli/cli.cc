@@ -1,6 +1,7 @@
+#include "CLI/CLI.hpp"
+
 #include <cstdio>
 
-#include "CLI/CLI.hpp"
 #include "cli/commands.h"
 #include "common/status/format.h"
 #include "models/builtin.h"
@@ -42,8 +43,9 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--nodes", run.nodes, "Number of node processes (default: the scenario's)");
   run_cmd->add_option("--json", run_json, "Write the JSON result to this file ('-' for stdout)");
   run_cmd->add_flag("--show-logs", run.show_logs, "Show the cluster's logs as they come");
-  run_cmd->add_option("--node-timeout", run.node_timeout_seconds,
-                      "Seconds without a heartbeat before a node is lost")
+  run_cmd
+      ->add_option("--node-timeout", run.node_timeout_seconds,
+                   "Seconds without a heartbeat before a node is lost")
       ->default_val(2.0);
 
   // submit
@@ -86,12 +88,14 @@ int Main(int argc, char** argv) {
   auto* coordinator_cmd = app.add_subcommand("coordinator", "Serve as the coordinator");
   coordinator_cmd->add_option("--bind", coordinator_options.bind, "RPC endpoint to bind")
       ->default_val(kDefaultCoordinator);
-  coordinator_cmd->add_option("--heartbeat-interval", coordinator_options.heartbeat_interval_seconds,
-                              "Seconds between node heartbeats")
+  coordinator_cmd
+      ->add_option("--heartbeat-interval", coordinator_options.heartbeat_interval_seconds,
+                   "Seconds between node heartbeats")
       ->default_val(0.2)
       ->check(CLI::Range(0.01, 60.0));
-  coordinator_cmd->add_option("--node-timeout", coordinator_options.node_timeout_seconds,
-                              "Seconds without a heartbeat before a node is lost")
+  coordinator_cmd
+      ->add_option("--node-timeout", coordinator_options.node_timeout_seconds,
+                   "Seconds without a heartbeat before a node is lost")
       ->default_val(2.0)
       ->check(CLI::Range(0.05, 3600.0));
 
@@ -103,8 +107,9 @@ int Main(int argc, char** argv) {
       ->default_val("tcp://127.0.0.1:0");
   node_cmd->add_option("--data-bind", node_options.data_bind, "Data-plane endpoint to bind")
       ->default_val("tcp://127.0.0.1:0");
-  node_cmd->add_option("--stall-timeout", node_options.stall_timeout_seconds,
-                       "Seconds without an expected frame before a job fails")
+  node_cmd
+      ->add_option("--stall-timeout", node_options.stall_timeout_seconds,
+                   "Seconds without an expected frame before a job fails")
       ->default_val(30.0)
       ->check(CLI::Range(0.1, 86400.0));
 

@@ -143,8 +143,7 @@ int Nodes(const GlobalOptions& global, const std::string& coordinator) {
   auto client = Connect(context, coordinator);
   if (!client.ok()) return Fail(client.status());
   v1::ListNodesReply reply;
-  if (auto status = (*client)->Call("Coordinator.ListNodes", v1::ListNodesRequest(), &reply);
-      !status.ok()) {
+  if (auto status = (*client)->Call("Coordinator.ListNodes", v1::ListNodesRequest(), &reply); !status.ok()) {
     return Fail(status);
   }
   if (global.json) {
@@ -187,14 +186,14 @@ int Validate(const GlobalOptions& global, const std::string& scenario_path, std:
   }
   if (global.json) {
     fmt::print("{}\n", nlohmann::json{{"valid", true}, {"scenario", JobJson([&] {
-                                                           v1::JobInfo job;
-                                                           *job.mutable_scenario() = *scenario;
-                                                           return job;
-                                                         }())["scenario"]}}
+                                                          v1::JobInfo job;
+                                                          *job.mutable_scenario() = *scenario;
+                                                          return job;
+                                                        }())["scenario"]}}
                            .dump(2));
   } else {
-    fmt::print("{}: ok ({} model, {} nodes, end_time {}, lookahead {})\n", scenario_path,
-               scenario->model(), scenario->nodes(), scenario->end_time(), scenario->lookahead());
+    fmt::print("{}: ok ({} model, {} nodes, end_time {}, lookahead {})\n", scenario_path, scenario->model(),
+               scenario->nodes(), scenario->end_time(), scenario->lookahead());
   }
   return kExitOk;
 }

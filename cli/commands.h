@@ -11,8 +11,8 @@ namespace meshsim::cli {
 
 // Exit codes of every subcommand.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;      // the job failed, or a service is unreachable
-inline constexpr int kExitBadInput = 2;    // bad arguments or scenario
+inline constexpr int kExitFailed = 1;         // the job failed, or a service is unreachable
+inline constexpr int kExitBadInput = 2;       // bad arguments or scenario
 inline constexpr int kExitInterrupted = 130;  // Ctrl-C (128 + SIGINT)
 
 struct GlobalOptions {

@@ -45,9 +45,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
     MESHSIM_ASSIGN_OR_RETURN(
         auto node, process::ChildProcess::Spawn(
                        {.name = name,
-                        .argv = {options.executable, "node", "--coordinator",
-                                 cluster->coordinator_endpoint_, "--name", name, "--log-level",
-                                 options.log_level},
+                        .argv = {options.executable, "node", "--coordinator", cluster->coordinator_endpoint_,
+                                 "--name", name, "--log-level", options.log_level},
                         .on_log_line = forward}));
     cluster->nodes_.push_back(std::move(node));
   }

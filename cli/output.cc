@@ -99,8 +99,8 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
   if (!job.reason().empty()) fmt::print(out, "  reason: {}\n", job.reason());
   if (job.state() != v1::COMPLETED) {
     if (job.state() == v1::RUNNING) {
-      fmt::print(out, "  progress: virtual time {:.6g} of {:.6g}, {} events committed\n",
-                 job.virtual_time(), s.end_time(), job.committed_events());
+      fmt::print(out, "  progress: virtual time {:.6g} of {:.6g}, {} events committed\n", job.virtual_time(),
+                 s.end_time(), job.committed_events());
     }
     return;
   }
@@ -131,8 +131,8 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
   for (const auto& node : r.nodes()) {
     for (const auto& link : node.links()) {
       if (!header) {
-        fmt::print(out, "\n  {:>5} {:>5} {:>9} {:>10} {:>12} {:>12}\n", "from", "to", "transport",
-                   "messages", "bytes", "events");
+        fmt::print(out, "\n  {:>5} {:>5} {:>9} {:>10} {:>12} {:>12}\n", "from", "to", "transport", "messages",
+                   "bytes", "events");
         header = true;
       }
       fmt::print(out, "  {:>5} {:>5} {:>9} {:>10} {:>12} {:>12}\n", link.from_node(), link.to_node(),
@@ -150,10 +150,9 @@ void PrintNodes(std::FILE* out, const v1::ListNodesReply& nodes) {
   fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>8}  {:<26} {:<26} {:>8}\n", "id", "name", "state", "job",
              "hb age", "rpc", "data", "dropped");
   for (const auto& node : nodes.nodes()) {
-    fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>7.1f}s  {:<26} {:<26} {:>8}\n", node.node_id(),
-               node.name(), coordinator::NodeStateName(node.state()), node.job_id(),
-               node.last_heartbeat_age_seconds(), node.rpc_endpoint(), node.data_endpoint(),
-               node.frames_dropped() + node.rpc_malformed());
+    fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>7.1f}s  {:<26} {:<26} {:>8}\n", node.node_id(), node.name(),
+               coordinator::NodeStateName(node.state()), node.job_id(), node.last_heartbeat_age_seconds(),
+               node.rpc_endpoint(), node.data_endpoint(), node.frames_dropped() + node.rpc_malformed());
   }
 }
 
@@ -169,8 +168,7 @@ void ProgressBar::Update(const v1::JobInfo& job) {
   const int filled = static_cast<int>(fraction * kWidth);
   fmt::print(stderr, "\r  [{}{}] {:3.0f}%  t={:.4g}/{:.4g}  {} events  {:<9}", std::string(filled, '#'),
              std::string(kWidth - filled, '.'), fraction * 100, job.virtual_time(), end,
-             HumanCount(static_cast<double>(job.committed_events())),
-             coordinator::JobStateName(job.state()));
+             HumanCount(static_cast<double>(job.committed_events())), coordinator::JobStateName(job.state()));
   std::fflush(stderr);
   drawn_ = true;
 }

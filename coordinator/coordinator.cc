@@ -28,22 +28,33 @@ double WallSeconds() {
 
 std::string_view JobStateName(v1::JobState state) {
   switch (state) {
-    case v1::QUEUED: return "QUEUED";
-    case v1::ASSIGNING: return "ASSIGNING";
-    case v1::RUNNING: return "RUNNING";
-    case v1::COMPLETED: return "COMPLETED";
-    case v1::FAILED: return "FAILED";
-    case v1::CANCELLED: return "CANCELLED";
-    default: return "UNKNOWN";
+    case v1::QUEUED:
+      return "QUEUED";
+    case v1::ASSIGNING:
+      return "ASSIGNING";
+    case v1::RUNNING:
+      return "RUNNING";
+    case v1::COMPLETED:
+      return "COMPLETED";
+    case v1::FAILED:
+      return "FAILED";
+    case v1::CANCELLED:
+      return "CANCELLED";
+    default:
+      return "UNKNOWN";
   }
 }
 
 std::string_view NodeStateName(v1::NodeState state) {
   switch (state) {
-    case v1::NODE_READY: return "READY";
-    case v1::NODE_BUSY: return "BUSY";
-    case v1::NODE_LOST: return "LOST";
-    default: return "UNKNOWN";
+    case v1::NODE_READY:
+      return "READY";
+    case v1::NODE_BUSY:
+      return "BUSY";
+    case v1::NODE_LOST:
+      return "LOST";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -306,7 +317,8 @@ void Coordinator::RegisterHandlers() {
         }
         if (Terminal(job.info.state())) return absl::OkStatus();  // late or repeated report
         if (!request.ok()) {
-          EndJob(job, v1::FAILED, StrCat("node ", request.node_id(), " (rank ", rank, "): ", request.error()));
+          EndJob(job, v1::FAILED,
+                 StrCat("node ", request.node_id(), " (rank ", rank, "): ", request.error()));
           return absl::OkStatus();
         }
         v1::NodeShare share = request.share();
@@ -434,16 +446,16 @@ void Coordinator::AssignNextJob() {
         v1::StartJobRequest start;
         start.set_job_id(job_id);
         v1::StartJobReply reply;
-        status = CallNode(prepare.peers(rank), endpoints[rank], method, start, &reply,
-                          options_.node_call_timeout);
+        status =
+            CallNode(prepare.peers(rank), endpoints[rank], method, start, &reply, options_.node_call_timeout);
       }
       std::lock_guard lock(mutex_);
       auto it = jobs_.find(job_id);
       if (it == jobs_.end() || Terminal(it->second.info.state())) return;  // cancelled or failed meanwhile
       if (!status.ok()) {
         EndJob(it->second, v1::FAILED,
-               StrCat("node ", prepare.peers(rank).node_id(), " (rank ", rank, ") ",
-                      method.substr(5), ": ", status.message()));
+               StrCat("node ", prepare.peers(rank).node_id(), " (rank ", rank, ") ", method.substr(5), ": ",
+                      status.message()));
         return;
       }
     }

@@ -69,9 +69,9 @@ class Coordinator {
   void SchedulerLoop();
   void CheckHeartbeats();
   void AssignNextJob();
-  absl::Status CallNode(const v1::PeerInfo& node, const std::string& rpc_endpoint,
-                        std::string_view method, const google::protobuf::Message& request,
-                        google::protobuf::Message* reply, Duration timeout);
+  absl::Status CallNode(const v1::PeerInfo& node, const std::string& rpc_endpoint, std::string_view method,
+                        const google::protobuf::Message& request, google::protobuf::Message* reply,
+                        Duration timeout);
   void SendAborts();
 
   // Moves a job to FAILED or CANCELLED and releases its nodes. Needs mutex_.

@@ -8,16 +8,14 @@ namespace meshsim::coordinator {
 
 absl::StatusOr<v1::JobResult> AggregateShares(const v1::Scenario& scenario,
                                               std::vector<v1::NodeShare> shares) {
-  std::sort(shares.begin(), shares.end(),
-            [](const auto& a, const auto& b) { return a.rank() < b.rank(); });
+  std::sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.rank() < b.rank(); });
   v1::JobResult result;
   result.set_end_time(scenario.end_time());
   if (!shares.empty()) result.set_windows(shares.front().windows());
   for (auto& share : shares) {
     if (share.windows() != result.windows()) {
-      return absl::InternalError(StrCat("nodes disagree on the window count: rank 0 ran ",
-                                        result.windows(), ", rank ", share.rank(), " ran ",
-                                        share.windows()));
+      return absl::InternalError(StrCat("nodes disagree on the window count: rank 0 ran ", result.windows(),
+                                        ", rank ", share.rank(), " ran ", share.windows()));
     }
     result.set_committed_events(result.committed_events() + share.committed_events());
     result.set_pending_events(result.pending_events() + share.pending_events());

@@ -18,8 +18,7 @@ constexpr auto kPollSlice = std::chrono::milliseconds(50);
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup,
-                                                             JobRunnerOptions options,
+absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, JobRunnerOptions options,
                                                              zmq::context_t& context,
                                                              transport::FrameInbox* inbox) {
   const v1::Scenario& scenario = setup.scenario;
@@ -30,13 +29,13 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup,
   if (setup.rank >= ranks) {
     return absl::InvalidArgumentError(StrCat("rank ", setup.rank, " outside ", ranks, " peers"));
   }
-  MESHSIM_ASSIGN_OR_RETURN(auto partition,
-                           sim::PartitionMap::Create(scenario::PartitionKindOf(scenario.partition()),
-                                                     model->lp_count(), ranks));
+  MESHSIM_ASSIGN_OR_RETURN(
+      auto partition,
+      sim::PartitionMap::Create(scenario::PartitionKindOf(scenario.partition()), model->lp_count(), ranks));
   const uint64_t lp_count = model->lp_count();
   const size_t max_payload = model->max_payload_bytes();
-  auto runner = std::unique_ptr<JobRunner>(
-      new JobRunner(std::move(setup), options, inbox, std::move(partition)));
+  auto runner =
+      std::unique_ptr<JobRunner>(new JobRunner(std::move(setup), options, inbox, std::move(partition)));
   runner->limits_ = {lp_count, max_payload};
 
   const v1::Scenario& kept = runner->setup_.scenario;  // `setup` was moved into the runner
@@ -57,9 +56,9 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup,
     peer.stats.set_transport(v1::TRANSPORT_TCP);
     peer.writer.Begin(runner->setup_.job_id, 0, runner->setup_.rank);
     if (rank == runner->setup_.rank) continue;
-    MESHSIM_ASSIGN_OR_RETURN(peer.link, transport::ZmqPeerLink::Connect(
-                                            context, info_of_peer.data_endpoint(),
-                                            options.stall_timeout, options.link_linger));
+    MESHSIM_ASSIGN_OR_RETURN(peer.link,
+                             transport::ZmqPeerLink::Connect(context, info_of_peer.data_endpoint(),
+                                                             options.stall_timeout, options.link_linger));
     spdlog::info("job {}: link rank {} -> rank {} (node {}) uses tcp to {}", runner->setup_.job_id,
                  runner->setup_.rank, rank, info_of_peer.node_id(), info_of_peer.data_endpoint());
   }
@@ -173,9 +172,8 @@ absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor) {
         if (!peers_[rank].received) silent.push_back(rank);
       }
       return absl::DeadlineExceededError(
-          StrCat("job ", setup_.job_id, " window ", window, ": no frame from rank(s) ",
-                 StrJoin(silent, ","), " for ",
-                 std::chrono::duration<double>(options_.stall_timeout).count(), " s"));
+          StrCat("job ", setup_.job_id, " window ", window, ": no frame from rank(s) ", StrJoin(silent, ","),
+                 " for ", std::chrono::duration<double>(options_.stall_timeout).count(), " s"));
     }
   }
   for (Peer& peer : peers_) peer.writer.Begin(setup_.job_id, window + 1, setup_.rank);

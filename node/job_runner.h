@@ -53,9 +53,10 @@ class JobRunner final : private sim::RemoteSink {
  public:
   // Builds the kernel and connects the links to every peer. `inbox` is the
   // node's data inbox; it must outlive the runner, and only Run() reads it.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<JobRunner>> Create(
-      JobSetup setup, JobRunnerOptions options, zmq::context_t& context,
-      transport::FrameInbox* inbox);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<JobRunner>> Create(JobSetup setup,
+                                                                         JobRunnerOptions options,
+                                                                         zmq::context_t& context,
+                                                                         transport::FrameInbox* inbox);
   ~JobRunner() override;
 
   // Runs the job to its end. ABORTED after RequestAbort(); other errors name
@@ -90,8 +91,7 @@ class JobRunner final : private sim::RemoteSink {
   absl::StatusOr<double> Exchange(uint64_t window, double sent_floor);
   // Takes one frame for `window`: delivers it, stashes it, or drops it.
   // Returns true when it was this window's frame from a peer.
-  bool Accept(std::vector<std::byte>& bytes, uint64_t window, double sent_floor,
-              double* global_next);
+  bool Accept(std::vector<std::byte>& bytes, uint64_t window, double sent_floor, double* global_next);
   bool Deliver(std::span<const std::byte> bytes, double sent_floor, double* global_next);
   void Drop(std::string_view why);
   void PublishProgress(double virtual_time);
@@ -104,7 +104,7 @@ class JobRunner final : private sim::RemoteSink {
   std::vector<Peer> peers_;  // by rank
   std::vector<std::byte> incoming_;
   std::vector<std::vector<std::byte>> early_frames_;  // window-0 frames from before Run()
-  double min_sent_time_;  // over events routed to peers this window
+  double min_sent_time_;                              // over events routed to peers this window
   frame::DecodeLimits limits_;
 
   // Set by RequestAbort() from another thread, polled by Run(): relaxed, it

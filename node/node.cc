@@ -21,9 +21,8 @@ void NameThread(const char* name) { pthread_setname_np(pthread_self(), name); }
 absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
   if (options.name.empty()) options.name = StrCat("node-", getpid());
   auto node = std::unique_ptr<Node>(new Node(std::move(options)));
-  MESHSIM_ASSIGN_OR_RETURN(
-      node->rpc_server_,
-      rpc::RpcServer::Create(node->context_, {node->options_.rpc_bind, 16 << 20, "node-rpc"}));
+  MESHSIM_ASSIGN_OR_RETURN(node->rpc_server_, rpc::RpcServer::Create(node->context_, {node->options_.rpc_bind,
+                                                                                      16 << 20, "node-rpc"}));
   MESHSIM_ASSIGN_OR_RETURN(node->inbox_,
                            transport::ZmqFrameInbox::Bind(node->context_, node->options_.data_bind,
                                                           node->options_.max_frame_bytes));
@@ -47,8 +46,7 @@ void Node::RegisterHandlers() {
           std::lock_guard lock(mutex_);
           if (active_job_ == request.job_id()) return absl::OkStatus();  // a retried call
           if (active_job_ != 0) {
-            return absl::FailedPreconditionError(
-                StrCat("node busy with job ", active_job_));
+            return absl::FailedPreconditionError(StrCat("node busy with job ", active_job_));
           }
         }
         v1::Scenario scenario = request.scenario();
@@ -114,8 +112,7 @@ void Node::Start(std::function<void(uint32_t)> on_registered) {
       spdlog::critical("data thread stopped: {}", e.what());
     }
   });
-  spdlog::info("node {} serving rpc on {}, data on {}", options_.name, rpc_endpoint(),
-               data_endpoint());
+  spdlog::info("node {} serving rpc on {}, data on {}", options_.name, rpc_endpoint(), data_endpoint());
 }
 
 void Node::Stop() {
@@ -196,8 +193,8 @@ void Node::MembershipLoop() {
     } else if (SteadyClock::now() - last_contact > options_.coordinator_timeout) {
       std::lock_guard lock(mutex_);
       if (running_ != nullptr) {
-        spdlog::error("job {}: coordinator unreachable for {:.1f} s; aborting the job",
-                      running_->job_id(), SecondsSince(last_contact));
+        spdlog::error("job {}: coordinator unreachable for {:.1f} s; aborting the job", running_->job_id(),
+                      SecondsSince(last_contact));
         running_->RequestAbort();
       }
     }

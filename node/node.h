@@ -27,7 +27,7 @@ namespace meshsim::node {
 
 struct NodeOptions {
   std::string coordinator_endpoint = "tcp://127.0.0.1:7700";
-  std::string name;                       // default: node-<pid>
+  std::string name;  // default: node-<pid>
   std::string rpc_bind = "tcp://127.0.0.1:0";
   std::string data_bind = "tcp://127.0.0.1:0";
   // The coordinator is deemed lost (and a running job aborted) after this
@@ -72,10 +72,10 @@ class Node {
   // The prepared (then started) job; the data thread takes it over once
   // started. Guarded by mutex_.
   std::unique_ptr<JobRunner> prepared_;
-  bool started_ = false;           // guarded by mutex_
-  JobRunner* running_ = nullptr;   // guarded by mutex_; owned by the data thread
-  uint64_t active_job_ = 0;        // prepared or running job id, guarded by mutex_
-  bool stopping_ = false;          // guarded by mutex_
+  bool started_ = false;          // guarded by mutex_
+  JobRunner* running_ = nullptr;  // guarded by mutex_; owned by the data thread
+  uint64_t active_job_ = 0;       // prepared or running job id, guarded by mutex_
+  bool stopping_ = false;         // guarded by mutex_
 
   // Read by heartbeats from the membership thread: relaxed, standalone values.
   std::atomic<uint32_t> node_id_{0};

@@ -52,21 +52,17 @@ void FrameWriter::Grow(size_t at_least) {
 absl::StatusOr<FrameHeader> FrameCodec::PeekHeader(std::span<const std::byte> bytes) {
   if (bytes.size() < kHeaderBytes) {
     return absl::DataLossError(
-        StrCat("frame of ", bytes.size(), " bytes is shorter than its ", kHeaderBytes,
-                     "-byte header"));
+        StrCat("frame of ", bytes.size(), " bytes is shorter than its ", kHeaderBytes, "-byte header"));
   }
   const std::byte* h = bytes.data();
   if (Load<uint32_t>(h + offset::kMagic) != kMagic) {
     return absl::DataLossError("frame magic mismatch");
   }
   if (const auto version = Load<uint16_t>(h + offset::kVersion); version != kVersion) {
-    return absl::DataLossError(
-        StrCat("frame version ", version, " unsupported (expected ", kVersion, ")"));
+    return absl::DataLossError(StrCat("frame version ", version, " unsupported (expected ", kVersion, ")"));
   }
-  if (const auto header_bytes = Load<uint16_t>(h + offset::kHeaderBytes);
-      header_bytes != kHeaderBytes) {
-    return absl::DataLossError(StrCat("frame header_bytes ", header_bytes, " (expected ",
-                                            kHeaderBytes, ")"));
+  if (const auto header_bytes = Load<uint16_t>(h + offset::kHeaderBytes); header_bytes != kHeaderBytes) {
+    return absl::DataLossError(StrCat("frame header_bytes ", header_bytes, " (expected ", kHeaderBytes, ")"));
   }
   FrameHeader header;
   header.job_id = Load<uint64_t>(h + offset::kJobId);
@@ -78,13 +74,12 @@ absl::StatusOr<FrameHeader> FrameCodec::PeekHeader(std::span<const std::byte> by
   return header;
 }
 
-absl::StatusOr<FrameView> FrameCodec::Decode(std::span<const std::byte> bytes,
-                                             const DecodeLimits& limits) {
+absl::StatusOr<FrameView> FrameCodec::Decode(std::span<const std::byte> bytes, const DecodeLimits& limits) {
   auto header = PeekHeader(bytes);
   if (!header.ok()) return header.status();
   if (header->body_bytes != bytes.size() - kHeaderBytes) {
     return absl::DataLossError(StrCat("frame body_bytes ", header->body_bytes, " but ",
-                                            bytes.size() - kHeaderBytes, " bytes follow the header"));
+                                      bytes.size() - kHeaderBytes, " bytes follow the header"));
   }
   if (std::isnan(header->next_time)) return absl::DataLossError("frame next_time is NaN");
 
@@ -92,13 +87,12 @@ absl::StatusOr<FrameView> FrameCodec::Decode(std::span<const std::byte> bytes,
   const std::byte* end = bytes.data() + bytes.size();
   for (uint32_t i = 0; i < header->event_count; ++i) {
     if (static_cast<size_t>(end - p) < kEventFixedBytes) {
-      return absl::DataLossError(StrCat("frame truncated in event ", i, " of ",
-                                              header->event_count));
+      return absl::DataLossError(StrCat("frame truncated in event ", i, " of ", header->event_count));
     }
     const auto payload_bytes = Load<uint16_t>(p + offset::kEventPayloadBytes);
     if (payload_bytes > limits.max_payload_bytes) {
-      return absl::DataLossError(StrCat("event ", i, " payload of ", payload_bytes,
-                                              " bytes exceeds ", limits.max_payload_bytes));
+      return absl::DataLossError(
+          StrCat("event ", i, " payload of ", payload_bytes, " bytes exceeds ", limits.max_payload_bytes));
     }
     if (static_cast<size_t>(end - p) < kEventFixedBytes + payload_bytes) {
       return absl::DataLossError(StrCat("frame truncated in payload of event ", i));
@@ -111,7 +105,7 @@ absl::StatusOr<FrameView> FrameCodec::Decode(std::span<const std::byte> bytes,
     const auto src = Load<uint32_t>(p + offset::kEventSrcLp);
     if (dst >= limits.lp_count || src >= limits.lp_count) {
       return absl::DataLossError(StrCat("event ", i, " names lp ", dst >= limits.lp_count ? dst : src,
-                                              " outside 0..", limits.lp_count - 1));
+                                        " outside 0..", limits.lp_count - 1));
     }
     p += kEventFixedBytes + payload_bytes;
   }

@@ -17,8 +17,7 @@ namespace meshsim::process {
 std::string DescribeWaitStatus(int wait_status) {
   if (WIFEXITED(wait_status)) return StrCat("exited with code ", WEXITSTATUS(wait_status));
   if (WIFSIGNALED(wait_status)) {
-    return StrCat("killed by signal ", WTERMSIG(wait_status), " (",
-                        strsignal(WTERMSIG(wait_status)), ")");
+    return StrCat("killed by signal ", WTERMSIG(wait_status), " (", strsignal(WTERMSIG(wait_status)), ")");
   }
   return StrCat("wait status ", wait_status);
 }
@@ -94,8 +93,7 @@ void ChildProcess::ReadLoop() {
     if (n <= 0) break;
     pending.append(buffer, static_cast<size_t>(n));
     size_t start = 0;
-    for (size_t newline; (newline = pending.find('\n', start)) != std::string::npos;
-         start = newline + 1) {
+    for (size_t newline; (newline = pending.find('\n', start)) != std::string::npos; start = newline + 1) {
       std::string line = pending.substr(start, newline - start);
       if (line.starts_with(kStatusPrefix)) {
         std::lock_guard lock(mutex_);
@@ -123,13 +121,10 @@ absl::StatusOr<std::string> ChildProcess::WaitForStatus(std::string_view key, De
       if (line.starts_with(prefix)) return line.substr(prefix.size());
     }
     if (output_closed_) {
-      return absl::UnavailableError(
-          StrCat(options_.name, " exited before reporting ", key));
+      return absl::UnavailableError(StrCat(options_.name, " exited before reporting ", key));
     }
-    if (changed_.wait_until(lock, deadline.at()) == std::cv_status::timeout &&
-        deadline.Expired()) {
-      return absl::DeadlineExceededError(
-          StrCat(options_.name, " did not report ", key, " in time"));
+    if (changed_.wait_until(lock, deadline.at()) == std::cv_status::timeout && deadline.Expired()) {
+      return absl::DeadlineExceededError(StrCat(options_.name, " did not report ", key, " in time"));
     }
   }
 }
@@ -158,7 +153,8 @@ bool ChildProcess::running() {
 }
 
 std::optional<int> ChildProcess::Wait(Deadline deadline) {
-  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
+  for (auto pause = std::chrono::milliseconds(1);;
+       pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
     if (!running()) {
       std::lock_guard lock(mutex_);
       return wait_status_;

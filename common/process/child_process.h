@@ -33,7 +33,7 @@ inline constexpr std::string_view kStatusPrefix = "@meshsim ";
 class ChildProcess {
  public:
   struct Options {
-    std::string name;  // for messages: "coordinator", "node-2"
+    std::string name;               // for messages: "coordinator", "node-2"
     std::vector<std::string> argv;  // argv[0] is the executable path
     // Set in the child's environment on top of this process's ("KEY=VALUE").
     std::vector<std::string> extra_env = {};
@@ -86,10 +86,10 @@ class ChildProcess {
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<std::string> tail_;               // guarded by mutex_
-  std::vector<std::string> status_lines_;      // guarded by mutex_
-  bool output_closed_ = false;                 // guarded by mutex_
-  std::optional<int> wait_status_;             // guarded by mutex_
+  std::deque<std::string> tail_;           // guarded by mutex_
+  std::vector<std::string> status_lines_;  // guarded by mutex_
+  bool output_closed_ = false;             // guarded by mutex_
+  std::optional<int> wait_status_;         // guarded by mutex_
 };
 
 // Describes a wait status: "exited with code 3", "killed by signal 9".

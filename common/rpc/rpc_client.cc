@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <thread>
 
-#include "common/status/format.h"
 #include "common/rpc/method.h"
+#include "common/status/format.h"
 #include "common/status/status.h"
 #include "proto/rpc.pb.h"
 
@@ -17,8 +17,7 @@ bool Retryable(const absl::Status& status) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RpcClient>> RpcClient::Create(zmq::context_t& context,
-                                                             Options options) {
+absl::StatusOr<std::unique_ptr<RpcClient>> RpcClient::Create(zmq::context_t& context, Options options) {
   auto client = std::unique_ptr<RpcClient>(new RpcClient(context, std::move(options)));
   if (auto status = client->Connect(); !status.ok()) return status;
   return client;
@@ -41,8 +40,7 @@ absl::Status RpcClient::Connect() {
     socket_ = std::move(socket);
     return absl::OkStatus();
   } catch (const zmq::error_t& e) {
-    return absl::InvalidArgumentError(
-        StrCat("cannot connect to '", options_.endpoint, "': ", e.what()));
+    return absl::InvalidArgumentError(StrCat("cannot connect to '", options_.endpoint, "': ", e.what()));
   }
 }
 
@@ -57,19 +55,16 @@ absl::Status RpcClient::Call(std::string_view method, const google::protobuf::Me
   Duration backoff = options_.initial_backoff;
   for (int attempt = 1;; ++attempt) {
     Deadline attempt_deadline =
-        idempotent ? Deadline::After(std::min(deadline.Remaining(), options_.attempt_timeout))
-                   : deadline;
+        idempotent ? Deadline::After(std::min(deadline.Remaining(), options_.attempt_timeout)) : deadline;
     const auto left_ms = deadline.RemainingMillis().count();
-    absl::Status status =
-        Attempt(method, body, reply, attempt_deadline,
-                static_cast<uint32_t>(std::clamp<int64_t>(left_ms, 1, UINT32_MAX)));
+    absl::Status status = Attempt(method, body, reply, attempt_deadline,
+                                  static_cast<uint32_t>(std::clamp<int64_t>(left_ms, 1, UINT32_MAX)));
     if (status.ok() || !idempotent || !Retryable(status)) {
       return status;
     }
     if (deadline.Remaining() <= backoff) {
-      return absl::Status(status.code(), StrCat(method, " to ", options_.endpoint, ": ",
-                                                      status.message(), " (after ", attempt,
-                                                      " attempts)"));
+      return absl::Status(status.code(), StrCat(method, " to ", options_.endpoint, ": ", status.message(),
+                                                " (after ", attempt, " attempts)"));
     }
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, options_.max_backoff);
@@ -91,10 +86,8 @@ absl::Status RpcClient::Attempt(std::string_view method, const std::string& requ
   try {
     zmq::pollitem_t out{socket_->handle(), 0, ZMQ_POLLOUT, 0};
     zmq::poll(&out, 1, attempt_deadline.RemainingMillis());
-    if (!(out.revents & ZMQ_POLLOUT) ||
-        !socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
-      return absl::UnavailableError(
-          StrCat("no connection to ", options_.endpoint, " for ", method));
+    if (!(out.revents & ZMQ_POLLOUT) || !socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
+      return absl::UnavailableError(StrCat("no connection to ", options_.endpoint, " for ", method));
     }
     zmq::message_t message;
     for (;;) {

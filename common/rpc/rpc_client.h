@@ -37,7 +37,7 @@ class RpcClient {
   };
 
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<RpcClient>> Create(zmq::context_t& context,
-                                                                       Options options);
+                                                                         Options options);
   ~RpcClient();
   RpcClient(const RpcClient&) = delete;
   RpcClient& operator=(const RpcClient&) = delete;
@@ -56,8 +56,7 @@ class RpcClient {
   RpcClient(zmq::context_t& context, Options options);
   absl::Status Connect();
   absl::Status Attempt(std::string_view method, const std::string& request_body,
-                       google::protobuf::Message* reply, Deadline attempt_deadline,
-                       uint32_t deadline_ms);
+                       google::protobuf::Message* reply, Deadline attempt_deadline, uint32_t deadline_ms);
 
   zmq::context_t& context_;
   Options options_;

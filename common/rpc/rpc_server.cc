@@ -2,8 +2,8 @@
 
 #include <pthread.h>
 
-#include "common/status/format.h"
 #include "common/rpc/method.h"
+#include "common/status/format.h"
 #include "proto/rpc.pb.h"
 #include "spdlog/spdlog.h"
 
@@ -14,8 +14,7 @@ constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Create(zmq::context_t& context,
-                                                             Options options) {
+absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Create(zmq::context_t& context, Options options) {
   try {
     zmq::socket_t socket(context, zmq::socket_type::router);
     socket.set(zmq::sockopt::linger, 0);
@@ -26,8 +25,7 @@ absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Create(zmq::context_t& con
     return std::unique_ptr<RpcServer>(
         new RpcServer(std::move(socket), std::move(endpoint), std::move(options)));
   } catch (const zmq::error_t& e) {
-    return absl::UnavailableError(
-        StrCat("rpc server cannot bind ", options.bind_endpoint, ": ", e.what()));
+    return absl::UnavailableError(StrCat("rpc server cannot bind ", options.bind_endpoint, ": ", e.what()));
   }
 }
 
@@ -36,8 +34,7 @@ RpcServer::RpcServer(zmq::socket_t socket, std::string endpoint, Options options
 
 RpcServer::~RpcServer() { Stop(); }
 
-void RpcServer::CheckSignature(std::string_view method,
-                               const google::protobuf::Descriptor* request,
+void RpcServer::CheckSignature(std::string_view method, const google::protobuf::Descriptor* request,
                                const google::protobuf::Descriptor* reply) {
   const auto* descriptor = FindMethod(method);
   MESHSIM_CHECK(descriptor != nullptr, StrCat("method ", method, " is not in the IDL"));
@@ -102,13 +99,13 @@ void RpcServer::ServeOne() {
   if (parts.size() != 2) {
     // parts[0] is the routing identity ROUTER prepends; a client that sends
     // more than one frame is not speaking this protocol.
-    return reject(0, absl::InvalidArgumentError(
-                         StrCat("request has ", parts.size() - 1, " frames, expected 1")));
+    return reject(
+        0, absl::InvalidArgumentError(StrCat("request has ", parts.size() - 1, " frames, expected 1")));
   }
   const zmq::message_t& payload = parts[1];
   if (payload.size() > options_.max_request_bytes) {
-    return reject(0, absl::ResourceExhaustedError(StrCat(
-                         "request of ", payload.size(), " bytes exceeds ", options_.max_request_bytes)));
+    return reject(0, absl::ResourceExhaustedError(StrCat("request of ", payload.size(), " bytes exceeds ",
+                                                         options_.max_request_bytes)));
   }
   RpcRequest request;
   if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
@@ -119,8 +116,7 @@ void RpcServer::ServeOne() {
     unknown_method_.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("rpc {}: unknown method '{}'", endpoint_, request.method());
     return reply_with(request.call_id(),
-                      absl::UnimplementedError(StrCat("unknown method '", request.method(), "'")),
-                      {});
+                      absl::UnimplementedError(StrCat("unknown method '", request.method(), "'")), {});
   }
   std::string reply_body;
   bool body_malformed = false;

@@ -41,7 +41,7 @@ class RpcServer {
   };
 
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<RpcServer>> Create(zmq::context_t& context,
-                                                                       Options options);
+                                                                         Options options);
   ~RpcServer();
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;
@@ -49,12 +49,11 @@ class RpcServer {
   // Registers the handler of `method` ("Service.Method"). The request and
   // reply types must be the IDL's for that method (checked, aborts if not).
   template <typename Request, typename Reply>
-  void Register(std::string_view method,
-                std::function<absl::Status(const Request&, Reply*)> handler) {
+  void Register(std::string_view method, std::function<absl::Status(const Request&, Reply*)> handler) {
     CheckSignature(method, Request::descriptor(), Reply::descriptor());
-    handlers_[std::string(method)] = [handler = std::move(handler)](
-                                         const std::string& body, std::string* reply_body,
-                                         bool* body_malformed) -> absl::Status {
+    handlers_[std::string(method)] = [handler = std::move(handler)](const std::string& body,
+                                                                    std::string* reply_body,
+                                                                    bool* body_malformed) -> absl::Status {
       Request request;
       if (!request.ParseFromString(body)) {
         *body_malformed = true;
@@ -77,8 +76,8 @@ class RpcServer {
   RpcServerStats stats() const;
 
  private:
-  using Handler = std::function<absl::Status(const std::string& body, std::string* reply_body,
-                                            bool* body_malformed)>;
+  using Handler =
+      std::function<absl::Status(const std::string& body, std::string* reply_body, bool* body_malformed)>;
 
   RpcServer(zmq::socket_t socket, std::string endpoint, Options options);
   static void CheckSignature(std::string_view method, const google::protobuf::Descriptor* request,

@@ -8,14 +8,13 @@
 #include <vector>
 
 #include "common/status/format.h"
-
 #include "yaml-cpp/yaml.h"
 
 namespace meshsim::scenario {
 namespace {
 
-constexpr std::string_view kKeys[] = {"name",      "model",     "seed",      "end_time", "lookahead",
-                                      "nodes",     "partition", "transport", "params"};
+constexpr std::string_view kKeys[] = {"name",  "model",     "seed",      "end_time", "lookahead",
+                                      "nodes", "partition", "transport", "params"};
 
 // Accumulates "source:line: field: problem" messages.
 class Problems {
@@ -27,9 +26,7 @@ class Problems {
     lines_.push_back(StrCat(where, where.empty() ? "" : ": ", field, ": ", problem));
   }
   bool empty() const { return lines_.empty(); }
-  absl::Status ToStatus() const {
-    return absl::InvalidArgumentError(StrJoin(lines_, "\n"));
-  }
+  absl::Status ToStatus() const { return absl::InvalidArgumentError(StrJoin(lines_, "\n")); }
 
  private:
   std::string_view source_;
@@ -59,8 +56,7 @@ bool ReadUint(const YAML::Node& node, std::string_view field, Problems& problems
   return true;
 }
 
-bool ReadString(const YAML::Node& node, std::string_view field, Problems& problems,
-                std::string* out) {
+bool ReadString(const YAML::Node& node, std::string_view field, Problems& problems, std::string* out) {
   if (!node.IsScalar()) {
     problems.Add(node, field, "expected a string");
     return false;
@@ -82,8 +78,7 @@ bool ReadEnum(const YAML::Node& node, std::string_view field, Problems& problems
     }
     names.push_back(name);
   }
-  problems.Add(node, field,
-               StrCat("expected one of ", StrJoin(names, ", "), ", got '", text, "'"));
+  problems.Add(node, field, StrCat("expected one of ", StrJoin(names, ", "), ", got '", text, "'"));
   return false;
 }
 
@@ -113,19 +108,17 @@ void ParseTopLevel(const YAML::Node& root, Problems& problems, v1::Scenario* sce
       }
     } else if (key == "partition") {
       v1::Partition partition;
-      if (ReadEnum<v1::Partition>(value, key, problems,
-                                  {{"block", v1::PARTITION_BLOCK},
-                                   {"round_robin", v1::PARTITION_ROUND_ROBIN}},
-                                  &partition)) {
+      if (ReadEnum<v1::Partition>(
+              value, key, problems,
+              {{"block", v1::PARTITION_BLOCK}, {"round_robin", v1::PARTITION_ROUND_ROBIN}}, &partition)) {
         scenario->set_partition(partition);
       }
     } else if (key == "transport") {
       v1::Transport transport;
-      if (ReadEnum<v1::Transport>(value, key, problems,
-                                  {{"auto", v1::TRANSPORT_AUTO},
-                                   {"shm", v1::TRANSPORT_SHM},
-                                   {"tcp", v1::TRANSPORT_TCP}},
-                                  &transport)) {
+      if (ReadEnum<v1::Transport>(
+              value, key, problems,
+              {{"auto", v1::TRANSPORT_AUTO}, {"shm", v1::TRANSPORT_SHM}, {"tcp", v1::TRANSPORT_TCP}},
+              &transport)) {
         scenario->set_transport(transport);
       }
     } else if (key == "params") {
@@ -154,8 +147,7 @@ absl::StatusOr<v1::Scenario> ParseYaml(std::string_view text, std::string_view s
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(StrCat(source, ":", e.mark.line + 1,
-                                                   ": not valid YAML: ", e.msg));
+    return absl::InvalidArgumentError(StrCat(source, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
   }
   Problems problems(source);
   if (!root.IsMap()) {
@@ -232,8 +224,8 @@ absl::Status Normalize(v1::Scenario* s) {
     for (const auto& [name, value] : params) {
       if (!declared.contains(name)) {
         std::vector<std::string> names(declared.begin(), declared.end());
-        problem("params." + name, StrCat("unknown parameter of model '", model->name,
-                                                "' (expected one of ", StrJoin(names, ", "), ")"));
+        problem("params." + name, StrCat("unknown parameter of model '", model->name, "' (expected one of ",
+                                         StrJoin(names, ", "), ")"));
       }
     }
     if (problems.empty()) {
@@ -269,9 +261,12 @@ std::string_view PartitionName(v1::Partition partition) {
 
 std::string_view TransportName(v1::Transport transport) {
   switch (transport) {
-    case v1::TRANSPORT_SHM: return "shm";
-    case v1::TRANSPORT_TCP: return "tcp";
-    default: return "auto";
+    case v1::TRANSPORT_SHM:
+      return "shm";
+    case v1::TRANSPORT_TCP:
+      return "tcp";
+    default:
+      return "auto";
   }
 }
 

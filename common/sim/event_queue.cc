@@ -6,8 +6,7 @@
 
 namespace meshsim::sim {
 
-EventQueue::EventQueue(size_t max_payload_bytes)
-    : slot_stride_((max_payload_bytes + 7) & ~size_t{7}) {
+EventQueue::EventQueue(size_t max_payload_bytes) : slot_stride_((max_payload_bytes + 7) & ~size_t{7}) {
   MESHSIM_CHECK(max_payload_bytes <= kMaxEventPayloadBytes, "payload limit above the maximum");
 }
 
@@ -24,8 +23,8 @@ uint32_t EventQueue::AcquireSlot() {
 }
 
 void EventQueue::Push(const Event& event) {
-  Key key{event.time, event.src_seq, event.src_lp, event.dst_lp, kNoSlot,
-          static_cast<uint16_t>(event.payload.size())};
+  Key key{event.time,   event.src_seq, event.src_lp,
+          event.dst_lp, kNoSlot,       static_cast<uint16_t>(event.payload.size())};
   if (!event.payload.empty()) {
     key.slot = AcquireSlot();
     std::memcpy(SlotData(key.slot), event.payload.data(), event.payload.size());

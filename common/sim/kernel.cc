@@ -17,25 +17,23 @@ absl::Status LpContext::Send(LpId dst_lp, double delay, std::span<const std::byt
 
 absl::StatusOr<std::unique_ptr<Kernel>> Kernel::Create(const KernelOptions& options,
                                                        std::unique_ptr<Model> model,
-                                                       const PartitionMap* partition,
-                                                       RemoteSink* sink) {
+                                                       const PartitionMap* partition, RemoteSink* sink) {
   if (!(options.lookahead > 0) || !std::isfinite(options.lookahead)) {
     return absl::InvalidArgumentError("lookahead must be a positive finite number");
   }
   if (model->lp_count() != partition->lp_count()) {
-    return absl::InvalidArgumentError(StrCat("model has ", model->lp_count(),
-                                                   " LPs but the partition covers ",
-                                                   partition->lp_count()));
+    return absl::InvalidArgumentError(
+        StrCat("model has ", model->lp_count(), " LPs but the partition covers ", partition->lp_count()));
   }
   if (model->max_payload_bytes() > kMaxEventPayloadBytes) {
-    return absl::InvalidArgumentError(StrCat("model payloads of ", model->max_payload_bytes(),
-                                                   " bytes exceed ", kMaxEventPayloadBytes));
+    return absl::InvalidArgumentError(
+        StrCat("model payloads of ", model->max_payload_bytes(), " bytes exceed ", kMaxEventPayloadBytes));
   }
   return std::unique_ptr<Kernel>(new Kernel(options, std::move(model), partition, sink));
 }
 
-Kernel::Kernel(const KernelOptions& options, std::unique_ptr<Model> model,
-               const PartitionMap* partition, RemoteSink* sink)
+Kernel::Kernel(const KernelOptions& options, std::unique_ptr<Model> model, const PartitionMap* partition,
+               RemoteSink* sink)
     : options_(options),
       model_(std::move(model)),
       partition_(partition),
@@ -62,22 +60,18 @@ LpContext& Kernel::Bind(uint32_t local_index, double now) {
   return context_;
 }
 
-absl::Status Kernel::Route(LpContext& from, LpId dst_lp, double delay,
-                           std::span<const std::byte> payload) {
+absl::Status Kernel::Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload) {
   if (!(delay >= options_.lookahead) || !std::isfinite(delay)) [[unlikely]] {
-    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " at t=", from.now_,
-                                                   ": send delay ", delay,
-                                                   " is below the lookahead ", options_.lookahead));
+    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " at t=", from.now_, ": send delay ", delay,
+                                             " is below the lookahead ", options_.lookahead));
   }
   if (dst_lp >= partition_->lp_count()) [[unlikely]] {
     return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " sent to lp ", dst_lp,
-                                                   ", which does not exist (", partition_->lp_count(),
-                                                   " LPs)"));
+                                             ", which does not exist (", partition_->lp_count(), " LPs)"));
   }
   if (payload.size() > max_payload_bytes_) [[unlikely]] {
-    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " sent a payload of ",
-                                                   payload.size(), " bytes; the model declares at most ",
-                                                   max_payload_bytes_));
+    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " sent a payload of ", payload.size(),
+                                             " bytes; the model declares at most ", max_payload_bytes_));
   }
   const Event event{from.now_ + delay, dst_lp, from.lp_, (*from.sent_)++, payload};
   const uint32_t owner = partition_->owner(dst_lp);

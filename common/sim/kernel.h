@@ -34,16 +34,17 @@ struct KernelOptions {
 };
 
 struct KernelOutcome {
-  uint64_t digest = 0;  // sum over this node's LPs of each LP's state hash
+  uint64_t digest = 0;           // sum over this node's LPs of each LP's state hash
   std::vector<int64_t> summary;  // per Model::summary_fields()
 };
 
 class Kernel {
  public:
   // `partition` and `sink` must outlive the kernel.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Kernel>> Create(
-      const KernelOptions& options, std::unique_ptr<Model> model, const PartitionMap* partition,
-      RemoteSink* sink);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Kernel>> Create(const KernelOptions& options,
+                                                                      std::unique_ptr<Model> model,
+                                                                      const PartitionMap* partition,
+                                                                      RemoteSink* sink);
 
   // Runs Model::Init for every local LP.
   [[nodiscard]] absl::Status Init();
@@ -70,11 +71,10 @@ class Kernel {
 
  private:
   friend class LpContext;
-  Kernel(const KernelOptions& options, std::unique_ptr<Model> model,
-         const PartitionMap* partition, RemoteSink* sink);
+  Kernel(const KernelOptions& options, std::unique_ptr<Model> model, const PartitionMap* partition,
+         RemoteSink* sink);
   LpContext& Bind(uint32_t local_index, double now);
-  absl::Status Route(LpContext& from, LpId dst_lp, double delay,
-                     std::span<const std::byte> payload);
+  absl::Status Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload);
 
   KernelOptions options_;
   std::unique_ptr<Model> model_;

@@ -45,8 +45,7 @@ class LpContext {
   // Direct message passing: schedules an event at dst_lp at now() + delay.
   // INVALID_ARGUMENT when delay is below the lookahead or not finite, dst_lp
   // does not exist, or the payload exceeds the model's max_payload_bytes().
-  [[nodiscard]] absl::Status Send(LpId dst_lp, double delay,
-                                  std::span<const std::byte> payload = {});
+  [[nodiscard]] absl::Status Send(LpId dst_lp, double delay, std::span<const std::byte> payload = {});
 
  private:
   friend class Kernel;

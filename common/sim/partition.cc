@@ -6,15 +6,13 @@
 
 namespace meshsim::sim {
 
-absl::StatusOr<PartitionMap> PartitionMap::Create(PartitionKind kind, uint64_t lp_count,
-                                                  uint32_t ranks) {
+absl::StatusOr<PartitionMap> PartitionMap::Create(PartitionKind kind, uint64_t lp_count, uint32_t ranks) {
   if (ranks == 0) return absl::InvalidArgumentError("partition needs at least one node");
   if (lp_count > std::numeric_limits<LpId>::max()) {
     return absl::InvalidArgumentError(StrCat("lp count ", lp_count, " exceeds the LP id range"));
   }
   if (ranks > lp_count) {
-    return absl::InvalidArgumentError(
-        StrCat("cannot split ", lp_count, " LPs over ", ranks, " nodes"));
+    return absl::InvalidArgumentError(StrCat("cannot split ", lp_count, " LPs over ", ranks, " nodes"));
   }
   PartitionMap map;
   map.owner_.resize(lp_count);

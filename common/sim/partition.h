@@ -36,7 +36,7 @@ class PartitionMap {
   PartitionMap() = default;
   std::vector<uint32_t> owner_;
   std::vector<uint32_t> local_index_;
-  std::vector<LpId> members_;     // LPs grouped by rank, ascending within a rank
+  std::vector<LpId> members_;    // LPs grouped by rank, ascending within a rank
   std::vector<size_t> offsets_;  // rank r's LPs: members_[offsets_[r], offsets_[r+1])
 };
 

@@ -15,8 +15,7 @@
 template <>
 struct fmt::formatter<absl::string_view> : fmt::formatter<std::string_view> {
   auto format(absl::string_view text, fmt::format_context& context) const {
-    return fmt::formatter<std::string_view>::format(std::string_view(text.data(), text.size()),
-                                                    context);
+    return fmt::formatter<std::string_view>::format(std::string_view(text.data(), text.size()), context);
   }
 };
 

@@ -15,22 +15,21 @@ namespace meshsim {
 absl::Status Annotate(const absl::Status& status, std::string_view context);
 
 // Logs `message` with file and line, then aborts. Used by MESHSIM_CHECK.
-[[noreturn]] void CheckFailed(const char* file, int line, const char* condition,
-                              std::string_view message);
+[[noreturn]] void CheckFailed(const char* file, int line, const char* condition, std::string_view message);
 
 }  // namespace meshsim
 
-#define MESHSIM_CHECK(condition, message)                                   \
-  do {                                                                      \
-    if (!(condition)) [[unlikely]]                                          \
-      ::meshsim::CheckFailed(__FILE__, __LINE__, #condition, (message));    \
+#define MESHSIM_CHECK(condition, message)                                \
+  do {                                                                   \
+    if (!(condition)) [[unlikely]]                                       \
+      ::meshsim::CheckFailed(__FILE__, __LINE__, #condition, (message)); \
   } while (false)
 
 // Evaluates an absl::Status expression and returns it from the enclosing
 // function when it is not OK.
-#define MESHSIM_RETURN_IF_ERROR(expr)              \
-  do {                                             \
-    ::absl::Status meshsim_status_ = (expr);       \
+#define MESHSIM_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::absl::Status meshsim_status_ = (expr);           \
     if (!meshsim_status_.ok()) return meshsim_status_; \
   } while (false)
 

@@ -38,8 +38,7 @@ class FrameInbox {
   virtual ~FrameInbox() = default;
   // Waits up to `timeout` for one frame from any sender and copies it into
   // *frame. Returns false when nothing arrived in time.
-  [[nodiscard]] virtual absl::StatusOr<bool> Receive(std::vector<std::byte>* frame,
-                                                     Duration timeout) = 0;
+  [[nodiscard]] virtual absl::StatusOr<bool> Receive(std::vector<std::byte>* frame, Duration timeout) = 0;
 };
 
 }  // namespace meshsim::transport

@@ -19,14 +19,12 @@ enum SummaryField : size_t { kRemoteSends, kPayloadErrors };
 
 // The first 8 payload bytes carry a tag derived from (src_lp, time), which
 // the receiver checks: a cheap end-to-end integrity check of the data plane.
-uint64_t PayloadTag(sim::LpId src, double time) {
-  return sim::Mix64(src ^ std::bit_cast<uint64_t>(time));
-}
+uint64_t PayloadTag(sim::LpId src, double time) { return sim::Mix64(src ^ std::bit_cast<uint64_t>(time)); }
 
 class Phold final : public sim::Model {
  public:
-  Phold(uint64_t lps, uint64_t start_events, double remote_fraction, double mean,
-        double lookahead, size_t payload_bytes)
+  Phold(uint64_t lps, uint64_t start_events, double remote_fraction, double mean, double lookahead,
+        size_t payload_bytes)
       : lps_(lps),
         start_events_(start_events),
         remote_fraction_(remote_fraction),
@@ -37,9 +35,7 @@ class Phold final : public sim::Model {
   uint64_t lp_count() const override { return lps_; }
   size_t state_bytes() const override { return sizeof(PholdLpState); }
   size_t max_payload_bytes() const override { return payload_.size(); }
-  std::vector<std::string> summary_fields() const override {
-    return {"remote_sends", "payload_errors"};
-  }
+  std::vector<std::string> summary_fields() const override { return {"remote_sends", "payload_errors"}; }
 
   absl::Status Init(sim::LpContext& lp) override {
     for (uint64_t i = 0; i < start_events_; ++i) {
@@ -97,8 +93,7 @@ sim::ModelInfo PholdModelInfo() {
   using Kind = sim::ParamSpec::Kind;
   sim::ModelInfo info;
   info.name = "phold";
-  info.description =
-      "PHOLD benchmark (ROSS semantics): a constant population of events hopping between LPs";
+  info.description = "PHOLD benchmark (ROSS semantics): a constant population of events hopping between LPs";
   info.params = {
       {"lps", Kind::kInteger, 1, 100'000'000, 1024, "number of logical processes"},
       {"start_events", Kind::kInteger, 1, 1'000'000, 1, "events each LP starts with"},
@@ -108,19 +103,16 @@ sim::ModelInfo PholdModelInfo() {
       {"payload_bytes", Kind::kInteger, 0, static_cast<double>(sim::kMaxEventPayloadBytes), 0,
        "bytes of payload per event"},
   };
-  info.create = [](const sim::ModelContext& context)
-      -> absl::StatusOr<std::unique_ptr<sim::Model>> {
+  info.create = [](const sim::ModelContext& context) -> absl::StatusOr<std::unique_ptr<sim::Model>> {
     const auto& p = context.params;
     const double mean = p.at("mean");
     if (mean < context.lookahead) {
-      return absl::InvalidArgumentError(StrCat("params.mean: ", mean,
-                                                     " is below the lookahead ", context.lookahead,
-                                                     " (mean is the total mean delay)"));
+      return absl::InvalidArgumentError(StrCat("params.mean: ", mean, " is below the lookahead ",
+                                               context.lookahead, " (mean is the total mean delay)"));
     }
-    return std::make_unique<Phold>(
-        static_cast<uint64_t>(p.at("lps")), static_cast<uint64_t>(p.at("start_events")),
-        p.at("remote_fraction"), mean, context.lookahead,
-        static_cast<size_t>(p.at("payload_bytes")));
+    return std::make_unique<Phold>(static_cast<uint64_t>(p.at("lps")),
+                                   static_cast<uint64_t>(p.at("start_events")), p.at("remote_fraction"), mean,
+                                   context.lookahead, static_cast<size_t>(p.at("payload_bytes")));
   };
   return info;
 }

@@ -77,15 +77,17 @@ TEST_F(BadInputTest, MalformedScenariosAreRejectedWithTheFieldNamed) {
        "params.remote_fraction: expected a number"},
       {"model: warp\nend_time: 10\nlookahead: 0.1\n", "model: unknown model 'warp'"},
       {"end_time: 10\nlookahead: 0.1\n", "model: is required"},
-      {"model: phold\nend_time: 10\nlookahead: 0.1\nnodes: 2\nparams:\n  lps: 1\n", "nodes: 2 nodes for only 1 LPs"},
+      {"model: phold\nend_time: 10\nlookahead: 0.1\nnodes: 2\nparams:\n  lps: 1\n",
+       "nodes: 2 nodes for only 1 LPs"},
       {"model: [phold\n", "not valid YAML"},
   };
   for (const auto& c : cases) {
     const std::string path = dir_.Write("bad.yaml", c.yaml);
     auto validate = RunMeshsim({"validate", path}, tag_, 20s);
     EXPECT_EQ(validate.exit_code, 2) << c.yaml;
-    EXPECT_NE(validate.output.find(c.expected), std::string::npos)
-        << "for:\n" << c.yaml << "got:\n" << validate.output;
+    EXPECT_NE(validate.output.find(c.expected), std::string::npos) << "for:\n"
+                                                                   << c.yaml << "got:\n"
+                                                                   << validate.output;
     // `run` refuses before starting any process.
     auto run = RunMeshsim({"run", path}, tag_, 20s);
     EXPECT_EQ(run.exit_code, 2) << run.output;
@@ -115,9 +117,9 @@ TEST_F(BadInputTest, GarbageToTheCoordinatorRpcPortGetsAnErrorAndServiceContinue
   ASSERT_TRUE(reply.ParseFromArray(reply_bytes.data(), static_cast<int>(reply_bytes.size())));
   EXPECT_EQ(reply.code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
 
-  auto run = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
-                         "--nodes", "1"},
-                        tag_);
+  auto run = RunMeshsim(
+      {"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(), "--nodes", "1"},
+      tag_);
   EXPECT_EQ(run.exit_code, 0) << run.output;
 }
 
@@ -132,16 +134,19 @@ TEST_F(BadInputTest, GarbageToAnIdleNodesDataPortIsCountedAndDropped) {
   PushFrames(data, {Garbage("not a frame at all"), truncated, Frame(999, 0, 1, 0)});
   SendRawTcp(data, std::string(4096, '\xee'));
 
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& node : cluster_->ListNodes()) {
-      if (node["id"] == node_id && node["frames_dropped"].get<uint64_t>() >= 3) return true;
-    }
-    return false;
-  }, 10s)) << cluster_->ListNodes().dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& node : cluster_->ListNodes()) {
+          if (node["id"] == node_id && node["frames_dropped"].get<uint64_t>() >= 3) return true;
+        }
+        return false;
+      },
+      10s))
+      << cluster_->ListNodes().dump();
 
-  auto run = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
-                         "--nodes", "2"},
-                        tag_);
+  auto run = RunMeshsim(
+      {"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(), "--nodes", "2"},
+      tag_);
   EXPECT_EQ(run.exit_code, 0) << run.output;
 }
 
@@ -169,10 +174,9 @@ params:
   const auto nodes = cluster_->ListNodes();
   const std::string data = nodes[0]["data_endpoint"];
   const std::string hit_out = dir_.path() + "/hit.json";
-  auto submit = StartMeshsim("submit",
-                             {"submit", scenario, "--coordinator", cluster_->endpoint(), "--nodes", "2",
-                              "--json", hit_out},
-                             tag_);
+  auto submit = StartMeshsim(
+      "submit",
+      {"submit", scenario, "--coordinator", cluster_->endpoint(), "--nodes", "2", "--json", hit_out}, tag_);
   // Frames of the running job that break the protocol: a window far ahead,
   // a rank that is the receiver itself, an LP the node does not own, a
   // corrupt body, and a truncation.
@@ -181,15 +185,16 @@ params:
   auto truncated = Frame(next_job, 1, 1, 0);
   truncated.resize(truncated.size() - 1);
   const uint32_t rank_of_node0 = 0;  // the first listed node is the first READY node, rank 0
-  const std::vector<std::vector<std::byte>> bad = {
-      Frame(next_job, 1000000, 1, 0), Frame(next_job, 1, rank_of_node0, 0), Frame(next_job, 1, 1, 8191),
-      corrupt, truncated};
-  ASSERT_TRUE(WaitFor([&] {
-    auto status = RunMeshsim({"status", std::to_string(next_job), "--coordinator", cluster_->endpoint(),
-                              "--json"},
-                             tag_, 20s);
-    return status.output.find("\"RUNNING\"") != std::string::npos;
-  }, 20s));
+  const std::vector<std::vector<std::byte>> bad = {Frame(next_job, 1000000, 1, 0),
+                                                   Frame(next_job, 1, rank_of_node0, 0),
+                                                   Frame(next_job, 1, 1, 8191), corrupt, truncated};
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto status = RunMeshsim(
+            {"status", std::to_string(next_job), "--coordinator", cluster_->endpoint(), "--json"}, tag_, 20s);
+        return status.output.find("\"RUNNING\"") != std::string::npos;
+      },
+      20s));
   for (int round = 0; round < 5 && submit->running(); ++round) {
     PushFrames(data, bad);
     std::this_thread::sleep_for(50ms);

@@ -64,10 +64,13 @@ class ClusterTest : public ::testing::Test {
   }
 
   void WaitUntilRunning(uint64_t job) {
-    ASSERT_TRUE(WaitFor([&] {
-      const auto status = Status(job);
-      return status["state"] == "RUNNING" && status["virtual_time"].get<double>() > 0;
-    }, 30s)) << Status(job).dump();
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const auto status = Status(job);
+          return status["state"] == "RUNNING" && status["virtual_time"].get<double>() > 0;
+        },
+        30s))
+        << Status(job).dump();
   }
 
   std::string tag_ = NewTag();
@@ -94,9 +97,9 @@ TEST_F(ClusterTest, SubmitToSeparateProcessesPrintsTheResultAndNodesListsThem) {
   EXPECT_EQ(json["links"].size(), 6u);
 
   // The printed table, for a person.
-  auto table = RunMeshsim({"status", std::to_string(json["job_id"].get<uint64_t>()), "--coordinator",
-                           cluster_->endpoint()},
-                          tag_, 20s);
+  auto table = RunMeshsim(
+      {"status", std::to_string(json["job_id"].get<uint64_t>()), "--coordinator", cluster_->endpoint()}, tag_,
+      20s);
   EXPECT_NE(table.output.find("COMPLETED"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("committed events"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find(json["digest"].get<std::string>()), std::string::npos) << table.output;
@@ -123,8 +126,8 @@ TEST_F(ClusterTest, KilledNodeFailsTheJobAndTheNextJobRunsOnTheSurvivors) {
 
   // The coordinator keeps serving, and the survivors take the next job.
   const std::string out = dir_.path() + "/next.json";
-  auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
-                          cluster_->endpoint(), "--nodes", "2", "--json", out},
+  auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
+                          "--nodes", "2", "--json", out},
                          tag_);
   ASSERT_EQ(next.exit_code, 0) << next.output;
   EXPECT_EQ(ReadJson(out)["state"], "COMPLETED");
@@ -137,13 +140,15 @@ TEST_F(ClusterTest, CancelStopsARunningJobAndFreesItsNodes) {
   auto cancel = RunMeshsim({"cancel", std::to_string(job), "--coordinator", cluster_->endpoint()}, tag_, 20s);
   EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
   EXPECT_EQ(Status(job)["state"], "CANCELLED");
-  EXPECT_TRUE(WaitFor([&] {
-    const auto nodes = cluster_->ListNodes();
-    return std::all_of(nodes.begin(), nodes.end(), [](const auto& n) { return n["state"] == "READY"; });
-  }, 10s));
-  auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
-                          cluster_->endpoint(), "--nodes", "2"},
-                         tag_);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const auto nodes = cluster_->ListNodes();
+        return std::all_of(nodes.begin(), nodes.end(), [](const auto& n) { return n["state"] == "READY"; });
+      },
+      10s));
+  auto next = RunMeshsim(
+      {"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(), "--nodes", "2"},
+      tag_);
   EXPECT_EQ(next.exit_code, 0) << next.output;
 }
 
@@ -153,7 +158,8 @@ TEST_F(ClusterTest, JobWaitsInTheQueueUntilEnoughNodesAreReady) {
   ASSERT_TRUE(WaitFor([&] { return !Status(job)["reason"].get<std::string>().empty(); }, 10s));
   const auto status = Status(job);
   EXPECT_EQ(status["state"], "QUEUED");
-  EXPECT_NE(status["reason"].get<std::string>().find("waiting for 2 ready nodes (1 ready)"), std::string::npos)
+  EXPECT_NE(status["reason"].get<std::string>().find("waiting for 2 ready nodes (1 ready)"),
+            std::string::npos)
       << status.dump();
 }
 

@@ -43,8 +43,8 @@ TEST(RunTest, PrintsTheResultTableAndLeavesNothingBehind) {
 TEST(RunTest, CtrlCCancelsTheJobAndStopsTheCluster) {
   const std::string tag = NewTag();
   TempDir dir;
-  auto run = StartMeshsim("run", {"run", dir.Write("long.yaml", kLongScenario), "--nodes", "2", "--show-logs"},
-                          tag);
+  auto run =
+      StartMeshsim("run", {"run", dir.Write("long.yaml", kLongScenario), "--nodes", "2", "--show-logs"}, tag);
   ASSERT_TRUE(WaitFor([&] { return LogContains(*run, "ASSIGNING -> RUNNING"); }, 30s));
   std::this_thread::sleep_for(200ms);
   run->Signal(SIGINT);
@@ -59,8 +59,8 @@ TEST(RunTest, CtrlCCancelsTheJobAndStopsTheCluster) {
 TEST(RunTest, ChildrenDieWithTheirParent) {
   const std::string tag = NewTag();
   TempDir dir;
-  auto run = StartMeshsim("run", {"run", dir.Write("long.yaml", kLongScenario), "--nodes", "3", "--show-logs"},
-                          tag);
+  auto run =
+      StartMeshsim("run", {"run", dir.Write("long.yaml", kLongScenario), "--nodes", "3", "--show-logs"}, tag);
   ASSERT_TRUE(WaitFor([&] { return LogContains(*run, "ASSIGNING -> RUNNING"); }, 30s));
   EXPECT_EQ(TaggedProcesses(tag).size(), 5u);  // run, coordinator, 3 nodes
   run->Signal(SIGKILL);

@@ -82,10 +82,8 @@ std::unique_ptr<process::ChildProcess> StartMeshsim(const std::string& name,
                                                     const std::string& tag) {
   std::vector<std::string> argv = {MeshsimBinary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto child = process::ChildProcess::Spawn({.name = name,
-                                             .argv = argv,
-                                             .extra_env = {"MESHSIM_TEST_TAG=" + tag},
-                                             .tail_lines = 100000});
+  auto child = process::ChildProcess::Spawn(
+      {.name = name, .argv = argv, .extra_env = {"MESHSIM_TEST_TAG=" + tag}, .tail_lines = 100000});
   if (!child.ok()) {
     ADD_FAILURE() << "cannot start meshsim: " << child.status().message();
     return nullptr;
@@ -93,8 +91,7 @@ std::unique_ptr<process::ChildProcess> StartMeshsim(const std::string& name,
   return std::move(*child);
 }
 
-CommandResult RunMeshsim(const std::vector<std::string>& args, const std::string& tag,
-                         Duration timeout) {
+CommandResult RunMeshsim(const std::vector<std::string>& args, const std::string& tag, Duration timeout) {
   CommandResult result;
   auto child = StartMeshsim("meshsim", args, tag);
   if (!child) return result;
@@ -146,10 +143,9 @@ Cluster::Cluster(int nodes, const std::string& tag, double node_timeout_seconds)
   }
   endpoint_ = *endpoint;
   for (int i = 0; i < nodes; ++i) {
-    nodes_.push_back(StartMeshsim("node-" + std::to_string(i + 1),
-                                  {"node", "--coordinator", endpoint_, "--name",
-                                   "node-" + std::to_string(i + 1)},
-                                  tag));
+    nodes_.push_back(
+        StartMeshsim("node-" + std::to_string(i + 1),
+                     {"node", "--coordinator", endpoint_, "--name", "node-" + std::to_string(i + 1)}, tag));
   }
   for (auto& node : nodes_) {
     auto id = node->WaitForStatus("node_id", Deadline::After(std::chrono::seconds(10)));
@@ -167,8 +163,7 @@ Cluster::~Cluster() {
 
 nlohmann::json Cluster::ListNodes() const {
   TempDir dir;
-  auto result = RunMeshsim({"nodes", "--coordinator", endpoint_, "--json"}, tag_,
-                           std::chrono::seconds(20));
+  auto result = RunMeshsim({"nodes", "--coordinator", endpoint_, "--json"}, tag_, std::chrono::seconds(20));
   if (result.exit_code != 0) {
     ADD_FAILURE() << "meshsim nodes failed: " << result.output;
     return {};

@@ -43,21 +43,18 @@ absl::StatusOr<bool> ZmqFrameInbox::Receive(std::vector<std::byte>* frame, Durat
 
 absl::StatusOr<std::unique_ptr<ZmqPeerLink>> ZmqPeerLink::Connect(zmq::context_t& context,
                                                                   const std::string& endpoint,
-                                                                  Duration send_timeout,
-                                                                  Duration linger) {
+                                                                  Duration send_timeout, Duration linger) {
   try {
     zmq::socket_t socket(context, zmq::socket_type::push);
     socket.set(zmq::sockopt::linger,
                static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(linger).count()));
     socket.set(zmq::sockopt::sndtimeo,
-               static_cast<int>(
-                   std::chrono::duration_cast<std::chrono::milliseconds>(send_timeout).count()));
+               static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(send_timeout).count()));
     socket.set(zmq::sockopt::sndhwm, 0);
     socket.connect(endpoint);
     return std::unique_ptr<ZmqPeerLink>(new ZmqPeerLink(std::move(socket), endpoint));
   } catch (const zmq::error_t& e) {
-    return absl::InvalidArgumentError(
-        StrCat("cannot connect data link to '", endpoint, "': ", e.what()));
+    return absl::InvalidArgumentError(StrCat("cannot connect data link to '", endpoint, "': ", e.what()));
   }
 }
 

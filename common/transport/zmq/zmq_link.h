@@ -16,8 +16,9 @@ class ZmqFrameInbox final : public FrameInbox {
  public:
   // Binds `endpoint` ("tcp://127.0.0.1:0" picks a free port). Messages larger
   // than max_frame_bytes make libzmq drop the sending connection.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ZmqFrameInbox>> Bind(
-      zmq::context_t& context, const std::string& endpoint, size_t max_frame_bytes);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ZmqFrameInbox>> Bind(zmq::context_t& context,
+                                                                           const std::string& endpoint,
+                                                                           size_t max_frame_bytes);
 
   absl::StatusOr<bool> Receive(std::vector<std::byte>* frame, Duration timeout) override;
 
@@ -36,9 +37,10 @@ class ZmqPeerLink final : public PeerLink {
  public:
   // Connects to a peer's data endpoint. Frames still queued when the link is
   // destroyed get `linger` to reach the peer.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ZmqPeerLink>> Connect(
-      zmq::context_t& context, const std::string& endpoint, Duration send_timeout,
-      Duration linger);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ZmqPeerLink>> Connect(zmq::context_t& context,
+                                                                            const std::string& endpoint,
+                                                                            Duration send_timeout,
+                                                                            Duration linger);
 
   absl::Status Send(std::span<const std::byte> frame) override;
   TransportKind kind() const override { return TransportKind::kTcp; }

@@ -98,7 +98,8 @@ TEST(FrameCodecTest, CorruptFieldsAreRejected) {
       {"NaN next time", Patched<double>(offset::kNextTime, std::numeric_limits<double>::quiet_NaN())},
       {"dst out of range", Patched<uint32_t>(first_event + offset::kEventDstLp, 100)},
       {"src out of range", Patched<uint32_t>(first_event + offset::kEventSrcLp, 1000)},
-      {"infinite time", Patched<double>(first_event + offset::kEventTime, std::numeric_limits<double>::infinity())},
+      {"infinite time",
+       Patched<double>(first_event + offset::kEventTime, std::numeric_limits<double>::infinity())},
       {"payload over the limit", Patched<uint16_t>(first_event + offset::kEventPayloadBytes, 17)},
       {"payload past the end", Patched<uint16_t>(first_event + offset::kEventPayloadBytes, 16)},
   };

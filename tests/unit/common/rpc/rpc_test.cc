@@ -46,10 +46,9 @@ class RpcTest : public ::testing::Test {
   }
 
   std::unique_ptr<RpcClient> Client(const std::string& endpoint) {
-    auto client = RpcClient::Create(context_, {.endpoint = endpoint,
-                                               .default_timeout = 2s,
-                                               .attempt_timeout = 300ms,
-                                               .initial_backoff = 10ms});
+    auto client = RpcClient::Create(
+        context_,
+        {.endpoint = endpoint, .default_timeout = 2s, .attempt_timeout = 300ms, .initial_backoff = 10ms});
     EXPECT_TRUE(client.ok());
     return std::move(*client);
   }
@@ -60,8 +59,8 @@ class RpcTest : public ::testing::Test {
     dealer.set(zmq::sockopt::linger, 0);
     dealer.connect(endpoint);
     for (size_t i = 0; i < frames.size(); ++i) {
-      dealer.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore
-                                                                 : zmq::send_flags::none);
+      dealer.send(zmq::buffer(frames[i]),
+                  i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
     zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, 2000ms);
@@ -123,8 +122,8 @@ TEST_F(RpcTest, SlowReplyExceedsTheDeadlineAndIsNotRetriedWhenNotIdempotent) {
   auto server = StartServer();
   auto client = Client(server->endpoint());
   v1::SubmitJobReply reply;
-  absl::Status status = client->Call("Coordinator.SubmitJob", v1::SubmitJobRequest(), &reply,
-                                     Deadline::After(200ms));
+  absl::Status status =
+      client->Call("Coordinator.SubmitJob", v1::SubmitJobRequest(), &reply, Deadline::After(200ms));
   EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
   // The late reply must not be taken for the next call's.
   submit_delay_ms_ = 0;
@@ -153,8 +152,8 @@ TEST_F(RpcTest, NoServerMeansUnavailableWithinTheDeadline) {
   auto client = Client("tcp://127.0.0.1:1");  // nothing listens on port 1
   v1::SubmitJobReply reply;
   const auto start = SteadyClock::now();
-  absl::Status status = client->Call("Coordinator.SubmitJob", v1::SubmitJobRequest(), &reply,
-                                     Deadline::After(300ms));
+  absl::Status status =
+      client->Call("Coordinator.SubmitJob", v1::SubmitJobRequest(), &reply, Deadline::After(300ms));
   EXPECT_TRUE(absl::IsUnavailable(status)) << status;
   EXPECT_LT(SteadyClock::now() - start, 2s);
 }
@@ -220,7 +219,7 @@ TEST_F(RpcTest, RawTcpGarbageDoesNotStopTheServer) {
   const std::string endpoint = server->endpoint();
   const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
   for (const std::string& junk : {std::string("GET / HTTP/1.1\r\n\r\n"), std::string(100000, '\xff'),
-                                 std::string("\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f", 10)}) {
+                                  std::string("\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f", 10)}) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;

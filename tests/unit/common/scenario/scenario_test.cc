@@ -66,8 +66,9 @@ TEST_F(ScenarioTest, UnknownKeyIsNamedWithItsLine) {
 }
 
 TEST_F(ScenarioTest, WrongTypesAreNamed) {
-  EXPECT_NE(ErrorWith(Replace("end_time: 10", "end_time: soon")).find("end_time: expected a number, got 'soon'"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorWith(Replace("end_time: 10", "end_time: soon")).find("end_time: expected a number, got 'soon'"),
+      std::string::npos);
   EXPECT_NE(ErrorWith(Replace("seed: 3", "seed: -3")).find("seed: expected a non-negative integer"),
             std::string::npos);
   EXPECT_NE(ErrorWith(Replace("nodes: 2", "nodes: [1, 2]")).find("nodes: expected a non-negative integer"),
@@ -95,12 +96,14 @@ TEST_F(ScenarioTest, OutOfRangeValuesAreNamed) {
 }
 
 TEST_F(ScenarioTest, ModelLevelProblemsAreNamed) {
-  EXPECT_NE(ErrorWith(Replace("model: phold", "model: nope")).find("model: unknown model 'nope' (known: phold)"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorWith(Replace("model: phold", "model: nope")).find("model: unknown model 'nope' (known: phold)"),
+      std::string::npos);
   EXPECT_NE(ErrorWith(Replace("lps: 64", "lps: 64\n  colour: 1")).find("params.colour: unknown parameter"),
             std::string::npos);
-  EXPECT_NE(ErrorWith(Replace("remote_fraction: 0.3", "mean: 0.2")).find("params.mean: 0.2 is below the lookahead"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorWith(Replace("remote_fraction: 0.3", "mean: 0.2")).find("params.mean: 0.2 is below the lookahead"),
+      std::string::npos);
   EXPECT_NE(ErrorWith(Replace("lps: 64", "lps: 1")).find("nodes: 2 nodes for only 1 LPs"), std::string::npos);
 }
 

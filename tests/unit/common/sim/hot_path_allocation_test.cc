@@ -40,15 +40,19 @@ class FrameSink final : public RemoteSink {
 TEST(HotPathAllocationTest, SteadyStateWindowsAllocateNothing) {
   models::RegisterBuiltinModels();
   const auto* phold = ModelRegistry::Global().Find("phold");
-  ModelContext context{.end_time = 1e9, .lookahead = 0.1,
-                       .params = {{"lps", 4096}, {"start_events", 2}, {"remote_fraction", 0.25},
-                                  {"mean", 1.0}, {"payload_bytes", 16}}};
+  ModelContext context{.end_time = 1e9,
+                       .lookahead = 0.1,
+                       .params = {{"lps", 4096},
+                                  {"start_events", 2},
+                                  {"remote_fraction", 0.25},
+                                  {"mean", 1.0},
+                                  {"payload_bytes", 16}}};
   auto model = phold->create(context);
   ASSERT_TRUE(model.ok());
   auto partition = PartitionMap::Create(PartitionKind::kBlock, 4096, 2);
   FrameSink sink(2);
-  auto kernel = Kernel::Create({.seed = 1, .end_time = 1e9, .lookahead = 0.1, .rank = 0},
-                               std::move(*model), &*partition, &sink);
+  auto kernel = Kernel::Create({.seed = 1, .end_time = 1e9, .lookahead = 0.1, .rank = 0}, std::move(*model),
+                               &*partition, &sink);
   ASSERT_TRUE(kernel.ok());
   ASSERT_TRUE((*kernel)->Init().ok());
 
