@@ -14,7 +14,7 @@ for nodes in $counts; do
   rates=()
   for ((i = 1; i <= reps; i++)); do
     rate=$("$bin" run "$scenario" --nodes "$nodes" --json - 2>/dev/null |
-      python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"event_rate\"]:.0f} {d[\"committed_events\"]} {d[\"wall_seconds\"]:.3f} {d[\"digest\"]}")')
+      python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f %d %.3f %s" % (d["event_rate"], d["committed_events"], d["wall_seconds"], d["digest"]))')
     echo "nodes=$nodes run=$i rate=$(echo "$rate" | cut -d' ' -f1) events=$(echo "$rate" | cut -d' ' -f2) seconds=$(echo "$rate" | cut -d' ' -f3) digest=$(echo "$rate" | cut -d' ' -f4)"
     rates+=("$(echo "$rate" | cut -d' ' -f1)")
   done
