@@ -1,0 +1,241 @@
+#include "common/transport/shm/ring.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common/status/format.h"
+#include "common/transport/shm/futex.h"
+
+namespace meshsim::transport::shm {
+namespace {
+
+constexpr int kSpinRounds = 2000;  // ~ tens of microseconds before sleeping
+constexpr auto kSleepSlice = std::chrono::milliseconds(5);
+
+struct RecordHeader {
+  uint32_t length;
+  uint32_t flags;
+};
+
+}  // namespace
+
+// ---- Doorbell ---------------------------------------------------------------
+
+void Doorbell::Ring() {
+  // Pairs with the fence in Wait(): either the reader sees our published
+  // data in its re-check, or we see its sleeping flag here.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (probe_->reader_sleeping.load(std::memory_order_relaxed) != 0) {
+    probe_->signal.fetch_add(1, std::memory_order_relaxed);
+    FutexWakeAll(&probe_->signal);
+  }
+}
+
+void Doorbell::Wait(const std::function<bool()>& ready, Duration timeout) {
+  // Spin first: a frame usually follows within microseconds, and a futex
+  // round trip (sleep plus the writer's wake syscall) costs more than that.
+  for (int round = 0; round < kSpinRounds; ++round) {
+    if (ready()) return;
+  }
+  const uint32_t seen = probe_->signal.load(std::memory_order_relaxed);
+  probe_->reader_sleeping.store(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!ready()) FutexWait(&probe_->signal, seen, timeout);
+  probe_->reader_sleeping.store(0, std::memory_order_relaxed);
+}
+
+// ---- RingWriter -------------------------------------------------------------
+
+absl::StatusOr<RingWriter> RingWriter::Create(const std::string& name, uint32_t capacity, uint64_t job_id) {
+  if (capacity < 4096 || (capacity & (capacity - 1)) != 0) {
+    return absl::InvalidArgumentError(StrCat("ring capacity ", capacity, " is not a power of two >= 4096"));
+  }
+  auto segment = ShmSegment::Create(name, kRingHeaderBytes + capacity);
+  if (!segment.ok()) return segment.status();
+  auto* d = new (segment->data()) RingDescriptor{};
+  d->magic = kRingMagic;
+  d->version = kRingVersion;
+  d->capacity = capacity;
+  d->job_id = job_id;
+  d->writer_pid = static_cast<uint32_t>(getpid());
+  // The segment is zero-filled, and the reader maps it only after this
+  // process has returned from Create; nothing needs publishing beyond that.
+  return RingWriter(std::move(*segment), capacity);
+}
+
+RingWriter::RingWriter(ShmSegment segment, uint32_t capacity)
+    : segment_(std::move(segment)), capacity_(capacity) {}
+
+uint64_t RingWriter::occupancy() const {
+  return write_pos_ - descriptor()->read_pos.load(std::memory_order_relaxed);
+}
+
+absl::Status RingWriter::WaitForSpace(size_t need, const std::function<bool()>& should_stop) {
+  RingDescriptor* d = descriptor();
+  for (int round = 0;; ++round) {
+    // Acquire: the reader's reads of the bytes it released happen before we
+    // overwrite them.
+    const uint64_t read = d->read_pos.load(std::memory_order_acquire);
+    if (read > write_pos_ || write_pos_ - read > capacity_) {
+      return absl::DataLossError(StrCat("shm ring ", segment_.name(), " corrupted: read position ", read,
+                                        " inconsistent with write position ", write_pos_));
+    }
+    if (capacity_ - (write_pos_ - read) >= need) return absl::OkStatus();
+    if (round < kSpinRounds) continue;
+    if (should_stop()) return absl::AbortedError("stopped while waiting for ring space");
+    const uint32_t seen = d->space_signal.load(std::memory_order_relaxed);
+    d->writer_sleeping.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the reader's in Release()
+    if (capacity_ - (write_pos_ - d->read_pos.load(std::memory_order_relaxed)) < need) {
+      FutexWait(&d->space_signal, seen, kSleepSlice);
+    }
+    d->writer_sleeping.store(0, std::memory_order_relaxed);
+  }
+}
+
+absl::StatusOr<std::span<std::byte>> RingWriter::Reserve(size_t bytes,
+                                                         const std::function<bool()>& should_stop) {
+  if (bytes > max_record_bytes()) {
+    return absl::InvalidArgumentError(
+        StrCat("record of ", bytes, " bytes exceeds the ring's ", max_record_bytes(), "-byte limit"));
+  }
+  const size_t need = AlignRecord(kRecordHeaderBytes + bytes);
+  const size_t offset = write_pos_ & (capacity_ - 1);
+  const size_t to_end = capacity_ - offset;
+  if (need > to_end) {
+    // Fill the tail with a padding record and start again at offset 0.
+    if (auto status = WaitForSpace(to_end + need, should_stop); !status.ok()) return status;
+    const RecordHeader padding{static_cast<uint32_t>(to_end - kRecordHeaderBytes), kPadding};
+    std::memcpy(records() + offset, &padding, sizeof(padding));
+    write_pos_ += to_end;
+  } else if (auto status = WaitForSpace(need, should_stop); !status.ok()) {
+    return status;
+  }
+  reserved_ = bytes;
+  return std::span<std::byte>(records() + (write_pos_ & (capacity_ - 1)) + kRecordHeaderBytes, bytes);
+}
+
+void RingWriter::Commit(uint32_t flags, Doorbell& doorbell) {
+  const RecordHeader header{static_cast<uint32_t>(reserved_), flags};
+  std::memcpy(records() + (write_pos_ & (capacity_ - 1)), &header, sizeof(header));
+  write_pos_ += AlignRecord(kRecordHeaderBytes + reserved_);
+  // Release: the record's bytes are visible before the position that
+  // covers them.
+  descriptor()->write_pos.store(write_pos_, std::memory_order_release);
+  doorbell.Ring();
+}
+
+absl::Status RingWriter::Write(std::span<const std::byte> message, Doorbell& doorbell,
+                               const std::function<bool()>& should_stop) {
+  size_t done = 0;
+  do {
+    const size_t chunk = std::min(message.size() - done, max_record_bytes());
+    auto space = Reserve(chunk, should_stop);
+    if (!space.ok()) return space.status();
+    if (chunk != 0) std::memcpy(space->data(), message.data() + done, chunk);
+    uint32_t flags = 0;
+    if (done == 0) flags |= kFirst;
+    done += chunk;
+    if (done == message.size()) flags |= kLast;
+    Commit(flags, doorbell);
+  } while (done < message.size());
+  return absl::OkStatus();
+}
+
+// ---- RingReader -------------------------------------------------------------
+
+absl::StatusOr<RingReader> RingReader::Open(const std::string& name, uint64_t job_id) {
+  auto segment = ShmSegment::Open(name);
+  if (!segment.ok()) return segment.status();
+  if (segment->size() < kRingHeaderBytes + 4096) {
+    return absl::DataLossError(StrCat("shm ring ", name, " is too small (", segment->size(), " bytes)"));
+  }
+  const auto* d = reinterpret_cast<const RingDescriptor*>(segment->data());
+  if (d->magic != kRingMagic || d->version != kRingVersion) {
+    return absl::DataLossError(StrCat("shm ring ", name, " has a bad magic or version"));
+  }
+  if (d->capacity != segment->size() - kRingHeaderBytes) {
+    return absl::DataLossError(StrCat("shm ring ", name, " capacity ", d->capacity, " does not match its size"));
+  }
+  if (d->job_id != job_id) {
+    return absl::FailedPreconditionError(StrCat("shm ring ", name, " belongs to job ", d->job_id));
+  }
+  const uint32_t capacity = d->capacity;
+  return RingReader(std::move(*segment), capacity, job_id);
+}
+
+RingReader::RingReader(ShmSegment segment, uint32_t capacity, uint64_t job_id)
+    : segment_(std::move(segment)), capacity_(capacity), job_id_(job_id) {}
+
+absl::Status RingReader::Corrupt(std::string_view what) const {
+  return absl::DataLossError(StrCat("shm ring ", segment_.name(), " corrupted: ", what));
+}
+
+bool RingReader::HasData() const {
+  return descriptor()->write_pos.load(std::memory_order_acquire) != read_pos_;
+}
+
+void RingReader::Release(uint64_t new_read_pos) {
+  RingDescriptor* d = descriptor();
+  read_pos_ = new_read_pos;
+  // Release: our reads of the freed bytes happen before the writer reuses them.
+  d->read_pos.store(read_pos_, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with WaitForSpace()
+  if (d->writer_sleeping.load(std::memory_order_relaxed) != 0) {
+    d->space_signal.fetch_add(1, std::memory_order_relaxed);
+    FutexWakeAll(&d->space_signal);
+  }
+}
+
+absl::StatusOr<bool> RingReader::TryRead(std::vector<std::byte>* out) {
+  const RingDescriptor* d = descriptor();
+  // The header is the writer's promise about the layout: re-check it, so a
+  // scribbled header fails the read instead of steering it.
+  if (d->magic != kRingMagic || d->capacity != capacity_ || d->job_id != job_id_) {
+    return Corrupt("header changed (magic, capacity or job id)");
+  }
+  for (;;) {
+    const uint64_t write = d->write_pos.load(std::memory_order_acquire);
+    if (write == read_pos_) return false;
+    if (write < read_pos_ || write - read_pos_ > capacity_) {
+      return Corrupt(StrCat("write position ", write, " inconsistent with read position ", read_pos_));
+    }
+    const size_t available = write - read_pos_;
+    const size_t offset = read_pos_ & (capacity_ - 1);
+    if (available < kRecordHeaderBytes) return Corrupt("partial record header published");
+    RecordHeader header;
+    std::memcpy(&header, records() + offset, sizeof(header));
+    const size_t record = AlignRecord(kRecordHeaderBytes + header.length);
+    if (header.flags & kPadding) {
+      if (header.flags != kPadding || offset + record != capacity_) {
+        return Corrupt(StrCat("bad padding record at offset ", offset));
+      }
+    } else if ((header.flags & ~uint32_t{kFirst | kLast}) != 0 || header.length > capacity_ / 4 ||
+               offset + record > capacity_) {
+      return Corrupt(StrCat("bad record (length ", header.length, ", flags ", header.flags, ") at offset ",
+                            offset));
+    } else if (((header.flags & kFirst) != 0) == in_message_) {
+      return Corrupt(StrCat("record at offset ", offset, in_message_ ? " starts a new message inside another"
+                                                                      : " continues a message never started"));
+    }
+    if (record > available) return Corrupt(StrCat("record at offset ", offset, " runs past the write position"));
+
+    if (!(header.flags & kPadding)) {
+      if (header.flags & kFirst) {
+        assembling_.clear();
+        in_message_ = true;
+      }
+      const std::byte* payload = records() + offset + kRecordHeaderBytes;
+      assembling_.insert(assembling_.end(), payload, payload + header.length);
+    }
+    Release(read_pos_ + record);
+    if (header.flags & kLast) {
+      in_message_ = false;
+      out->swap(assembling_);
+      return true;
+    }
+  }
+}
+
+}  // namespace meshsim::transport::shm
