@@ -201,6 +201,8 @@ void Coordinator::RegisterHandlers() {
         record->info.set_rpc_endpoint(request.rpc_endpoint());
         record->info.set_data_endpoint(request.data_endpoint());
         record->info.set_pid(request.pid());
+        record->info.set_probe_name(request.probe_name());
+        record->info.set_probe_token(request.probe_token());
         record->info.set_state(v1::NODE_READY);
         record->info.set_job_id(0);
         record->last_heartbeat = SteadyClock::now();
@@ -390,6 +392,26 @@ void Coordinator::SendAborts() {
   }
 }
 
+absl::StatusOr<std::vector<std::vector<v1::Transport>>> ChooseTransports(
+    v1::Transport requested, const std::vector<std::vector<bool>>& sees) {
+  const size_t ranks = sees.size();
+  std::vector<std::vector<v1::Transport>> chosen(ranks, std::vector<v1::Transport>(ranks, v1::TRANSPORT_TCP));
+  for (size_t a = 0; a < ranks; ++a) {
+    for (size_t b = 0; b < ranks; ++b) {
+      if (a == b) continue;
+      // Both must see each other: then both map each other's rings.
+      const bool shared = sees[a][b] && sees[b][a];
+      if (requested == v1::TRANSPORT_SHM && !shared) {
+        return absl::FailedPreconditionError(
+            StrCat("transport shm: ranks ", a, " and ", b,
+                   " cannot share memory (different host or IPC namespace); use transport auto or tcp"));
+      }
+      if (requested != v1::TRANSPORT_TCP && shared) chosen[a][b] = v1::TRANSPORT_SHM;
+    }
+  }
+  return chosen;
+}
+
 void Coordinator::AssignNextJob() {
   uint64_t job_id = 0;
   v1::PrepareJobRequest prepare;
@@ -427,38 +449,54 @@ void Coordinator::AssignNextJob() {
       peer->set_rank(rank);
       peer->set_node_id(node.info.node_id());
       peer->set_data_endpoint(node.info.data_endpoint());
+      peer->set_probe_name(node.info.probe_name());
+      peer->set_probe_token(node.info.probe_token());
       endpoints.push_back(node.info.rpc_endpoint());
     }
     SetJobState(*job, v1::ASSIGNING, "");
   }
 
   // Prepare every node, then start them all: a node only runs once every
-  // peer has its links and LPs ready.
-  for (const std::string_view method : {"Node.PrepareJob", "Node.StartJob"}) {
-    for (uint32_t rank = 0; rank < endpoints.size(); ++rank) {
-      absl::Status status;
-      if (method == "Node.PrepareJob") {
-        prepare.set_rank(rank);
-        v1::PrepareJobReply reply;
-        status = CallNode(prepare.peers(rank), endpoints[rank], method, prepare, &reply,
-                          options_.node_call_timeout);
-      } else {
-        v1::StartJobRequest start;
-        start.set_job_id(job_id);
-        v1::StartJobReply reply;
-        status =
-            CallNode(prepare.peers(rank), endpoints[rank], method, start, &reply, options_.node_call_timeout);
-      }
-      std::lock_guard lock(mutex_);
-      auto it = jobs_.find(job_id);
-      if (it == jobs_.end() || Terminal(it->second.info.state())) return;  // cancelled or failed meanwhile
-      if (!status.ok()) {
-        EndJob(it->second, v1::FAILED,
-               StrCat("node ", prepare.peers(rank).node_id(), " (rank ", rank, ") ", method.substr(5), ": ",
-                      status.message()));
-        return;
-      }
+  // peer has its LPs ready, and links can only be chosen once every node
+  // has said which peers' probes it can see.
+  const auto ranks = static_cast<uint32_t>(endpoints.size());
+  auto fail_unless_live = [&](uint32_t rank, std::string_view step, const absl::Status& status) {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end() || Terminal(it->second.info.state())) return false;  // cancelled or failed meanwhile
+    if (!status.ok()) {
+      EndJob(it->second, v1::FAILED,
+             StrCat("node ", prepare.peers(rank).node_id(), " (rank ", rank, ") ", step, ": ", status.message()));
+      return false;
     }
+    return true;
+  };
+  std::vector<std::vector<bool>> sees(ranks, std::vector<bool>(ranks, false));
+  for (uint32_t rank = 0; rank < ranks; ++rank) {
+    prepare.set_rank(rank);
+    v1::PrepareJobReply reply;
+    const absl::Status status =
+        CallNode(prepare.peers(rank), endpoints[rank], "Node.PrepareJob", prepare, &reply, options_.node_call_timeout);
+    if (!fail_unless_live(rank, "PrepareJob", status)) return;
+    for (uint32_t peer : reply.colocated_ranks()) {
+      if (peer < ranks) sees[rank][peer] = true;
+    }
+  }
+  auto transports = ChooseTransports(prepare.scenario().transport(), sees);
+  if (!transports.ok()) {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(job_id);
+    if (it != jobs_.end()) EndJob(it->second, v1::FAILED, std::string(transports.status().message()));
+    return;
+  }
+  for (uint32_t rank = 0; rank < ranks; ++rank) {
+    v1::StartJobRequest start;
+    start.set_job_id(job_id);
+    for (v1::Transport transport : (*transports)[rank]) start.add_link_transports(transport);
+    v1::StartJobReply reply;
+    const absl::Status status =
+        CallNode(prepare.peers(rank), endpoints[rank], "Node.StartJob", start, &reply, options_.node_call_timeout);
+    if (!fail_unless_live(rank, "StartJob", status)) return;
   }
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(job_id);

@@ -99,6 +99,13 @@ class Coordinator {
   std::map<uint32_t, std::unique_ptr<rpc::RpcClient>> node_clients_;
 };
 
+// The transport of every directed link of a job: shared memory where both
+// nodes see each other's probe (unless the scenario asks for tcp), TCP
+// otherwise. `sees[a][b]`: rank a opened rank b's probe with the right token.
+// FAILED_PRECONDITION when the scenario asks for shm and a pair cannot.
+[[nodiscard]] absl::StatusOr<std::vector<std::vector<v1::Transport>>> ChooseTransports(
+    v1::Transport requested, const std::vector<std::vector<bool>>& sees);
+
 std::string_view JobStateName(v1::JobState state);
 std::string_view NodeStateName(v1::NodeState state);
 

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 #include "common/scenario/scenario.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
+#include "common/transport/shm/probe.h"
+#include "common/transport/shm/shm_link.h"
 #include "common/transport/zmq/zmq_link.h"
 #include "spdlog/spdlog.h"
 
@@ -47,20 +50,23 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, Job
   MESHSIM_ASSIGN_OR_RETURN(runner->kernel_, sim::Kernel::Create(kernel_options, std::move(model),
                                                                 &runner->partition_, runner.get()));
 
+  runner->context_ = &context;
   runner->peers_.resize(ranks);
   for (uint32_t rank = 0; rank < ranks; ++rank) {
     Peer& peer = runner->peers_[rank];
     const v1::PeerInfo& info_of_peer = runner->setup_.peers[rank];
     peer.stats.set_from_node(runner->setup_.node_id);
     peer.stats.set_to_node(info_of_peer.node_id());
-    peer.stats.set_transport(v1::TRANSPORT_TCP);
     peer.writer.Begin(runner->setup_.job_id, 0, runner->setup_.rank);
-    if (rank == runner->setup_.rank) continue;
-    MESHSIM_ASSIGN_OR_RETURN(peer.link,
-                             transport::ZmqPeerLink::Connect(context, info_of_peer.data_endpoint(),
-                                                             options.stall_timeout, options.link_linger));
-    spdlog::info("job {}: link rank {} -> rank {} (node {}) uses tcp to {}", runner->setup_.job_id,
-                 runner->setup_.rank, rank, info_of_peer.node_id(), info_of_peer.data_endpoint());
+    if (rank == runner->setup_.rank || info_of_peer.probe_name().empty()) continue;
+    auto probe = transport::shm::ColocationProbe::OpenPeer(info_of_peer.probe_name(), info_of_peer.probe_token());
+    if (probe.ok()) {
+      peer.probe.emplace(std::move(*probe));
+      runner->colocated_ranks_.push_back(rank);
+    } else {
+      spdlog::debug("job {}: rank {} is not co-located: {}", runner->setup_.job_id, rank,
+                    probe.status().message());
+    }
   }
   return runner;
 }
@@ -73,7 +79,102 @@ JobRunner::JobRunner(JobSetup setup, JobRunnerOptions options, transport::FrameI
       partition_(std::move(partition)),
       min_sent_time_(kInfinity) {}
 
-JobRunner::~JobRunner() = default;
+JobRunner::~JobRunner() {
+  // Our outbound rings unlink themselves with their links; inbound ones are
+  // unlinked here too, so nothing of the job stays behind whichever side
+  // goes first, or if the peer died before it could.
+  for (Peer& peer : peers_) {
+    if (peer.ring) peer.ring->segment().Unlink();
+    if (!peer.inbound_ring_name.empty()) transport::shm::ShmSegment::UnlinkName(peer.inbound_ring_name);
+  }
+}
+
+absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transports) {
+  if (transports.size() != peers_.size()) {
+    return absl::InvalidArgumentError(
+        StrCat("got transports for ", transports.size(), " ranks, the job has ", peers_.size()));
+  }
+  for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
+    if (rank == setup_.rank) continue;
+    Peer& peer = peers_[rank];
+    const v1::PeerInfo& info = setup_.peers[rank];
+    if (transports[rank] == v1::TRANSPORT_SHM) {
+      if (!peer.probe) {
+        return absl::FailedPreconditionError(StrCat("shm link to rank ", rank, " but its probe is not visible"));
+      }
+      const std::string name = transport::shm::RingName(setup_.probe_name, setup_.job_id, setup_.rank, rank);
+      MESHSIM_ASSIGN_OR_RETURN(peer.link,
+                               transport::shm::ShmPeerLink::Create(name, transport::shm::kDefaultRingBytes,
+                                                                   setup_.job_id, std::move(*peer.probe), &abort_));
+      peer.probe.reset();
+      peer.inbound_ring_name = transport::shm::RingName(info.probe_name(), setup_.job_id, rank, setup_.rank);
+      peer.stats.set_transport(v1::TRANSPORT_SHM);
+      has_shm_links_ = true;
+      spdlog::info("job {}: link rank {} -> rank {} (node {}) uses shm (ring {})", setup_.job_id, setup_.rank,
+                   rank, info.node_id(), name);
+    } else {
+      MESHSIM_ASSIGN_OR_RETURN(peer.link, transport::ZmqPeerLink::Connect(*context_, info.data_endpoint(),
+                                                                          options_.stall_timeout,
+                                                                          options_.link_linger));
+      peer.stats.set_transport(v1::TRANSPORT_TCP);
+      has_tcp_links_ = true;
+      spdlog::info("job {}: link rank {} -> rank {} (node {}) uses tcp to {}", setup_.job_id, setup_.rank, rank,
+                   info.node_id(), info.data_endpoint());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JobRunner::OpenInboundRings() {
+  const Deadline deadline = Deadline::After(options_.stall_timeout);
+  for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
+    Peer& peer = peers_[rank];
+    if (peer.inbound_ring_name.empty()) continue;
+    for (;;) {
+      auto ring = transport::shm::RingReader::Open(peer.inbound_ring_name, setup_.job_id);
+      if (ring.ok()) {
+        peer.ring.emplace(std::move(*ring));
+        break;
+      }
+      if (!absl::IsNotFound(ring.status())) return ring.status();
+      if (abort_.load(std::memory_order_relaxed)) return absl::AbortedError("job aborted");
+      if (deadline.Expired()) {
+        return absl::DeadlineExceededError(
+            StrCat("rank ", rank, " did not create its shm ring ", peer.inbound_ring_name));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> JobRunner::ReceiveAny(std::vector<std::byte>* out, Duration timeout) {
+  if (!has_shm_links_) return inbox_->Receive(out, timeout);
+  const Deadline deadline = Deadline::After(timeout);
+  auto any_ring_has_data = [this] {
+    for (const Peer& peer : peers_) {
+      if (peer.ring && peer.ring->HasData()) return true;
+    }
+    return false;
+  };
+  for (;;) {
+    for (Peer& peer : peers_) {
+      if (!peer.ring) continue;
+      MESHSIM_ASSIGN_OR_RETURN(bool got, peer.ring->TryRead(out));
+      if (got) return true;
+    }
+    if (has_tcp_links_) {
+      MESHSIM_ASSIGN_OR_RETURN(bool got, inbox_->Receive(out, Duration::zero()));
+      if (got) return true;
+    }
+    if (deadline.Expired()) return false;
+    // With TCP peers too, sleep only briefly on the doorbell: their frames
+    // do not ring it.
+    const Duration nap = has_tcp_links_ ? Duration(std::chrono::microseconds(200)) : deadline.Remaining();
+    setup_.doorbell->Wait(any_ring_has_data, std::min(nap, deadline.Remaining()));
+  }
+}
+
 
 JobProgress JobRunner::progress() const {
   return {virtual_time_.load(std::memory_order_relaxed), committed_.load(std::memory_order_relaxed)};
@@ -99,6 +200,7 @@ absl::StatusOr<v1::NodeShare> JobRunner::Run() {
   const auto start = SteadyClock::now();
   const double end_time = setup_.scenario.end_time();
   const double lookahead = setup_.scenario.lookahead();
+  MESHSIM_RETURN_IF_ERROR(Annotate(OpenInboundRings(), StrCat("job ", setup_.job_id)));
   MESHSIM_RETURN_IF_ERROR(kernel_->Init());
   // Init runs at time 0, so everything it sent is at least one lookahead on.
   MESHSIM_ASSIGN_OR_RETURN(double next, Exchange(0, lookahead));
@@ -162,7 +264,7 @@ absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor) {
   auto last_progress = SteadyClock::now();
   while (missing > 0) {
     if (abort_.load(std::memory_order_relaxed)) return absl::AbortedError("job aborted");
-    MESHSIM_ASSIGN_OR_RETURN(bool got, inbox_->Receive(&incoming_, kPollSlice));
+    MESHSIM_ASSIGN_OR_RETURN(bool got, ReceiveAny(&incoming_, kPollSlice));
     if (got && Accept(incoming_, window, sent_floor, &global_next)) {
       --missing;
       last_progress = SteadyClock::now();

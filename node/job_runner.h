@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "common/frame/frame_codec.h"
 #include "common/sim/kernel.h"
 #include "common/transport/link.h"
+#include "common/transport/shm/ring.h"
 #include "proto/meshsim.pb.h"
 #include "zmq.hpp"
 
@@ -35,6 +37,8 @@ struct JobSetup {
   v1::Scenario scenario;  // normalized
   uint32_t rank = 0;
   std::vector<v1::PeerInfo> peers;  // indexed by rank, this node included
+  std::string probe_name;           // this node's co-location probe
+  transport::shm::Doorbell* doorbell = nullptr;  // this node's; rung by peers' shm writes
 };
 
 struct JobRunnerOptions {
@@ -51,13 +55,22 @@ struct JobProgress {
 
 class JobRunner final : private sim::RemoteSink {
  public:
-  // Builds the kernel and connects the links to every peer. `inbox` is the
-  // node's data inbox; it must outlive the runner, and only Run() reads it.
+  // Builds the kernel and opens every peer's co-location probe. `inbox` is
+  // the node's TCP data inbox; it must outlive the runner, and only Run()
+  // reads it. Links come later, from ConnectLinks().
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<JobRunner>> Create(JobSetup setup,
                                                                          JobRunnerOptions options,
                                                                          zmq::context_t& context,
                                                                          transport::FrameInbox* inbox);
+  // Removes the job's shared-memory rings, both directions.
   ~JobRunner() override;
+
+  // Ranks whose probe this node opened with the right token.
+  const std::vector<uint32_t>& colocated_ranks() const { return colocated_ranks_; }
+
+  // Creates the sending end of the link to each peer, over the transport
+  // the coordinator chose (indexed by rank).
+  [[nodiscard]] absl::Status ConnectLinks(const std::vector<v1::Transport>& transports);
 
   // Runs the job to its end. ABORTED after RequestAbort(); other errors name
   // the cause (a model error, a stalled peer, a link failure).
@@ -76,6 +89,9 @@ class JobRunner final : private sim::RemoteSink {
  private:
   struct Peer {
     std::unique_ptr<transport::PeerLink> link;  // null for this node's own rank
+    std::optional<transport::shm::ShmSegment> probe;  // the peer's, if it opened with the right token
+    std::optional<transport::shm::RingReader> ring;   // inbound, for an shm link
+    std::string inbound_ring_name;                    // set for an shm link
     frame::FrameWriter writer;
     std::vector<std::byte> stash;  // a frame of the next window, received early
     bool stashed = false;
@@ -93,6 +109,12 @@ class JobRunner final : private sim::RemoteSink {
   // Returns true when it was this window's frame from a peer.
   bool Accept(std::vector<std::byte>& bytes, uint64_t window, double sent_floor, double* global_next);
   bool Deliver(std::span<const std::byte> bytes, double sent_floor, double* global_next);
+  // Opens the inbound ring of every shm peer, waiting for peers that have
+  // not created theirs yet.
+  absl::Status OpenInboundRings();
+  // Waits up to `timeout` for a frame from any link: shm rings and the TCP
+  // inbox.
+  absl::StatusOr<bool> ReceiveAny(std::vector<std::byte>* out, Duration timeout);
   void Drop(std::string_view why);
   void PublishProgress(double virtual_time);
 
@@ -104,6 +126,10 @@ class JobRunner final : private sim::RemoteSink {
   std::vector<Peer> peers_;  // by rank
   std::vector<std::byte> incoming_;
   std::vector<std::vector<std::byte>> early_frames_;  // window-0 frames from before Run()
+  zmq::context_t* context_ = nullptr;
+  std::vector<uint32_t> colocated_ranks_;
+  bool has_tcp_links_ = false;
+  bool has_shm_links_ = false;
   double min_sent_time_;                              // over events routed to peers this window
   frame::DecodeLimits limits_;
 

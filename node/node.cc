@@ -7,6 +7,7 @@
 #include "common/scenario/scenario.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
+#include "common/transport/shm/shm_segment.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::node {
@@ -26,6 +27,14 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
   MESHSIM_ASSIGN_OR_RETURN(node->inbox_,
                            transport::ZmqFrameInbox::Bind(node->context_, node->options_.data_bind,
                                                           node->options_.max_frame_bytes));
+  // Segments of meshsim processes that died without cleaning up.
+  transport::shm::SweepStaleSegments();
+  if (auto probe = transport::shm::ColocationProbe::Create(); probe.ok()) {
+    node->probe_.emplace(std::move(*probe));
+    node->doorbell_.emplace(node->probe_->doorbell());
+  } else {
+    spdlog::warn("no shared memory here ({}); every link of this node will use tcp", probe.status().message());
+  }
   node->RegisterHandlers();
   return node;
 }
@@ -41,7 +50,7 @@ uint64_t Node::frames_dropped() const {
 
 void Node::RegisterHandlers() {
   rpc_server_->Register<v1::PrepareJobRequest, v1::PrepareJobReply>(
-      "Node.PrepareJob", [this](const v1::PrepareJobRequest& request, v1::PrepareJobReply*) {
+      "Node.PrepareJob", [this](const v1::PrepareJobRequest& request, v1::PrepareJobReply* reply) {
         {
           std::lock_guard lock(mutex_);
           if (active_job_ == request.job_id()) return absl::OkStatus();  // a retried call
@@ -57,8 +66,15 @@ void Node::RegisterHandlers() {
         setup.scenario = std::move(scenario);
         setup.rank = request.rank();
         setup.peers.assign(request.peers().begin(), request.peers().end());
+        if (probe_) {
+          setup.probe_name = probe_->name();
+          setup.doorbell = &*doorbell_;
+        } else {
+          for (auto& peer : setup.peers) peer.clear_probe_name();  // no shm here: probe nobody
+        }
         MESHSIM_ASSIGN_OR_RETURN(auto runner,
                                  JobRunner::Create(std::move(setup), options_.job, context_, inbox_.get()));
+        for (uint32_t rank : runner->colocated_ranks()) reply->add_colocated_ranks(rank);
         std::lock_guard lock(mutex_);
         if (active_job_ != 0) return absl::FailedPreconditionError("node busy");
         prepared_ = std::move(runner);
@@ -74,6 +90,10 @@ void Node::RegisterHandlers() {
         if (active_job_ != request.job_id()) {
           return absl::NotFoundError(StrCat("job ", request.job_id(), " is not prepared here"));
         }
+        if (started_ || running_ != nullptr) return absl::OkStatus();  // a retried call
+        std::vector<v1::Transport> transports;
+        for (int transport : request.link_transports()) transports.push_back(static_cast<v1::Transport>(transport));
+        MESHSIM_RETURN_IF_ERROR(prepared_->ConnectLinks(transports));
         started_ = true;
         job_changed_.notify_all();
         return absl::OkStatus();
@@ -145,6 +165,10 @@ void Node::MembershipLoop() {
       request.set_rpc_endpoint(rpc_endpoint());
       request.set_data_endpoint(data_endpoint());
       request.set_pid(static_cast<uint32_t>(getpid()));
+      if (probe_) {
+        request.set_probe_name(probe_->name());
+        request.set_probe_token(probe_->token_hex());
+      }
       v1::RegisterNodeReply reply;
       absl::Status status = (*client)->Call("Coordinator.RegisterNode", request, &reply,
                                             Deadline::After(std::chrono::seconds(2)));
@@ -267,7 +291,8 @@ void Node::RunJob(std::unique_ptr<JobRunner>& runner) {
     report.set_ok(false);
     report.set_error(std::string(share.status().message()));
   }
-  runner.reset();  // closes the links (lingering for the last frames)
+  runner.reset();  // closes the links (lingering for the last frames), removes shm rings
+  transport::shm::SweepStaleSegments();  // e.g. a dead peer's probe
   if (!share.ok() && absl::IsAborted(share.status())) return;
   auto client = rpc::RpcClient::Create(context_, {.endpoint = options_.coordinator_endpoint});
   v1::ReportJobReply reply;

@@ -14,11 +14,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "common/rpc/rpc_server.h"
+#include "common/transport/shm/probe.h"
 #include "common/transport/zmq/zmq_link.h"
 #include "node/job_runner.h"
 #include "zmq.hpp"
@@ -63,6 +65,10 @@ class Node {
   zmq::context_t context_;
   std::unique_ptr<rpc::RpcServer> rpc_server_;
   std::unique_ptr<transport::ZmqFrameInbox> inbox_;
+  // This node's co-location probe and doorbell; absent where shared memory
+  // is unavailable (then every link is TCP).
+  std::optional<transport::shm::ColocationProbe> probe_;
+  std::optional<transport::shm::Doorbell> doorbell_;
   std::function<void(uint32_t)> on_registered_;
   std::thread membership_thread_;
   std::thread data_thread_;

@@ -198,9 +198,7 @@ absl::Status Normalize(v1::Scenario* s) {
   if (s->partition() == v1::PARTITION_UNSPECIFIED) s->set_partition(v1::PARTITION_BLOCK);
   if (!v1::Partition_IsValid(s->partition())) problem("partition", "unknown value");
   if (s->transport() == v1::TRANSPORT_UNSPECIFIED) s->set_transport(v1::TRANSPORT_AUTO);
-  if (s->transport() == v1::TRANSPORT_SHM) {
-    problem("transport", "'shm' is not available in this build yet (use auto or tcp)");
-  } else if (!v1::Transport_IsValid(s->transport())) {
+  if (!v1::Transport_IsValid(s->transport())) {
     problem("transport", "unknown value");
   }
   if (model != nullptr) {

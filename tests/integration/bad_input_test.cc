@@ -151,9 +151,11 @@ TEST_F(BadInputTest, GarbageToAnIdleNodesDataPortIsCountedAndDropped) {
 }
 
 TEST_F(BadInputTest, BadFramesDuringAJobAreDroppedAndTheResultIsUnchanged) {
-  // A job slow enough to be hit while it runs.
+  // A job slow enough to be hit while it runs, on the TCP data plane (the
+  // port under attack).
   const std::string scenario = dir_.Write("job.yaml", R"(
 model: phold
+transport: tcp
 seed: 11
 end_time: 800
 lookahead: 0.1

@@ -52,10 +52,26 @@ TEST_F(DeterminismTest, SameDigestAndCountOnOneToFourNodes) {
     EXPECT_EQ(many["windows"], one["windows"]) << nodes << " nodes";
     EXPECT_EQ(many["nodes"].size(), static_cast<size_t>(nodes));
     EXPECT_EQ(many["links"].size(), static_cast<size_t>(nodes * (nodes - 1)));
+    // `auto` on one host: every link found its peer's probe and uses shm.
     for (const auto& link : many["links"]) {
-      EXPECT_EQ(link["transport"], "tcp");
+      EXPECT_EQ(link["transport"], "shm") << link.dump();
       EXPECT_GT(link["messages"].get<uint64_t>(), 0u);
     }
+  }
+}
+
+TEST_F(DeterminismTest, TransportDoesNotChangeTheResult) {
+  const auto yaml = ReadText(phold_);
+  const nlohmann::json one = Run(phold_, 1);
+  for (const char* transport : {"tcp", "shm", "auto"}) {
+    const auto path = dir_.Write(std::string(transport) + ".yaml", WithLine(yaml, "transport", std::string("transport: ") + transport));
+    const nlohmann::json four = Run(path, 4);
+    ASSERT_EQ(four["state"], "COMPLETED") << four.dump();
+    EXPECT_EQ(four["digest"], one["digest"]) << transport;
+    EXPECT_EQ(four["committed_events"], one["committed_events"]) << transport;
+    const std::string expected = std::string(transport) == "tcp" ? "tcp" : "shm";
+    ASSERT_EQ(four["links"].size(), 12u);
+    for (const auto& link : four["links"]) EXPECT_EQ(link["transport"], expected) << transport;
   }
 }
 

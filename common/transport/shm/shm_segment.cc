@@ -87,6 +87,8 @@ ShmSegment& ShmSegment::operator=(ShmSegment&& other) noexcept {
 
 ShmSegment::~ShmSegment() { Release(); }
 
+void ShmSegment::UnlinkName(const std::string& name) { shm_unlink(name.c_str()); }
+
 void ShmSegment::Unlink() {
   if (!name_.empty()) shm_unlink(name_.c_str());
   owns_name_ = false;

@@ -34,6 +34,9 @@ class ShmSegment {
 
   // Removes the name now (the mapping stays valid). Idempotent.
   void Unlink();
+  // Removes a segment name this process may not have mapped; no error if
+  // it is already gone.
+  static void UnlinkName(const std::string& name);
 
  private:
   ShmSegment(std::string name, std::byte* data, size_t size, bool owns_name)
