@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "common/status/format.h"
 #include "spdlog/spdlog.h"
@@ -26,6 +27,17 @@ absl::Status Errno(std::string_view what, const std::string& name) {
   if (error == EEXIST) return absl::AlreadyExistsError(message);
   if (error == EACCES || error == EPERM) return absl::PermissionDeniedError(message);
   return absl::InternalError(message);
+}
+
+// Whether `pid` can still clean up after itself: alive and not a zombie.
+bool ProcessAlive(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  // The state follows the command name, which is in parentheses.
+  const size_t paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
 }
 
 }  // namespace
@@ -115,7 +127,7 @@ int SweepStaleSegments() {
     const std::string name = entry->d_name;
     if (!name.starts_with(kPrefix)) continue;
     const pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + sizeof(kPrefix) - 1));
-    if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) {
+    if (pid <= 0 || !ProcessAlive(pid)) {
       if (shm_unlink(("/" + name).c_str()) == 0) {
         ++removed;
         spdlog::info("removed stale shared-memory segment {} (its process {} is gone)", name, pid);

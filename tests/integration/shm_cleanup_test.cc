@@ -1,0 +1,191 @@
+// Shared-memory segments never outlive their job: not when a node is killed
+// with SIGKILL mid-job, not when a ring is corrupted, not when `meshsim run`
+// is interrupted. A scribbled ring fails its job with a clear error.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/transport/shm/ring_descriptor.h"
+#include "gtest/gtest.h"
+#include "tests/testing/meshsim_process.h"
+
+namespace meshsim::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kLongScenario[] = R"(
+name: long-shm
+model: phold
+transport: shm
+seed: 5
+end_time: 1000000
+lookahead: 0.1
+params:
+  lps: 2048
+  remote_fraction: 0.2
+)";
+
+// Names in /dev/shm that contain `needle`.
+std::vector<std::string> Segments(const std::string& needle) {
+  std::vector<std::string> found;
+  if (DIR* dir = opendir("/dev/shm")) {
+    while (dirent* entry = readdir(dir)) {
+      const std::string name = entry->d_name;
+      if (name.starts_with("meshsim.") && name.find(needle) != std::string::npos) found.push_back(name);
+    }
+    closedir(dir);
+  }
+  return found;
+}
+
+std::string JobNeedle(uint64_t job) { return ".j" + std::to_string(job) + "."; }
+
+class ShmCleanupTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    cluster_.reset();
+    EXPECT_TRUE(TaggedProcesses(tag_).empty()) << "processes left behind";
+  }
+  nlohmann::json Status(uint64_t job) {
+    auto result = RunMeshsim({"status", std::to_string(job), "--coordinator", cluster_->endpoint(), "--json"},
+                             tag_, 20s);
+    try {
+      return nlohmann::json::parse(result.output);
+    } catch (const std::exception&) {
+      return {};
+    }
+  }
+  uint64_t StartLongJob(int nodes) {
+    auto result = RunMeshsim({"submit", dir_.Write("long.yaml", kLongScenario), "--coordinator",
+                              cluster_->endpoint(), "--nodes", std::to_string(nodes), "--detach", "--json", "-"},
+                             tag_, 20s);
+    const uint64_t job = nlohmann::json::parse(result.output)["job_id"];
+    EXPECT_TRUE(WaitFor([&] {
+      const auto s = Status(job);
+      return s["state"] == "RUNNING" && s["virtual_time"].get<double>() > 0;
+    }, 30s));
+    return job;
+  }
+  void ExpectNextJobCompletes(int nodes) {
+    auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
+                            "--nodes", std::to_string(nodes)},
+                           tag_);
+    EXPECT_EQ(next.exit_code, 0) << next.output;
+  }
+
+  std::string tag_ = NewTag();
+  TempDir dir_;
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(ShmCleanupTest, NodeKilledMidJobLeavesNoSegmentOfTheJob) {
+  cluster_ = std::make_unique<Cluster>(3, tag_, /*node_timeout_seconds=*/1.0);
+  const uint64_t job = StartLongJob(3);
+  EXPECT_EQ(Segments(JobNeedle(job)).size(), 6u) << "expected one ring per directed link";
+  const pid_t victim = cluster_->node(1).pid();
+  cluster_->node(1).Signal(SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return Status(job)["state"] == "FAILED"; }, 15s));
+  EXPECT_NE(Status(job)["reason"].get<std::string>().find("lost"), std::string::npos);
+  // Survivors remove the job's rings, the victim's included, and sweep its probe.
+  EXPECT_TRUE(WaitFor([&] { return Segments(JobNeedle(job)).empty(); }, 10s))
+      << Segments(JobNeedle(job)).size() << " segments of the job remain";
+  EXPECT_TRUE(WaitFor([&] { return Segments("meshsim." + std::to_string(victim) + ".").empty(); }, 10s));
+  ExpectNextJobCompletes(2);
+}
+
+TEST_F(ShmCleanupTest, ScribbledRingHeaderFailsTheJobClearly) {
+  cluster_ = std::make_unique<Cluster>(2, tag_);
+  const uint64_t job = StartLongJob(2);
+  const auto rings = Segments(JobNeedle(job));
+  ASSERT_FALSE(rings.empty());
+  const int fd = shm_open(("/" + rings[0]).c_str(), O_RDWR, 0);
+  ASSERT_GE(fd, 0);
+  void* map = mmap(nullptr, transport::shm::kRingHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+  auto* descriptor = static_cast<transport::shm::RingDescriptor*>(map);
+  descriptor->magic = 0xbadbadbadbadULL;
+  munmap(map, transport::shm::kRingHeaderBytes);
+
+  ASSERT_TRUE(WaitFor([&] { return Status(job)["state"] == "FAILED"; }, 15s)) << Status(job).dump();
+  const std::string reason = Status(job)["reason"];
+  EXPECT_NE(reason.find("corrupted"), std::string::npos) << reason;
+  EXPECT_NE(reason.find(rings[0]), std::string::npos) << reason;
+  EXPECT_TRUE(WaitFor([&] { return Segments(JobNeedle(job)).empty(); }, 10s));
+  ExpectNextJobCompletes(2);
+}
+
+// A node in its own mount namespace, with a /dev/shm of its own, is what a
+// node on another host or in an unshared container looks like: its probe
+// is not visible to the others.
+TEST_F(ShmCleanupTest, NodeThatCannotShareMemoryGetsTcpLinksOrARefusal) {
+  if (geteuid() != 0 || access("/usr/bin/unshare", X_OK) != 0) {
+    GTEST_SKIP() << "needs root and unshare(1) to give a node its own /dev/shm";
+  }
+  cluster_ = std::make_unique<Cluster>(2, tag_);
+  auto isolated = process::ChildProcess::Spawn(
+      {.name = "isolated",
+       .argv = {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                "mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec \"$0\" node --coordinator \"$1\" --name isolated",
+                MeshsimBinary(), cluster_->endpoint()},
+       .extra_env = {"MESHSIM_TEST_TAG=" + tag_},
+       .tail_lines = 1000});
+  ASSERT_TRUE(isolated.ok());
+  ASSERT_TRUE((*isolated)->WaitForStatus("node_id", Deadline::After(10s)).ok());
+
+  // auto: shm between the two that share /dev/shm, tcp to the isolated one.
+  const std::string out = dir_.path() + "/mixed.json";
+  auto mixed = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
+                           "--nodes", "3", "--json", out},
+                          tag_);
+  ASSERT_EQ(mixed.exit_code, 0) << mixed.output;
+  const auto result = ReadJson(out);
+  uint32_t isolated_id = 0;
+  for (const auto& node : cluster_->ListNodes()) {
+    if (node["name"] == "isolated") isolated_id = node["id"];
+  }
+  int shm = 0, tcp = 0;
+  for (const auto& link : result["links"]) {
+    const bool touches_isolated = link["from"] == isolated_id || link["to"] == isolated_id;
+    EXPECT_EQ(link["transport"], touches_isolated ? "tcp" : "shm") << link.dump();
+    (link["transport"] == "shm" ? shm : tcp) += 1;
+  }
+  EXPECT_EQ(shm, 2);
+  EXPECT_EQ(tcp, 4);
+  auto one = RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "1", "--json",
+                         dir_.path() + "/one.json"},
+                        tag_);
+  EXPECT_EQ(ReadJson(dir_.path() + "/one.json")["digest"], result["digest"]) << "mixed transports changed the result";
+
+  // shm forced: refused, naming the problem.
+  auto forced = RunMeshsim({"submit", dir_.Write("shm.yaml", "model: phold\ntransport: shm\nend_time: 10\nlookahead: 0.1\n"),
+                            "--coordinator", cluster_->endpoint(), "--nodes", "3"},
+                           tag_);
+  EXPECT_EQ(forced.exit_code, 1);
+  EXPECT_NE(forced.output.find("cannot share memory"), std::string::npos) << forced.output;
+  (*isolated)->Stop(5s);
+}
+
+TEST(RunShmCleanupTest, InterruptedRunLeavesNoSegments) {
+  const std::string tag = NewTag();
+  TempDir dir;
+  auto run = StartMeshsim("run", {"run", dir.Write("long.yaml", kLongScenario), "--nodes", "3", "--show-logs"}, tag);
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& line : run->Tail()) {
+      if (line.find("ASSIGNING -> RUNNING") != std::string::npos) return true;
+    }
+    return false;
+  }, 30s));
+  ASSERT_TRUE(WaitFor([] { return !Segments(".j1.").empty(); }, 10s));
+  std::vector<pid_t> pids = TaggedProcesses(tag);
+  run->Signal(SIGINT);
+  ASSERT_TRUE(run->Wait(Deadline::After(20s)).has_value());
+  EXPECT_TRUE(WaitFor([&] { return TaggedProcesses(tag).empty(); }, 10s));
+  for (pid_t pid : pids) EXPECT_TRUE(Segments("meshsim." + std::to_string(pid) + ".").empty()) << pid;
+}
+
+}  // namespace
+}  // namespace meshsim::testing
