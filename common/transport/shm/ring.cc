@@ -10,8 +10,24 @@
 namespace meshsim::transport::shm {
 namespace {
 
-constexpr int kSpinRounds = 2000;  // ~ tens of microseconds before sleeping
+// How long a waiting side polls before it sleeps on a futex. A peer's
+// message usually follows within microseconds, and a futex round trip (a
+// sleep plus the other side's wake syscall) costs more than that; beyond
+// this the process sleeps, so an idle node uses no CPU.
+constexpr auto kSpinTime = std::chrono::microseconds(50);
 constexpr auto kSleepSlice = std::chrono::milliseconds(5);
+
+// Polls `ready` for up to kSpinTime, reading the clock only every 64 polls.
+template <typename Ready>
+bool SpinUntil(const Ready& ready) {
+  const auto until = SteadyClock::now() + kSpinTime;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+    }
+    if (SteadyClock::now() >= until) return false;
+  }
+}
 
 struct RecordHeader {
   uint32_t length;
@@ -23,26 +39,23 @@ struct RecordHeader {
 // ---- Doorbell ---------------------------------------------------------------
 
 void Doorbell::Ring() {
-  // Pairs with the fence in Wait(): either the reader sees our published
-  // data in its re-check, or we see its sleeping flag here.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (probe_->reader_sleeping.load(std::memory_order_relaxed) != 0) {
+  // The writer has just published with a seq_cst store; this seq_cst load
+  // pairs with the reader's seq_cst increment and re-check in Wait():
+  // either the reader sees the data, or we see it sleeping.
+  if (probe_->reader_sleeping.load(std::memory_order_seq_cst) != 0) {
     probe_->signal.fetch_add(1, std::memory_order_relaxed);
     FutexWakeAll(&probe_->signal);
   }
 }
 
 void Doorbell::Wait(const std::function<bool()>& ready, Duration timeout) {
-  // Spin first: a frame usually follows within microseconds, and a futex
-  // round trip (sleep plus the writer's wake syscall) costs more than that.
-  for (int round = 0; round < kSpinRounds; ++round) {
-    if (ready()) return;
-  }
+  if (SpinUntil(ready)) return;
   const uint32_t seen = probe_->signal.load(std::memory_order_relaxed);
-  probe_->reader_sleeping.store(1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // A count, not a flag: with several sleepers, one waking must not hide
+  // the others from writers.
+  probe_->reader_sleeping.fetch_add(1, std::memory_order_seq_cst);
   if (!ready()) FutexWait(&probe_->signal, seen, timeout);
-  probe_->reader_sleeping.store(0, std::memory_order_relaxed);
+  probe_->reader_sleeping.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // ---- RingWriter -------------------------------------------------------------
@@ -73,21 +86,25 @@ uint64_t RingWriter::occupancy() const {
 
 absl::Status RingWriter::WaitForSpace(size_t need, const std::function<bool()>& should_stop) {
   RingDescriptor* d = descriptor();
-  for (int round = 0;; ++round) {
+  const auto spin_until = SteadyClock::now() + kSpinTime;
+  if (capacity_ - (write_pos_ - cached_read_pos_) >= need) return absl::OkStatus();
+  for (uint32_t round = 0;; ++round) {
     // Acquire: the reader's reads of the bytes it released happen before we
     // overwrite them.
     const uint64_t read = d->read_pos.load(std::memory_order_acquire);
-    if (read > write_pos_ || write_pos_ - read > capacity_) {
+    if (read > write_pos_ || write_pos_ - read > capacity_ || read < cached_read_pos_) {
       return absl::DataLossError(StrCat("shm ring ", segment_.name(), " corrupted: read position ", read,
                                         " inconsistent with write position ", write_pos_));
     }
+    cached_read_pos_ = read;
     if (capacity_ - (write_pos_ - read) >= need) return absl::OkStatus();
-    if (round < kSpinRounds) continue;
+    if (round % 64 != 63 || SteadyClock::now() < spin_until) continue;
     if (should_stop()) return absl::AbortedError("stopped while waiting for ring space");
     const uint32_t seen = d->space_signal.load(std::memory_order_relaxed);
-    d->writer_sleeping.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the reader's in Release()
-    if (capacity_ - (write_pos_ - d->read_pos.load(std::memory_order_relaxed)) < need) {
+    // seq_cst store then seq_cst load, against the reader's in Release():
+    // either it sees us sleeping, or we see the space it freed.
+    d->writer_sleeping.store(1, std::memory_order_seq_cst);
+    if (capacity_ - (write_pos_ - d->read_pos.load(std::memory_order_seq_cst)) < need) {
       FutexWait(&d->space_signal, seen, kSleepSlice);
     }
     d->writer_sleeping.store(0, std::memory_order_relaxed);
@@ -120,9 +137,10 @@ void RingWriter::Commit(uint32_t flags, Doorbell& doorbell) {
   const RecordHeader header{static_cast<uint32_t>(reserved_), flags};
   std::memcpy(records() + (write_pos_ & (capacity_ - 1)), &header, sizeof(header));
   write_pos_ += AlignRecord(kRecordHeaderBytes + reserved_);
-  // Release: the record's bytes are visible before the position that
-  // covers them.
-  descriptor()->write_pos.store(write_pos_, std::memory_order_release);
+  // seq_cst (at least release): the record's bytes are visible before the
+  // position that covers them, and the store is ordered before Ring()'s
+  // load of the reader's sleeping count.
+  descriptor()->write_pos.store(write_pos_, std::memory_order_seq_cst);
   doorbell.Ring();
 }
 
@@ -173,16 +191,17 @@ absl::Status RingReader::Corrupt(std::string_view what) const {
 }
 
 bool RingReader::HasData() const {
-  return descriptor()->write_pos.load(std::memory_order_acquire) != read_pos_;
+  // seq_cst: the doorbell's re-check after announcing sleep (see Ring()).
+  return descriptor()->write_pos.load(std::memory_order_seq_cst) != read_pos_;
 }
 
 void RingReader::Release(uint64_t new_read_pos) {
   RingDescriptor* d = descriptor();
   read_pos_ = new_read_pos;
-  // Release: our reads of the freed bytes happen before the writer reuses them.
-  d->read_pos.store(read_pos_, std::memory_order_release);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with WaitForSpace()
-  if (d->writer_sleeping.load(std::memory_order_relaxed) != 0) {
+  // seq_cst (at least release): our reads of the freed bytes happen before
+  // the writer reuses them; and store-then-load against WaitForSpace().
+  d->read_pos.store(read_pos_, std::memory_order_seq_cst);
+  if (d->writer_sleeping.load(std::memory_order_seq_cst) != 0) {
     d->space_signal.fetch_add(1, std::memory_order_relaxed);
     FutexWakeAll(&d->space_signal);
   }
@@ -196,8 +215,12 @@ absl::StatusOr<bool> RingReader::TryRead(std::vector<std::byte>* out) {
     return Corrupt("header changed (magic, capacity or job id)");
   }
   for (;;) {
-    const uint64_t write = d->write_pos.load(std::memory_order_acquire);
-    if (write == read_pos_) return false;
+    if (cached_write_pos_ == read_pos_) {
+      // Acquire: the records are visible once the position covering them is.
+      cached_write_pos_ = d->write_pos.load(std::memory_order_acquire);
+      if (cached_write_pos_ == read_pos_) return false;
+    }
+    const uint64_t write = cached_write_pos_;
     if (write < read_pos_ || write - read_pos_ > capacity_) {
       return Corrupt(StrCat("write position ", write, " inconsistent with read position ", read_pos_));
     }
@@ -221,6 +244,14 @@ absl::StatusOr<bool> RingReader::TryRead(std::vector<std::byte>* out) {
     }
     if (record > available) return Corrupt(StrCat("record at offset ", offset, " runs past the write position"));
 
+    if (header.flags == (kFirst | kLast)) {
+      // The common case, a whole message in one record: one copy, straight
+      // into the caller's buffer.
+      const std::byte* payload = records() + offset + kRecordHeaderBytes;
+      out->assign(payload, payload + header.length);
+      Release(read_pos_ + record);
+      return true;
+    }
     if (!(header.flags & kPadding)) {
       if (header.flags & kFirst) {
         assembling_.clear();

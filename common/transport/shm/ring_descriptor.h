@@ -65,8 +65,8 @@ struct ProbeDescriptor {
   uint8_t token[32];
   uint32_t owner_pid;
 
-  // Line 1: the doorbell. Writers bump `signal` and wake it when the reader
-  // says it is (about to be) asleep.
+  // Line 1: the doorbell. Writers bump `signal` and wake it when a reader
+  // says it is (about to be) asleep; `reader_sleeping` counts them.
   alignas(kCacheLine) std::atomic<uint32_t> signal;
   std::atomic<uint32_t> reader_sleeping;
 };
