@@ -2,6 +2,11 @@
 // meshsim command as a user would: submit, status, nodes, cancel; and a node
 // killed in the middle of a job.
 #include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "tests/testing/meshsim_process.h"
@@ -150,6 +155,36 @@ TEST_F(ClusterTest, CancelStopsARunningJobAndFreesItsNodes) {
       {"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(), "--nodes", "2"},
       tag_);
   EXPECT_EQ(next.exit_code, 0) << next.output;
+}
+
+// CPU seconds (user + system) a process has used, from /proc/<pid>/stat.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+TEST_F(ClusterTest, IdleNodesUseNoCpu) {
+  cluster_ = std::make_unique<Cluster>(2, tag_);
+  // One job first, so the shm links have existed and been torn down.
+  ASSERT_EQ(RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
+                        "--nodes", "2"},
+                       tag_)
+                .exit_code,
+            0);
+  const double before = CpuSeconds(cluster_->node(0).pid()) + CpuSeconds(cluster_->node(1).pid());
+  const auto window = 2s;
+  std::this_thread::sleep_for(window);  // measuring an interval, not waiting for an event
+  const double used = CpuSeconds(cluster_->node(0).pid()) + CpuSeconds(cluster_->node(1).pid()) - before;
+  // Heartbeats and polls cost well under 5% of one core between them.
+  EXPECT_LT(used, 0.1) << used << " CPU seconds in " << window.count() << " s while idle";
 }
 
 TEST_F(ClusterTest, JobWaitsInTheQueueUntilEnoughNodesAreReady) {
