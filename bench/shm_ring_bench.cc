@@ -117,7 +117,8 @@ class MeshsimRing final : public Channel {
 // ---- ZeroMQ over TCP on loopback -------------------------------------------
 class ZmqTcp final : public Channel {
  public:
-  explicit ZmqTcp(zmq::context_t& context) : in_(context, zmq::socket_type::pull), out_(context, zmq::socket_type::push) {
+  explicit ZmqTcp(zmq::context_t& context)
+      : in_(context, zmq::socket_type::pull), out_(context, zmq::socket_type::push) {
     in_.bind("tcp://127.0.0.1:0");
     out_.connect(in_.get(zmq::sockopt::last_endpoint));
     in_.set(zmq::sockopt::rcvhwm, 0);
@@ -186,7 +187,8 @@ int Run(int reps, double scale) {
     std::function<std::unique_ptr<Channel>(size_t max_message)> make;
   };
   const std::vector<Mechanism> mechanisms = {
-      {"baseline busy-poll ring", [](size_t max) { return std::make_unique<BaselineRing>(max, (4u << 20) / (max + 8)); }},
+      {"baseline busy-poll ring",
+       [](size_t max) { return std::make_unique<BaselineRing>(max, (4u << 20) / (max + 8)); }},
       {"meshsim shm ring", [&](size_t) { return std::make_unique<MeshsimRing>(*probe, 4u << 20); }},
       {"zeromq tcp loopback", [&](size_t) { return std::make_unique<ZmqTcp>(context); }},
   };

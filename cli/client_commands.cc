@@ -112,11 +112,7 @@ int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t
   if (auto status = (*client)->Call("Coordinator.GetJob", request, &reply); !status.ok()) {
     return Fail(status);
   }
-  if (global.json) {
-    fmt::print("{}\n", JobJson(reply.job()).dump(2));
-  } else {
-    PrintJob(stdout, reply.job());
-  }
+  ShowJob(global.json, reply.job());
   return reply.job().state() == v1::FAILED ? kExitFailed : kExitOk;
 }
 
@@ -130,11 +126,7 @@ int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t
   if (auto status = (*client)->Call("Coordinator.CancelJob", request, &reply); !status.ok()) {
     return Fail(status);
   }
-  if (global.json) {
-    fmt::print("{}\n", JobJson(reply.job()).dump(2));
-  } else {
-    PrintJob(stdout, reply.job());
-  }
+  ShowJob(global.json, reply.job());
   return kExitOk;
 }
 

@@ -52,16 +52,10 @@ absl::StatusOr<v1::JobInfo> FollowJob(rpc::RpcClient& client, uint64_t job_id,
 }
 
 int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const std::string& json_path) {
-  const auto json = JobJson(job);
-  if (global.json) {
-    fmt::print("{}\n", json.dump(2));
-  } else {
-    PrintJob(stdout, job);
-  }
-  std::fflush(stdout);
+  ShowJob(global.json, job);
   if (!json_path.empty()) {
     std::ofstream out(json_path);
-    out << json.dump(2) << "\n";
+    out << JobJson(job).dump(2) << "\n";
     if (!out) {
       fmt::print(stderr, "meshsim: cannot write {}\n", json_path);
       return kExitFailed;

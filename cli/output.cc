@@ -146,6 +146,15 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
   }
 }
 
+void ShowJob(bool json, const v1::JobInfo& job) {
+  if (json) {
+    fmt::print("{}\n", JobJson(job).dump(2));
+  } else {
+    PrintJob(stdout, job);
+  }
+  std::fflush(stdout);
+}
+
 void PrintNodes(std::FILE* out, const v1::ListNodesReply& nodes) {
   fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>8}  {:<26} {:<26} {:>8}\n", "id", "name", "state", "job",
              "hb age", "rpc", "data", "dropped");

@@ -19,6 +19,9 @@ nlohmann::json NodesJson(const v1::ListNodesReply& nodes);
 void PrintJob(std::FILE* out, const v1::JobInfo& job);
 void PrintNodes(std::FILE* out, const v1::ListNodesReply& nodes);
 
+// The job on stdout: JSON when `json`, the table otherwise.
+void ShowJob(bool json, const v1::JobInfo& job);
+
 // Draws a one-line progress bar on stderr when it is a terminal; prints
 // nothing otherwise, so logs and pipes stay clean.
 class ProgressBar {

@@ -1,12 +1,11 @@
 #include "coordinator/coordinator.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 
 #include "common/scenario/scenario.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
+#include "common/thread/named_thread.h"
 #include "coordinator/job_result.h"
 #include "spdlog/spdlog.h"
 
@@ -73,14 +72,7 @@ Coordinator::~Coordinator() { Stop(); }
 
 void Coordinator::Start() {
   server_->Start();
-  scheduler_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "scheduler");
-    try {
-      SchedulerLoop();
-    } catch (const std::exception& e) {
-      spdlog::critical("scheduler stopped: {}", e.what());
-    }
-  });
+  scheduler_ = StartNamedThread("scheduler", [this] { SchedulerLoop(); });
   spdlog::info("coordinator serving on {}", endpoint());
 }
 
@@ -463,10 +455,12 @@ void Coordinator::AssignNextJob() {
   auto fail_unless_live = [&](uint32_t rank, std::string_view step, const absl::Status& status) {
     std::lock_guard lock(mutex_);
     auto it = jobs_.find(job_id);
-    if (it == jobs_.end() || Terminal(it->second.info.state())) return false;  // cancelled or failed meanwhile
+    if (it == jobs_.end() || Terminal(it->second.info.state()))
+      return false;  // cancelled or failed meanwhile
     if (!status.ok()) {
       EndJob(it->second, v1::FAILED,
-             StrCat("node ", prepare.peers(rank).node_id(), " (rank ", rank, ") ", step, ": ", status.message()));
+             StrCat("node ", prepare.peers(rank).node_id(), " (rank ", rank, ") ", step, ": ",
+                    status.message()));
       return false;
     }
     return true;
@@ -475,8 +469,8 @@ void Coordinator::AssignNextJob() {
   for (uint32_t rank = 0; rank < ranks; ++rank) {
     prepare.set_rank(rank);
     v1::PrepareJobReply reply;
-    const absl::Status status =
-        CallNode(prepare.peers(rank), endpoints[rank], "Node.PrepareJob", prepare, &reply, options_.node_call_timeout);
+    const absl::Status status = CallNode(prepare.peers(rank), endpoints[rank], "Node.PrepareJob", prepare,
+                                         &reply, options_.node_call_timeout);
     if (!fail_unless_live(rank, "PrepareJob", status)) return;
     for (uint32_t peer : reply.colocated_ranks()) {
       if (peer < ranks) sees[rank][peer] = true;
@@ -494,8 +488,8 @@ void Coordinator::AssignNextJob() {
     start.set_job_id(job_id);
     for (v1::Transport transport : (*transports)[rank]) start.add_link_transports(transport);
     v1::StartJobReply reply;
-    const absl::Status status =
-        CallNode(prepare.peers(rank), endpoints[rank], "Node.StartJob", start, &reply, options_.node_call_timeout);
+    const absl::Status status = CallNode(prepare.peers(rank), endpoints[rank], "Node.StartJob", start, &reply,
+                                         options_.node_call_timeout);
     if (!fail_unless_live(rank, "StartJob", status)) return;
   }
   std::lock_guard lock(mutex_);

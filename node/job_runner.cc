@@ -59,7 +59,8 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, Job
     peer.stats.set_to_node(info_of_peer.node_id());
     peer.writer.Begin(runner->setup_.job_id, 0, runner->setup_.rank);
     if (rank == runner->setup_.rank || info_of_peer.probe_name().empty()) continue;
-    auto probe = transport::shm::ColocationProbe::OpenPeer(info_of_peer.probe_name(), info_of_peer.probe_token());
+    auto probe =
+        transport::shm::ColocationProbe::OpenPeer(info_of_peer.probe_name(), info_of_peer.probe_token());
     if (probe.ok()) {
       peer.probe.emplace(std::move(*probe));
       runner->colocated_ranks_.push_back(rank);
@@ -100,12 +101,13 @@ absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transport
     const v1::PeerInfo& info = setup_.peers[rank];
     if (transports[rank] == v1::TRANSPORT_SHM) {
       if (!peer.probe) {
-        return absl::FailedPreconditionError(StrCat("shm link to rank ", rank, " but its probe is not visible"));
+        return absl::FailedPreconditionError(
+            StrCat("shm link to rank ", rank, " but its probe is not visible"));
       }
       const std::string name = transport::shm::RingName(setup_.probe_name, setup_.job_id, setup_.rank, rank);
-      MESHSIM_ASSIGN_OR_RETURN(peer.link,
-                               transport::shm::ShmPeerLink::Create(name, transport::shm::kDefaultRingBytes,
-                                                                   setup_.job_id, std::move(*peer.probe), &abort_));
+      MESHSIM_ASSIGN_OR_RETURN(
+          peer.link, transport::shm::ShmPeerLink::Create(name, transport::shm::kDefaultRingBytes,
+                                                         setup_.job_id, std::move(*peer.probe), &abort_));
       peer.probe.reset();
       peer.inbound_ring_name = transport::shm::RingName(info.probe_name(), setup_.job_id, rank, setup_.rank);
       peer.stats.set_transport(v1::TRANSPORT_SHM);
@@ -113,13 +115,13 @@ absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transport
       spdlog::info("job {}: link rank {} -> rank {} (node {}) uses shm (ring {})", setup_.job_id, setup_.rank,
                    rank, info.node_id(), name);
     } else {
-      MESHSIM_ASSIGN_OR_RETURN(peer.link, transport::ZmqPeerLink::Connect(*context_, info.data_endpoint(),
-                                                                          options_.stall_timeout,
-                                                                          options_.link_linger));
+      MESHSIM_ASSIGN_OR_RETURN(
+          peer.link, transport::ZmqPeerLink::Connect(*context_, info.data_endpoint(), options_.stall_timeout,
+                                                     options_.link_linger));
       peer.stats.set_transport(v1::TRANSPORT_TCP);
       has_tcp_links_ = true;
-      spdlog::info("job {}: link rank {} -> rank {} (node {}) uses tcp to {}", setup_.job_id, setup_.rank, rank,
-                   info.node_id(), info.data_endpoint());
+      spdlog::info("job {}: link rank {} -> rank {} (node {}) uses tcp to {}", setup_.job_id, setup_.rank,
+                   rank, info.node_id(), info.data_endpoint());
     }
   }
   return absl::OkStatus();
@@ -174,7 +176,6 @@ absl::StatusOr<bool> JobRunner::ReceiveAny(std::vector<std::byte>* out, Duration
     setup_.doorbell->Wait(any_ring_has_data, std::min(nap, deadline.Remaining()));
   }
 }
-
 
 JobProgress JobRunner::progress() const {
   return {virtual_time_.load(std::memory_order_relaxed), committed_.load(std::memory_order_relaxed)};

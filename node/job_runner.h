@@ -36,8 +36,8 @@ struct JobSetup {
   uint32_t node_id = 0;
   v1::Scenario scenario;  // normalized
   uint32_t rank = 0;
-  std::vector<v1::PeerInfo> peers;  // indexed by rank, this node included
-  std::string probe_name;           // this node's co-location probe
+  std::vector<v1::PeerInfo> peers;               // indexed by rank, this node included
+  std::string probe_name;                        // this node's co-location probe
   transport::shm::Doorbell* doorbell = nullptr;  // this node's; rung by peers' shm writes
 };
 
@@ -88,7 +88,7 @@ class JobRunner final : private sim::RemoteSink {
 
  private:
   struct Peer {
-    std::unique_ptr<transport::PeerLink> link;  // null for this node's own rank
+    std::unique_ptr<transport::PeerLink> link;        // null for this node's own rank
     std::optional<transport::shm::ShmSegment> probe;  // the peer's, if it opened with the right token
     std::optional<transport::shm::RingReader> ring;   // inbound, for an shm link
     std::string inbound_ring_name;                    // set for an shm link
@@ -130,7 +130,7 @@ class JobRunner final : private sim::RemoteSink {
   std::vector<uint32_t> colocated_ranks_;
   bool has_tcp_links_ = false;
   bool has_shm_links_ = false;
-  double min_sent_time_;                              // over events routed to peers this window
+  double min_sent_time_;  // over events routed to peers this window
   frame::DecodeLimits limits_;
 
   // Set by RequestAbort() from another thread, polled by Run(): relaxed, it

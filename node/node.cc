@@ -1,12 +1,12 @@
 #include "node/node.h"
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include "common/rpc/rpc_client.h"
 #include "common/scenario/scenario.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
+#include "common/thread/named_thread.h"
 #include "common/transport/shm/shm_segment.h"
 #include "spdlog/spdlog.h"
 
@@ -14,8 +14,6 @@ namespace meshsim::node {
 namespace {
 
 constexpr auto kIdlePoll = std::chrono::milliseconds(50);
-
-void NameThread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
 }  // namespace
 
@@ -33,7 +31,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
     node->probe_.emplace(std::move(*probe));
     node->doorbell_.emplace(node->probe_->doorbell());
   } else {
-    spdlog::warn("no shared memory here ({}); every link of this node will use tcp", probe.status().message());
+    spdlog::warn("no shared memory here ({}); every link of this node will use tcp",
+                 probe.status().message());
   }
   node->RegisterHandlers();
   return node;
@@ -92,7 +91,8 @@ void Node::RegisterHandlers() {
         }
         if (started_ || running_ != nullptr) return absl::OkStatus();  // a retried call
         std::vector<v1::Transport> transports;
-        for (int transport : request.link_transports()) transports.push_back(static_cast<v1::Transport>(transport));
+        for (int transport : request.link_transports())
+          transports.push_back(static_cast<v1::Transport>(transport));
         MESHSIM_RETURN_IF_ERROR(prepared_->ConnectLinks(transports));
         started_ = true;
         job_changed_.notify_all();
@@ -116,22 +116,8 @@ void Node::RegisterHandlers() {
 void Node::Start(std::function<void(uint32_t)> on_registered) {
   on_registered_ = std::move(on_registered);
   rpc_server_->Start();
-  membership_thread_ = std::thread([this] {
-    NameThread("membership");
-    try {
-      MembershipLoop();
-    } catch (const std::exception& e) {
-      spdlog::critical("membership thread stopped: {}", e.what());
-    }
-  });
-  data_thread_ = std::thread([this] {
-    NameThread("data");
-    try {
-      DataLoop();
-    } catch (const std::exception& e) {
-      spdlog::critical("data thread stopped: {}", e.what());
-    }
-  });
+  membership_thread_ = StartNamedThread("membership", [this] { MembershipLoop(); });
+  data_thread_ = StartNamedThread("data", [this] { DataLoop(); });
   spdlog::info("node {} serving rpc on {}, data on {}", options_.name, rpc_endpoint(), data_endpoint());
 }
 

@@ -1,9 +1,8 @@
 #include "common/rpc/rpc_server.h"
 
-#include <pthread.h>
-
 #include "common/rpc/method.h"
 #include "common/status/format.h"
+#include "common/thread/named_thread.h"
 #include "proto/rpc.pb.h"
 #include "spdlog/spdlog.h"
 
@@ -43,14 +42,7 @@ void RpcServer::CheckSignature(std::string_view method, const google::protobuf::
 }
 
 void RpcServer::Start() {
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), options_.thread_name.substr(0, 15).c_str());
-    try {
-      Loop();
-    } catch (const std::exception& e) {
-      spdlog::critical("rpc server on {} stopped: {}", endpoint_, e.what());
-    }
-  });
+  thread_ = StartNamedThread(options_.thread_name, [this] { Loop(); });
 }
 
 void RpcServer::Stop() {

@@ -29,16 +29,19 @@ void EventQueue::Push(const Event& event) {
     key.slot = AcquireSlot();
     std::memcpy(SlotData(key.slot), event.payload.data(), event.payload.size());
   }
-  // Sift the hole up from the new leaf, then drop the key in.
-  size_t i = heap_.size();
   heap_.push_back(key);
-  while (i > 0) {
-    const size_t parent = (i - 1) / 4;
+  SiftUp(heap_.size() - 1, key);
+}
+
+void EventQueue::SiftUp(size_t hole, const Key& key) {
+  // Move the hole up past every parent that `key` precedes, then fill it.
+  while (hole > 0) {
+    const size_t parent = (hole - 1) / 4;
     if (!Before(key, heap_[parent])) break;
-    heap_[i] = heap_[parent];
-    i = parent;
+    heap_[hole] = heap_[parent];
+    hole = parent;
   }
-  heap_[i] = key;
+  heap_[hole] = key;
 }
 
 Event EventQueue::Pop() {
@@ -67,13 +70,7 @@ Event EventQueue::Pop() {
       heap_[i] = heap_[best];
       i = best;
     }
-    while (i > 0) {
-      const size_t parent = (i - 1) / 4;
-      if (!Before(last, heap_[parent])) break;
-      heap_[i] = heap_[parent];
-      i = parent;
-    }
-    heap_[i] = last;
+    SiftUp(i, last);
   }
   Event event{top.time, top.dst_lp, top.src_lp, top.src_seq, {}};
   if (top.slot != kNoSlot) {

@@ -58,6 +58,7 @@ class EventQueue {
   static constexpr size_t kSlotsPerChunk = 1024;
 
   uint32_t AcquireSlot();
+  void SiftUp(size_t hole, const Key& key);
   std::byte* SlotData(uint32_t slot) {
     return chunks_[slot / kSlotsPerChunk].get() + (slot % kSlotsPerChunk) * slot_stride_;
   }

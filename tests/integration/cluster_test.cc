@@ -36,29 +36,7 @@ class ClusterTest : public ::testing::Test {
     EXPECT_TRUE(TaggedProcesses(tag_).empty()) << "processes left behind";
   }
 
-  nlohmann::json Status(uint64_t job) {
-    auto result = RunMeshsim({"status", std::to_string(job), "--coordinator", cluster_->endpoint(), "--json"},
-                             tag_, 20s);
-    try {
-      return nlohmann::json::parse(result.output);
-    } catch (const std::exception&) {
-      ADD_FAILURE() << "status printed no JSON: " << result.output;
-      return {};
-    }
-  }
-
-  uint64_t SubmitDetached(const std::string& scenario, int nodes) {
-    auto result = RunMeshsim({"submit", scenario, "--coordinator", cluster_->endpoint(), "--nodes",
-                              std::to_string(nodes), "--detach", "--json", "-"},
-                             tag_, 20s);
-    EXPECT_EQ(result.exit_code, 0) << result.output;
-    try {
-      return nlohmann::json::parse(result.output)["job_id"].get<uint64_t>();
-    } catch (const std::exception&) {
-      ADD_FAILURE() << "submit printed no job id: " << result.output;
-      return 0;
-    }
-  }
+  nlohmann::json Status(uint64_t job) { return cluster_->JobStatus(job); }
 
   nlohmann::json NodeNamed(const std::string& name) {
     for (const auto& node : cluster_->ListNodes()) {
@@ -66,16 +44,6 @@ class ClusterTest : public ::testing::Test {
     }
     ADD_FAILURE() << "no node named " << name;
     return {};
-  }
-
-  void WaitUntilRunning(uint64_t job) {
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          const auto status = Status(job);
-          return status["state"] == "RUNNING" && status["virtual_time"].get<double>() > 0;
-        },
-        30s))
-        << Status(job).dump();
   }
 
   std::string tag_ = NewTag();
@@ -114,8 +82,8 @@ TEST_F(ClusterTest, KilledNodeFailsTheJobAndTheNextJobRunsOnTheSurvivors) {
   const double node_timeout = 1.0;
   cluster_ = std::make_unique<Cluster>(3, tag_, node_timeout);
   const auto victim = NodeNamed("node-2");
-  const uint64_t job = SubmitDetached(dir_.Write("long.yaml", kLongScenario), 3);
-  WaitUntilRunning(job);
+  const uint64_t job = cluster_->SubmitDetached(dir_.Write("long.yaml", kLongScenario), 3);
+  ASSERT_TRUE(cluster_->WaitUntilRunning(job)) << Status(job).dump();
 
   cluster_->node(1).Signal(SIGKILL);
   const auto killed_at = SteadyClock::now();
@@ -140,8 +108,8 @@ TEST_F(ClusterTest, KilledNodeFailsTheJobAndTheNextJobRunsOnTheSurvivors) {
 
 TEST_F(ClusterTest, CancelStopsARunningJobAndFreesItsNodes) {
   cluster_ = std::make_unique<Cluster>(2, tag_);
-  const uint64_t job = SubmitDetached(dir_.Write("long.yaml", kLongScenario), 2);
-  WaitUntilRunning(job);
+  const uint64_t job = cluster_->SubmitDetached(dir_.Write("long.yaml", kLongScenario), 2);
+  ASSERT_TRUE(cluster_->WaitUntilRunning(job)) << Status(job).dump();
   auto cancel = RunMeshsim({"cancel", std::to_string(job), "--coordinator", cluster_->endpoint()}, tag_, 20s);
   EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
   EXPECT_EQ(Status(job)["state"], "CANCELLED");
@@ -189,7 +157,7 @@ TEST_F(ClusterTest, IdleNodesUseNoCpu) {
 
 TEST_F(ClusterTest, JobWaitsInTheQueueUntilEnoughNodesAreReady) {
   cluster_ = std::make_unique<Cluster>(1, tag_);
-  const uint64_t job = SubmitDetached(SourcePath("scenarios/phold.yaml"), 2);
+  const uint64_t job = cluster_->SubmitDetached(SourcePath("scenarios/phold.yaml"), 2);
   ASSERT_TRUE(WaitFor([&] { return !Status(job)["reason"].get<std::string>().empty(); }, 10s));
   const auto status = Status(job);
   EXPECT_EQ(status["state"], "QUEUED");

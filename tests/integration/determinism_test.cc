@@ -64,7 +64,8 @@ TEST_F(DeterminismTest, TransportDoesNotChangeTheResult) {
   const auto yaml = ReadText(phold_);
   const nlohmann::json one = Run(phold_, 1);
   for (const char* transport : {"tcp", "shm", "auto"}) {
-    const auto path = dir_.Write(std::string(transport) + ".yaml", WithLine(yaml, "transport", std::string("transport: ") + transport));
+    const auto path = dir_.Write(std::string(transport) + ".yaml",
+                                 WithLine(yaml, "transport", std::string("transport: ") + transport));
     const nlohmann::json four = Run(path, 4);
     ASSERT_EQ(four["state"], "COMPLETED") << four.dump();
     EXPECT_EQ(four["digest"], one["digest"]) << transport;

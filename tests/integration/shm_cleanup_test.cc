@@ -49,29 +49,15 @@ class ShmCleanupTest : public ::testing::Test {
     cluster_.reset();
     EXPECT_TRUE(TaggedProcesses(tag_).empty()) << "processes left behind";
   }
-  nlohmann::json Status(uint64_t job) {
-    auto result = RunMeshsim({"status", std::to_string(job), "--coordinator", cluster_->endpoint(), "--json"},
-                             tag_, 20s);
-    try {
-      return nlohmann::json::parse(result.output);
-    } catch (const std::exception&) {
-      return {};
-    }
-  }
+  nlohmann::json Status(uint64_t job) { return cluster_->JobStatus(job); }
   uint64_t StartLongJob(int nodes) {
-    auto result = RunMeshsim({"submit", dir_.Write("long.yaml", kLongScenario), "--coordinator",
-                              cluster_->endpoint(), "--nodes", std::to_string(nodes), "--detach", "--json", "-"},
-                             tag_, 20s);
-    const uint64_t job = nlohmann::json::parse(result.output)["job_id"];
-    EXPECT_TRUE(WaitFor([&] {
-      const auto s = Status(job);
-      return s["state"] == "RUNNING" && s["virtual_time"].get<double>() > 0;
-    }, 30s));
+    const uint64_t job = cluster_->SubmitDetached(dir_.Write("long.yaml", kLongScenario), nodes);
+    EXPECT_TRUE(cluster_->WaitUntilRunning(job)) << Status(job).dump();
     return job;
   }
   void ExpectNextJobCompletes(int nodes) {
-    auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
-                            "--nodes", std::to_string(nodes)},
+    auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
+                            cluster_->endpoint(), "--nodes", std::to_string(nodes)},
                            tag_);
     EXPECT_EQ(next.exit_code, 0) << next.output;
   }
@@ -129,7 +115,8 @@ TEST_F(ShmCleanupTest, NodeThatCannotShareMemoryGetsTcpLinksOrARefusal) {
   auto isolated = process::ChildProcess::Spawn(
       {.name = "isolated",
        .argv = {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                "mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec \"$0\" node --coordinator \"$1\" --name isolated",
+                "mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec \"$0\" node --coordinator \"$1\" --name "
+                "isolated",
                 MeshsimBinary(), cluster_->endpoint()},
        .extra_env = {"MESHSIM_TEST_TAG=" + tag_},
        .tail_lines = 1000});
@@ -138,8 +125,8 @@ TEST_F(ShmCleanupTest, NodeThatCannotShareMemoryGetsTcpLinksOrARefusal) {
 
   // auto: shm between the two that share /dev/shm, tcp to the isolated one.
   const std::string out = dir_.path() + "/mixed.json";
-  auto mixed = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
-                           "--nodes", "3", "--json", out},
+  auto mixed = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
+                           cluster_->endpoint(), "--nodes", "3", "--json", out},
                           tag_);
   ASSERT_EQ(mixed.exit_code, 0) << mixed.output;
   const auto result = ReadJson(out);
@@ -155,15 +142,16 @@ TEST_F(ShmCleanupTest, NodeThatCannotShareMemoryGetsTcpLinksOrARefusal) {
   }
   EXPECT_EQ(shm, 2);
   EXPECT_EQ(tcp, 4);
-  auto one = RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "1", "--json",
-                         dir_.path() + "/one.json"},
-                        tag_);
-  EXPECT_EQ(ReadJson(dir_.path() + "/one.json")["digest"], result["digest"]) << "mixed transports changed the result";
+  auto one = RunMeshsim(
+      {"run", SourcePath("scenarios/phold.yaml"), "--nodes", "1", "--json", dir_.path() + "/one.json"}, tag_);
+  EXPECT_EQ(ReadJson(dir_.path() + "/one.json")["digest"], result["digest"])
+      << "mixed transports changed the result";
 
   // shm forced: refused, naming the problem.
-  auto forced = RunMeshsim({"submit", dir_.Write("shm.yaml", "model: phold\ntransport: shm\nend_time: 10\nlookahead: 0.1\n"),
-                            "--coordinator", cluster_->endpoint(), "--nodes", "3"},
-                           tag_);
+  auto forced = RunMeshsim(
+      {"submit", dir_.Write("shm.yaml", "model: phold\ntransport: shm\nend_time: 10\nlookahead: 0.1\n"),
+       "--coordinator", cluster_->endpoint(), "--nodes", "3"},
+      tag_);
   EXPECT_EQ(forced.exit_code, 1);
   EXPECT_NE(forced.output.find("cannot share memory"), std::string::npos) << forced.output;
   (*isolated)->Stop(5s);
@@ -172,13 +160,16 @@ TEST_F(ShmCleanupTest, NodeThatCannotShareMemoryGetsTcpLinksOrARefusal) {
 TEST(RunShmCleanupTest, InterruptedRunLeavesNoSegments) {
   const std::string tag = NewTag();
   TempDir dir;
-  auto run = StartMeshsim("run", {"run", dir.Write("long.yaml", kLongScenario), "--nodes", "3", "--show-logs"}, tag);
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& line : run->Tail()) {
-      if (line.find("ASSIGNING -> RUNNING") != std::string::npos) return true;
-    }
-    return false;
-  }, 30s));
+  auto run =
+      StartMeshsim("run", {"run", dir.Write("long.yaml", kLongScenario), "--nodes", "3", "--show-logs"}, tag);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& line : run->Tail()) {
+          if (line.find("ASSIGNING -> RUNNING") != std::string::npos) return true;
+        }
+        return false;
+      },
+      30s));
   ASSERT_TRUE(WaitFor([] { return !Segments(".j1.").empty(); }, 10s));
   std::vector<pid_t> pids = TaggedProcesses(tag);
   run->Signal(SIGINT);

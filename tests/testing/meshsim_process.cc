@@ -177,3 +177,39 @@ nlohmann::json Cluster::ListNodes() const {
 }
 
 }  // namespace meshsim::testing
+
+namespace meshsim::testing {
+
+nlohmann::json Cluster::JobStatus(uint64_t job) const {
+  auto result = RunMeshsim({"status", std::to_string(job), "--coordinator", endpoint_, "--json"}, tag_,
+                           std::chrono::seconds(20));
+  try {
+    return nlohmann::json::parse(result.output);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+uint64_t Cluster::SubmitDetached(const std::string& scenario_path, int nodes) const {
+  auto result = RunMeshsim({"submit", scenario_path, "--coordinator", endpoint_, "--nodes",
+                            std::to_string(nodes), "--detach", "--json", "-"},
+                           tag_, std::chrono::seconds(20));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  try {
+    return nlohmann::json::parse(result.output)["job_id"].get<uint64_t>();
+  } catch (const std::exception&) {
+    ADD_FAILURE() << "submit printed no job id: " << result.output;
+    return 0;
+  }
+}
+
+bool Cluster::WaitUntilRunning(uint64_t job) const {
+  return WaitFor(
+      [&] {
+        const auto status = JobStatus(job);
+        return status.is_object() && status["state"] == "RUNNING" && status["virtual_time"].get<double>() > 0;
+      },
+      std::chrono::seconds(30));
+}
+
+}  // namespace meshsim::testing

@@ -66,6 +66,13 @@ class Cluster {
   process::ChildProcess& coordinator() { return *coordinator_; }
   // `meshsim nodes --json`.
   nlohmann::json ListNodes() const;
+  // `meshsim status JOB --json`; null when it printed no JSON.
+  nlohmann::json JobStatus(uint64_t job) const;
+  // `meshsim submit FILE --nodes N --detach`; returns the job id (0 and a
+  // test failure if it did not submit).
+  uint64_t SubmitDetached(const std::string& scenario_path, int nodes) const;
+  // Polls the job until it is RUNNING and has advanced virtual time.
+  bool WaitUntilRunning(uint64_t job) const;
 
  private:
   std::string tag_;

@@ -174,7 +174,8 @@ absl::StatusOr<RingReader> RingReader::Open(const std::string& name, uint64_t jo
     return absl::DataLossError(StrCat("shm ring ", name, " has a bad magic or version"));
   }
   if (d->capacity != segment->size() - kRingHeaderBytes) {
-    return absl::DataLossError(StrCat("shm ring ", name, " capacity ", d->capacity, " does not match its size"));
+    return absl::DataLossError(
+        StrCat("shm ring ", name, " capacity ", d->capacity, " does not match its size"));
   }
   if (d->job_id != job_id) {
     return absl::FailedPreconditionError(StrCat("shm ring ", name, " belongs to job ", d->job_id));
@@ -236,13 +237,15 @@ absl::StatusOr<bool> RingReader::TryRead(std::vector<std::byte>* out) {
       }
     } else if ((header.flags & ~uint32_t{kFirst | kLast}) != 0 || header.length > capacity_ / 4 ||
                offset + record > capacity_) {
-      return Corrupt(StrCat("bad record (length ", header.length, ", flags ", header.flags, ") at offset ",
-                            offset));
+      return Corrupt(
+          StrCat("bad record (length ", header.length, ", flags ", header.flags, ") at offset ", offset));
     } else if (((header.flags & kFirst) != 0) == in_message_) {
-      return Corrupt(StrCat("record at offset ", offset, in_message_ ? " starts a new message inside another"
-                                                                      : " continues a message never started"));
+      return Corrupt(StrCat(
+          "record at offset ", offset,
+          in_message_ ? " starts a new message inside another" : " continues a message never started"));
     }
-    if (record > available) return Corrupt(StrCat("record at offset ", offset, " runs past the write position"));
+    if (record > available)
+      return Corrupt(StrCat("record at offset ", offset, " runs past the write position"));
 
     if (header.flags == (kFirst | kLast)) {
       // The common case, a whole message in one record: one copy, straight

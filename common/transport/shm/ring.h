@@ -81,7 +81,7 @@ class RingWriter {
   // when this view shows too little space, so the cores do not trade the
   // line on every message.
   uint64_t cached_read_pos_ = 0;
-  size_t reserved_ = 0;     // bytes of the record being written
+  size_t reserved_ = 0;  // bytes of the record being written
 };
 
 class RingReader {
@@ -107,7 +107,7 @@ class RingReader {
   ShmSegment segment_;
   uint32_t capacity_;
   uint64_t job_id_;
-  uint64_t read_pos_ = 0;  // the consumer's own copy
+  uint64_t read_pos_ = 0;          // the consumer's own copy
   uint64_t cached_write_pos_ = 0;  // the producer's position as last read
   std::vector<std::byte> assembling_;
   bool in_message_ = false;

@@ -26,9 +26,9 @@ class ShmPeerLink final : public PeerLink {
   // Creates the ring; `peer_probe` is the receiver's probe segment (its
   // doorbell). `abort` stops a Send that waits for ring space.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ShmPeerLink>> Create(const std::string& ring_name,
-                                                                          uint32_t capacity, uint64_t job_id,
-                                                                          ShmSegment peer_probe,
-                                                                          const std::atomic<bool>* abort);
+                                                                           uint32_t capacity, uint64_t job_id,
+                                                                           ShmSegment peer_probe,
+                                                                           const std::atomic<bool>* abort);
 
   absl::Status Send(std::span<const std::byte> frame) override;
   TransportKind kind() const override { return TransportKind::kShm; }

@@ -17,7 +17,9 @@ std::string UniqueName(const std::string& what) {
   return SegmentName(what + std::to_string(counter++));
 }
 
-std::vector<std::byte> Message(size_t size, uint8_t fill) { return std::vector<std::byte>(size, std::byte{fill}); }
+std::vector<std::byte> Message(size_t size, uint8_t fill) {
+  return std::vector<std::byte>(size, std::byte{fill});
+}
 
 const auto kNeverStop = [] { return false; };
 
@@ -95,7 +97,8 @@ TEST_F(RingTest, ReserveCommitsInPlaceAndRejectsOversizedRecords) {
   std::vector<std::byte> out;
   ASSERT_TRUE(*reader_->TryRead(&out));
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(out.data()), out.size()), "hello");
-  EXPECT_TRUE(absl::IsInvalidArgument(writer_->Reserve(writer_->max_record_bytes() + 1, kNeverStop).status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(writer_->Reserve(writer_->max_record_bytes() + 1, kNeverStop).status()));
 }
 
 TEST_F(RingTest, FullRingMakesTheWriterWaitUntilStopped) {
@@ -151,8 +154,8 @@ TEST(ProbeTest, PeerWithTheRightTokenMatchesAndAWrongTokenDoesNot) {
   auto probe = ColocationProbe::Create();
   ASSERT_TRUE(probe.ok());
   EXPECT_TRUE(ColocationProbe::OpenPeer(probe->name(), probe->token_hex()).ok());
-  EXPECT_TRUE(absl::IsFailedPrecondition(
-      ColocationProbe::OpenPeer(probe->name(), std::string(64, '0')).status()));
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(ColocationProbe::OpenPeer(probe->name(), std::string(64, '0')).status()));
   EXPECT_TRUE(absl::IsNotFound(ColocationProbe::OpenPeer("/meshsim.1.nothing", probe->token_hex()).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(ColocationProbe::OpenPeer("/etc/passwd", "").status()));
 }
