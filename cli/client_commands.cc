@@ -38,6 +38,15 @@ absl::StatusOr<std::unique_ptr<rpc::RpcClient>> Connect(zmq::context_t& context,
   return rpc::RpcClient::Create(context, {.endpoint = endpoint});
 }
 
+// One call to the coordinator, for commands that make exactly one.
+absl::Status CallCoordinator(const std::string& endpoint, std::string_view method,
+                             const google::protobuf::Message& request, google::protobuf::Message* reply) {
+  zmq::context_t context;
+  auto client = Connect(context, endpoint);
+  if (!client.ok()) return client.status();
+  return (*client)->Call(method, request, reply);
+}
+
 }  // namespace
 
 int RunLocal(const GlobalOptions& global, const RunOptions& options) {
@@ -103,13 +112,10 @@ int Submit(const GlobalOptions& global, const SubmitOptions& options) {
 }
 
 int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id) {
-  zmq::context_t context;
-  auto client = Connect(context, coordinator);
-  if (!client.ok()) return Fail(client.status());
   v1::GetJobRequest request;
   request.set_job_id(job_id);
   v1::GetJobReply reply;
-  if (auto status = (*client)->Call("Coordinator.GetJob", request, &reply); !status.ok()) {
+  if (auto status = CallCoordinator(coordinator, "Coordinator.GetJob", request, &reply); !status.ok()) {
     return Fail(status);
   }
   ShowJob(global.json, reply.job());
@@ -117,13 +123,10 @@ int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t
 }
 
 int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id) {
-  zmq::context_t context;
-  auto client = Connect(context, coordinator);
-  if (!client.ok()) return Fail(client.status());
   v1::CancelJobRequest request;
   request.set_job_id(job_id);
   v1::CancelJobReply reply;
-  if (auto status = (*client)->Call("Coordinator.CancelJob", request, &reply); !status.ok()) {
+  if (auto status = CallCoordinator(coordinator, "Coordinator.CancelJob", request, &reply); !status.ok()) {
     return Fail(status);
   }
   ShowJob(global.json, reply.job());
@@ -131,11 +134,9 @@ int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t
 }
 
 int Nodes(const GlobalOptions& global, const std::string& coordinator) {
-  zmq::context_t context;
-  auto client = Connect(context, coordinator);
-  if (!client.ok()) return Fail(client.status());
   v1::ListNodesReply reply;
-  if (auto status = (*client)->Call("Coordinator.ListNodes", v1::ListNodesRequest(), &reply); !status.ok()) {
+  if (auto status = CallCoordinator(coordinator, "Coordinator.ListNodes", v1::ListNodesRequest(), &reply);
+      !status.ok()) {
     return Fail(status);
   }
   if (global.json) {

@@ -138,7 +138,8 @@ absl::Status JobRunner::OpenInboundRings() {
         peer.ring.emplace(std::move(*ring));
         break;
       }
-      if (!absl::IsNotFound(ring.status())) return ring.status();
+      // Not there yet, or still being set up by its creator: wait for it.
+      if (!absl::IsNotFound(ring.status()) && !absl::IsUnavailable(ring.status())) return ring.status();
       if (abort_.load(std::memory_order_relaxed)) return absl::AbortedError("job aborted");
       if (deadline.Expired()) {
         return absl::DeadlineExceededError(

@@ -10,7 +10,7 @@
 #include "common/frame/frame_codec.h"
 #include "gtest/gtest.h"
 #include "proto/rpc.pb.h"
-#include "tests/testing/meshsim_process.h"
+#include "tests/testing/cluster_test_base.h"
 #include "zmq.hpp"
 
 namespace meshsim::testing {
@@ -53,15 +53,8 @@ std::vector<std::byte> Garbage(const std::string& text) {
   return out;
 }
 
-class BadInputTest : public ::testing::Test {
+class BadInputTest : public ClusterTestBase {
  protected:
-  void TearDown() override {
-    cluster_.reset();
-    EXPECT_TRUE(TaggedProcesses(tag_).empty()) << "processes left behind";
-  }
-  std::string tag_ = NewTag();
-  TempDir dir_;
-  std::unique_ptr<Cluster> cluster_;
 };
 
 TEST_F(BadInputTest, MalformedScenariosAreRejectedWithTheFieldNamed) {

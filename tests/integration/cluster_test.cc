@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/testing/meshsim_process.h"
+#include "tests/testing/cluster_test_base.h"
 
 namespace meshsim::testing {
 namespace {
@@ -29,15 +29,8 @@ params:
   remote_fraction: 0.2
 )";
 
-class ClusterTest : public ::testing::Test {
+class ClusterTest : public ClusterTestBase {
  protected:
-  void TearDown() override {
-    cluster_.reset();
-    EXPECT_TRUE(TaggedProcesses(tag_).empty()) << "processes left behind";
-  }
-
-  nlohmann::json Status(uint64_t job) { return cluster_->JobStatus(job); }
-
   nlohmann::json NodeNamed(const std::string& name) {
     for (const auto& node : cluster_->ListNodes()) {
       if (node["name"] == name) return node;
@@ -45,10 +38,6 @@ class ClusterTest : public ::testing::Test {
     ADD_FAILURE() << "no node named " << name;
     return {};
   }
-
-  std::string tag_ = NewTag();
-  TempDir dir_;
-  std::unique_ptr<Cluster> cluster_;
 };
 
 TEST_F(ClusterTest, SubmitToSeparateProcessesPrintsTheResultAndNodesListsThem) {

@@ -9,7 +9,7 @@
 
 #include "common/transport/shm/ring_descriptor.h"
 #include "gtest/gtest.h"
-#include "tests/testing/meshsim_process.h"
+#include "tests/testing/cluster_test_base.h"
 
 namespace meshsim::testing {
 namespace {
@@ -43,13 +43,8 @@ std::vector<std::string> Segments(const std::string& needle) {
 
 std::string JobNeedle(uint64_t job) { return ".j" + std::to_string(job) + "."; }
 
-class ShmCleanupTest : public ::testing::Test {
+class ShmCleanupTest : public ClusterTestBase {
  protected:
-  void TearDown() override {
-    cluster_.reset();
-    EXPECT_TRUE(TaggedProcesses(tag_).empty()) << "processes left behind";
-  }
-  nlohmann::json Status(uint64_t job) { return cluster_->JobStatus(job); }
   uint64_t StartLongJob(int nodes) {
     const uint64_t job = cluster_->SubmitDetached(dir_.Write("long.yaml", kLongScenario), nodes);
     EXPECT_TRUE(cluster_->WaitUntilRunning(job)) << Status(job).dump();
@@ -61,10 +56,6 @@ class ShmCleanupTest : public ::testing::Test {
                            tag_);
     EXPECT_EQ(next.exit_code, 0) << next.output;
   }
-
-  std::string tag_ = NewTag();
-  TempDir dir_;
-  std::unique_ptr<Cluster> cluster_;
 };
 
 TEST_F(ShmCleanupTest, NodeKilledMidJobLeavesNoSegmentOfTheJob) {

@@ -24,7 +24,8 @@ absl::StatusOr<ColocationProbe> ColocationProbe::Create() {
   std::random_device random;  // the kernel's entropy: tokens must not repeat across hosts
   for (auto& byte : probe->token) byte = static_cast<uint8_t>(random());
   probe->owner_pid = static_cast<uint32_t>(getpid());
-  probe->magic = kProbeMagic;
+  // Last, with release: a peer that sees the magic sees the token.
+  std::atomic_ref<uint64_t>(probe->magic).store(kProbeMagic, std::memory_order_release);
   std::string token = Hex(probe->token, sizeof(probe->token));
   return ColocationProbe(std::move(*segment), std::move(token));
 }
@@ -38,8 +39,9 @@ absl::StatusOr<ShmSegment> ColocationProbe::OpenPeer(const std::string& name, co
   if (segment->size() < sizeof(ProbeDescriptor)) {
     return absl::FailedPreconditionError(StrCat("probe ", name, " is too small"));
   }
-  const ProbeDescriptor* probe = Descriptor(*segment);
-  if (probe->magic != kProbeMagic || Hex(probe->token, sizeof(probe->token)) != token_hex) {
+  ProbeDescriptor* probe = Descriptor(*segment);
+  if (std::atomic_ref<uint64_t>(probe->magic).load(std::memory_order_acquire) != kProbeMagic ||
+      Hex(probe->token, sizeof(probe->token)) != token_hex) {
     return absl::FailedPreconditionError(StrCat("probe ", name, " holds another token"));
   }
   return std::move(*segment);

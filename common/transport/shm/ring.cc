@@ -67,13 +67,14 @@ absl::StatusOr<RingWriter> RingWriter::Create(const std::string& name, uint32_t 
   auto segment = ShmSegment::Create(name, kRingHeaderBytes + capacity);
   if (!segment.ok()) return segment.status();
   auto* d = new (segment->data()) RingDescriptor{};
-  d->magic = kRingMagic;
   d->version = kRingVersion;
   d->capacity = capacity;
   d->job_id = job_id;
   d->writer_pid = static_cast<uint32_t>(getpid());
-  // The segment is zero-filled, and the reader maps it only after this
-  // process has returned from Create; nothing needs publishing beyond that.
+  // The reader polls for the name and may map the segment before it is
+  // initialized: the magic goes in last, with release, and a reader that
+  // sees it (acquire) sees every field above.
+  std::atomic_ref<uint64_t>(d->magic).store(kRingMagic, std::memory_order_release);
   return RingWriter(std::move(*segment), capacity);
 }
 
@@ -169,8 +170,11 @@ absl::StatusOr<RingReader> RingReader::Open(const std::string& name, uint64_t jo
   if (segment->size() < kRingHeaderBytes + 4096) {
     return absl::DataLossError(StrCat("shm ring ", name, " is too small (", segment->size(), " bytes)"));
   }
-  const auto* d = reinterpret_cast<const RingDescriptor*>(segment->data());
-  if (d->magic != kRingMagic || d->version != kRingVersion) {
+  auto* d = reinterpret_cast<RingDescriptor*>(segment->data());
+  // Acquire: pairs with the creator's release of the magic.
+  const uint64_t magic = std::atomic_ref<uint64_t>(d->magic).load(std::memory_order_acquire);
+  if (magic == 0) return absl::UnavailableError(StrCat("shm ring ", name, " is not initialized yet"));
+  if (magic != kRingMagic || d->version != kRingVersion) {
     return absl::DataLossError(StrCat("shm ring ", name, " has a bad magic or version"));
   }
   if (d->capacity != segment->size() - kRingHeaderBytes) {

@@ -87,6 +87,7 @@ class RingWriter {
 class RingReader {
  public:
   // Maps an existing ring and checks its header against `job_id`.
+  // UNAVAILABLE while its creator is still setting it up: try again.
   [[nodiscard]] static absl::StatusOr<RingReader> Open(const std::string& name, uint64_t job_id);
 
   // Takes one whole message into *out if one is complete; false if not (a

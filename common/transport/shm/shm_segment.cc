@@ -69,7 +69,8 @@ absl::StatusOr<ShmSegment> ShmSegment::Open(const std::string& name) {
   struct stat info {};
   if (fstat(fd, &info) != 0 || info.st_size <= 0) {
     close(fd);
-    return absl::FailedPreconditionError(StrCat("shm segment ", name, " is empty"));
+    // Between its creator's shm_open and ftruncate a segment has no size.
+    return absl::UnavailableError(StrCat("shm segment ", name, " is not sized yet"));
   }
   const auto bytes = static_cast<size_t>(info.st_size);
   void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -19,7 +19,8 @@ class ShmSegment {
   // Creates a new segment of `bytes`, mode 0600, zero-filled. ALREADY_EXISTS
   // if the name is taken. The handle owns the name.
   [[nodiscard]] static absl::StatusOr<ShmSegment> Create(const std::string& name, size_t bytes);
-  // Maps an existing segment read-write. NOT_FOUND if there is none.
+  // Maps an existing segment read-write. NOT_FOUND if there is none,
+  // UNAVAILABLE if its creator has not sized it yet.
   [[nodiscard]] static absl::StatusOr<ShmSegment> Open(const std::string& name);
 
   ShmSegment(ShmSegment&& other) noexcept;

@@ -146,8 +146,18 @@ TEST(RingOpenTest, OpeningSomethingThatIsNotARingFails) {
   const std::string name = UniqueName("junk");
   auto junk = ShmSegment::Create(name, 8192);
   ASSERT_TRUE(junk.ok());
+  std::memset(junk->data(), 0x5a, junk->size());  // something else's bytes
   EXPECT_TRUE(absl::IsDataLoss(RingReader::Open(name, 1).status()));
   EXPECT_TRUE(absl::IsNotFound(RingReader::Open(UniqueName("missing"), 1).status()));
+}
+
+TEST(RingOpenTest, RingStillBeingCreatedIsUnavailableNotCorrupt) {
+  // What a reader can find between its creator's shm_open and the header
+  // being published: a zero-filled segment.
+  const std::string name = UniqueName("half");
+  auto half = ShmSegment::Create(name, kRingHeaderBytes + 4096);
+  ASSERT_TRUE(half.ok());
+  EXPECT_TRUE(absl::IsUnavailable(RingReader::Open(name, 1).status()));
 }
 
 TEST(ProbeTest, PeerWithTheRightTokenMatchesAndAWrongTokenDoesNot) {
