@@ -57,8 +57,12 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
     fmt::print(stderr, "meshsim: starting a local cluster of {} node(s) for {}\n", scenario->nodes(),
                scenario->name());
   }
-  auto cluster = LocalCluster::Start({SelfExecutable(), scenario->nodes(), global.log.level,
-                                      options.show_logs, options.node_timeout_seconds});
+  auto cluster = LocalCluster::Start({.executable = SelfExecutable(),
+                                      .nodes = scenario->nodes(),
+                                      .log_level = global.log.level,
+                                      .log_format = global.log.format == log::Format::kJson ? "json" : "text",
+                                      .show_logs = options.show_logs,
+                                      .node_timeout_seconds = options.node_timeout_seconds});
   if (!cluster.ok()) return Fail(cluster.status());
   zmq::context_t context;
   auto client = Connect(context, (*cluster)->coordinator_endpoint());

@@ -36,7 +36,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
       process::ChildProcess::Spawn(
           {.name = "coordinator",
            .argv = {options.executable, "coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout",
-                    fmt::format("{}", options.node_timeout_seconds), "--log-level", options.log_level},
+                    fmt::format("{}", options.node_timeout_seconds), "--log-level", options.log_level,
+                    "--log-format", options.log_format},
            .on_log_line = forward}));
   MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_endpoint_,
                            cluster->coordinator_->WaitForStatus("rpc", deadline));
@@ -46,7 +47,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
         auto node, process::ChildProcess::Spawn(
                        {.name = name,
                         .argv = {options.executable, "node", "--coordinator", cluster->coordinator_endpoint_,
-                                 "--name", name, "--log-level", options.log_level},
+                                 "--name", name, "--log-level", options.log_level, "--log-format",
+                                 options.log_format},
                         .on_log_line = forward}));
     cluster->nodes_.push_back(std::move(node));
   }

@@ -17,6 +17,7 @@ struct LocalClusterOptions {
   std::string executable;  // the meshsim binary
   uint32_t nodes = 1;
   std::string log_level = "info";
+  std::string log_format = "text";
   bool show_logs = false;  // forward children's log lines to stderr
   double node_timeout_seconds = 2.0;
 };
