@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "common/transport/shm/ring_descriptor.h"
+#include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "gtest/gtest.h"
 #include "tests/testing/cluster_test_base.h"
 
@@ -102,6 +104,17 @@ TEST_F(ShmCleanupTest, NodeThatCannotShareMemoryGetsTcpLinksOrARefusal) {
   if (geteuid() != 0 || access("/usr/bin/unshare", X_OK) != 0) {
     GTEST_SKIP() << "needs root and unshare(1) to give a node its own /dev/shm";
   }
+  {
+    // unshare fails where / is not a mount point (a chroot): nothing to test there.
+    auto probe = process::ChildProcess::Spawn(
+        {.name = "unshare-probe",
+         .argv = {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/true"}});
+    ASSERT_TRUE(probe.ok());
+    const auto status = (*probe)->Wait(Deadline::After(10s));
+    if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+      GTEST_SKIP() << "this machine cannot make a private mount namespace (unshare --mount failed)";
+    }
+  }
   cluster_ = std::make_unique<Cluster>(2, tag_);
   auto isolated = process::ChildProcess::Spawn(
       {.name = "isolated",
@@ -112,7 +125,9 @@ TEST_F(ShmCleanupTest, NodeThatCannotShareMemoryGetsTcpLinksOrARefusal) {
        .extra_env = {"MESHSIM_TEST_TAG=" + tag_},
        .tail_lines = 1000});
   ASSERT_TRUE(isolated.ok());
-  ASSERT_TRUE((*isolated)->WaitForStatus("node_id", Deadline::After(10s)).ok());
+  const auto registered = (*isolated)->WaitForStatus("node_id", Deadline::After(10s));
+  ASSERT_TRUE(registered.ok()) << registered.status().message() << "\n"
+                               << fmt::format("{}", fmt::join((*isolated)->Tail(), "\n"));
 
   // auto: shm between the two that share /dev/shm, tcp to the isolated one.
   const std::string out = dir_.path() + "/mixed.json";
