@@ -26,35 +26,15 @@ double WallSeconds() {
 }  // namespace
 
 std::string_view JobStateName(v1::JobState state) {
-  switch (state) {
-    case v1::QUEUED:
-      return "QUEUED";
-    case v1::ASSIGNING:
-      return "ASSIGNING";
-    case v1::RUNNING:
-      return "RUNNING";
-    case v1::COMPLETED:
-      return "COMPLETED";
-    case v1::FAILED:
-      return "FAILED";
-    case v1::CANCELLED:
-      return "CANCELLED";
-    default:
-      return "UNKNOWN";
-  }
+  const std::string& name = v1::JobState_Name(state);  // the IDL's names: QUEUED, RUNNING, ...
+  return name.empty() ? "UNKNOWN" : std::string_view(name);
 }
 
 std::string_view NodeStateName(v1::NodeState state) {
-  switch (state) {
-    case v1::NODE_READY:
-      return "READY";
-    case v1::NODE_BUSY:
-      return "BUSY";
-    case v1::NODE_LOST:
-      return "LOST";
-    default:
-      return "UNKNOWN";
-  }
+  std::string_view name = v1::NodeState_Name(state);  // NODE_READY, NODE_BUSY, NODE_LOST
+  if (name.empty()) return "UNKNOWN";
+  name.remove_prefix(name.starts_with("NODE_") ? 5 : 0);
+  return name;
 }
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOptions options) {
