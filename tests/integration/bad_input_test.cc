@@ -110,9 +110,7 @@ TEST_F(BadInputTest, GarbageToTheCoordinatorRpcPortGetsAnErrorAndServiceContinue
   ASSERT_TRUE(reply.ParseFromArray(reply_bytes.data(), static_cast<int>(reply_bytes.size())));
   EXPECT_EQ(reply.code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
 
-  auto run = RunMeshsim(
-      {"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(), "--nodes", "1"},
-      tag_);
+  auto run = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 1);
   EXPECT_EQ(run.exit_code, 0) << run.output;
 }
 
@@ -137,9 +135,7 @@ TEST_F(BadInputTest, GarbageToAnIdleNodesDataPortIsCountedAndDropped) {
       10s))
       << cluster_->ListNodes().dump();
 
-  auto run = RunMeshsim(
-      {"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(), "--nodes", "2"},
-      tag_);
+  auto run = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 2);
   EXPECT_EQ(run.exit_code, 0) << run.output;
 }
 
@@ -158,11 +154,7 @@ params:
 )");
   cluster_ = std::make_unique<Cluster>(2, tag_);
   const std::string clean_out = dir_.path() + "/clean.json";
-  ASSERT_EQ(RunMeshsim({"submit", scenario, "--coordinator", cluster_->endpoint(), "--nodes", "2", "--json",
-                        clean_out},
-                       tag_)
-                .exit_code,
-            0);
+  ASSERT_EQ(cluster_->Submit(scenario, 2, clean_out).exit_code, 0);
   const auto clean = ReadJson(clean_out);
   const uint64_t next_job = clean["job_id"].get<uint64_t>() + 1;
 

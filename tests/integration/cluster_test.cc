@@ -49,9 +49,7 @@ TEST_F(ClusterTest, SubmitToSeparateProcessesPrintsTheResultAndNodesListsThem) {
     EXPECT_TRUE(node["name"].get<std::string>().starts_with("node-"));
   }
   const std::string out = dir_.path() + "/result.json";
-  auto result = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
-                            cluster_->endpoint(), "--nodes", "3", "--json", out},
-                           tag_);
+  auto result = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 3, out);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto json = ReadJson(out);
   EXPECT_EQ(json["state"], "COMPLETED");
@@ -88,9 +86,7 @@ TEST_F(ClusterTest, KilledNodeFailsTheJobAndTheNextJobRunsOnTheSurvivors) {
 
   // The coordinator keeps serving, and the survivors take the next job.
   const std::string out = dir_.path() + "/next.json";
-  auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
-                          "--nodes", "2", "--json", out},
-                         tag_);
+  auto next = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 2, out);
   ASSERT_EQ(next.exit_code, 0) << next.output;
   EXPECT_EQ(ReadJson(out)["state"], "COMPLETED");
 }
@@ -108,9 +104,7 @@ TEST_F(ClusterTest, CancelStopsARunningJobAndFreesItsNodes) {
         return std::all_of(nodes.begin(), nodes.end(), [](const auto& n) { return n["state"] == "READY"; });
       },
       10s));
-  auto next = RunMeshsim(
-      {"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(), "--nodes", "2"},
-      tag_);
+  auto next = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 2);
   EXPECT_EQ(next.exit_code, 0) << next.output;
 }
 
@@ -131,11 +125,7 @@ double CpuSeconds(pid_t pid) {
 TEST_F(ClusterTest, IdleNodesUseNoCpu) {
   cluster_ = std::make_unique<Cluster>(2, tag_);
   // One job first, so the shm links have existed and been torn down.
-  ASSERT_EQ(RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator", cluster_->endpoint(),
-                        "--nodes", "2"},
-                       tag_)
-                .exit_code,
-            0);
+  ASSERT_EQ(cluster_->Submit(SourcePath("scenarios/phold.yaml"), 2).exit_code, 0);
   const double before = CpuSeconds(cluster_->node(0).pid()) + CpuSeconds(cluster_->node(1).pid());
   const auto window = 2s;
   std::this_thread::sleep_for(window);  // measuring an interval, not waiting for an event

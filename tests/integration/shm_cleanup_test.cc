@@ -53,9 +53,7 @@ class ShmCleanupTest : public ClusterTestBase {
     return job;
   }
   void ExpectNextJobCompletes(int nodes) {
-    auto next = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
-                            cluster_->endpoint(), "--nodes", std::to_string(nodes)},
-                           tag_);
+    auto next = cluster_->Submit(SourcePath("scenarios/phold.yaml"), nodes);
     EXPECT_EQ(next.exit_code, 0) << next.output;
   }
 };
@@ -131,9 +129,7 @@ TEST_F(ShmCleanupTest, NodeThatCannotShareMemoryGetsTcpLinksOrARefusal) {
 
   // auto: shm between the two that share /dev/shm, tcp to the isolated one.
   const std::string out = dir_.path() + "/mixed.json";
-  auto mixed = RunMeshsim({"submit", SourcePath("scenarios/phold.yaml"), "--coordinator",
-                           cluster_->endpoint(), "--nodes", "3", "--json", out},
-                          tag_);
+  auto mixed = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 3, out);
   ASSERT_EQ(mixed.exit_code, 0) << mixed.output;
   const auto result = ReadJson(out);
   uint32_t isolated_id = 0;
@@ -154,10 +150,8 @@ TEST_F(ShmCleanupTest, NodeThatCannotShareMemoryGetsTcpLinksOrARefusal) {
       << "mixed transports changed the result";
 
   // shm forced: refused, naming the problem.
-  auto forced = RunMeshsim(
-      {"submit", dir_.Write("shm.yaml", "model: phold\ntransport: shm\nend_time: 10\nlookahead: 0.1\n"),
-       "--coordinator", cluster_->endpoint(), "--nodes", "3"},
-      tag_);
+  auto forced = cluster_->Submit(
+      dir_.Write("shm.yaml", "model: phold\ntransport: shm\nend_time: 10\nlookahead: 0.1\n"), 3);
   EXPECT_EQ(forced.exit_code, 1);
   EXPECT_NE(forced.output.find("cannot share memory"), std::string::npos) << forced.output;
   (*isolated)->Stop(5s);

@@ -180,6 +180,14 @@ nlohmann::json Cluster::ListNodes() const {
 
 namespace meshsim::testing {
 
+CommandResult Cluster::Submit(const std::string& scenario_path, int nodes,
+                              const std::string& json_out) const {
+  std::vector<std::string> args = {"submit",  scenario_path, "--coordinator",
+                                   endpoint_, "--nodes",     std::to_string(nodes)};
+  if (!json_out.empty()) args.insert(args.end(), {"--json", json_out});
+  return RunMeshsim(args, tag_);
+}
+
 nlohmann::json Cluster::JobStatus(uint64_t job) const {
   auto result = RunMeshsim({"status", std::to_string(job), "--coordinator", endpoint_, "--json"}, tag_,
                            std::chrono::seconds(20));

@@ -66,6 +66,9 @@ class Cluster {
   process::ChildProcess& coordinator() { return *coordinator_; }
   // `meshsim nodes --json`.
   nlohmann::json ListNodes() const;
+  // `meshsim submit FILE --nodes N` (and `--json json_out` when given),
+  // waiting for the job to end.
+  CommandResult Submit(const std::string& scenario_path, int nodes, const std::string& json_out = "") const;
   // `meshsim status JOB --json`; null when it printed no JSON.
   nlohmann::json JobStatus(uint64_t job) const;
   // `meshsim submit FILE --nodes N --detach`; returns the job id (0 and a
