@@ -7,6 +7,7 @@
 #include "common/status/status.h"
 #include "common/thread/named_thread.h"
 #include "coordinator/job_result.h"
+#include "coordinator/mailbox_registry.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {
@@ -128,6 +129,7 @@ void Coordinator::CompleteIfDone(JobRecord& job) {
     EndJob(job, v1::FAILED, std::string(result.status().message()));
     return;
   }
+  result->set_mailbox_count(job.mailbox_count);
   *job.info.mutable_result() = std::move(*result);
   const auto& r = job.info.result();
   SetJobState(job, v1::COMPLETED, "");
@@ -446,6 +448,7 @@ void Coordinator::AssignNextJob() {
     return true;
   };
   std::vector<std::vector<bool>> sees(ranks, std::vector<bool>(ranks, false));
+  std::vector<std::vector<std::string>> subscribed(ranks);
   for (uint32_t rank = 0; rank < ranks; ++rank) {
     prepare.set_rank(rank);
     v1::PrepareJobReply reply;
@@ -455,17 +458,30 @@ void Coordinator::AssignNextJob() {
     for (uint32_t peer : reply.colocated_ranks()) {
       if (peer < ranks) sees[rank][peer] = true;
     }
+    subscribed[rank].assign(std::make_move_iterator(reply.mutable_mailboxes()->begin()),
+                            std::make_move_iterator(reply.mutable_mailboxes()->end()));
   }
-  auto transports = ChooseTransports(prepare.scenario().transport(), sees);
-  if (!transports.ok()) {
+  auto fail = [&](const absl::Status& status) {
     std::lock_guard lock(mutex_);
     auto it = jobs_.find(job_id);
-    if (it != jobs_.end()) EndJob(it->second, v1::FAILED, std::string(transports.status().message()));
-    return;
+    if (it != jobs_.end()) EndJob(it->second, v1::FAILED, std::string(status.message()));
+  };
+  auto transports = ChooseTransports(prepare.scenario().transport(), sees);
+  if (!transports.ok()) return fail(transports.status());
+  auto mailboxes = BuildMailboxTable(subscribed);
+  if (!mailboxes.ok()) return fail(mailboxes.status());
+  if (!mailboxes->empty()) {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(job_id);
+    if (it != jobs_.end()) it->second.mailbox_count = static_cast<uint32_t>(mailboxes->size());
+    spdlog::info("job {}: mailbox registry has {} mailboxes", job_id, mailboxes->size());
   }
+  v1::StartJobRequest start;
+  start.set_job_id(job_id);
+  start.mutable_mailboxes()->Add(std::make_move_iterator(mailboxes->begin()),
+                                 std::make_move_iterator(mailboxes->end()));
   for (uint32_t rank = 0; rank < ranks; ++rank) {
-    v1::StartJobRequest start;
-    start.set_job_id(job_id);
+    start.clear_link_transports();
     for (v1::Transport transport : (*transports)[rank]) start.add_link_transports(transport);
     v1::StartJobReply reply;
     const absl::Status status = CallNode(prepare.peers(rank), endpoints[rank], "Node.StartJob", start, &reply,

@@ -56,6 +56,7 @@ class Coordinator {
     v1::JobInfo info;
     std::map<uint32_t, v1::NodeShare> shares;  // by rank
     TimePoint started;
+    uint32_t mailbox_count = 0;  // size of the job's mailbox registry
   };
   struct AbortCall {
     uint32_t node_id;

@@ -3,8 +3,38 @@
 #include <algorithm>
 
 #include "common/status/format.h"
+#include "common/status/status.h"
 
 namespace meshsim::coordinator {
+
+namespace {
+
+// Adds a node's series into the job's, point by point.
+absl::Status AddSeries(const v1::NodeShare& share, v1::JobResult* result) {
+  if (result->series_size() == 0) {
+    result->set_series_interval(share.series_interval());
+    *result->mutable_series() = share.series();
+    return absl::OkStatus();
+  }
+  const bool same_shape =
+      share.series_size() == result->series_size() && share.series_interval() == result->series_interval();
+  for (int i = 0; same_shape && i < share.series_size(); ++i) {
+    const v1::TimeSeries& part = share.series(i);
+    v1::TimeSeries& total = *result->mutable_series(i);
+    if (part.name() != total.name() || part.values_size() != total.values_size()) {
+      return absl::InternalError(StrCat("rank ", share.rank(), " reported series '", part.name(),
+                                        "' unlike rank 0's '", total.name(), "'"));
+    }
+    for (int k = 0; k < part.values_size(); ++k) total.set_values(k, total.values(k) + part.values(k));
+  }
+  if (!same_shape) {
+    return absl::InternalError(StrCat("rank ", share.rank(), " reported ", share.series_size(),
+                                      " series, rank 0 reported ", result->series_size()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<v1::JobResult> AggregateShares(const v1::Scenario& scenario,
                                               std::vector<v1::NodeShare> shares) {
@@ -23,6 +53,13 @@ absl::StatusOr<v1::JobResult> AggregateShares(const v1::Scenario& scenario,
     result.set_digest(result.digest() + share.digest());
     result.set_wall_seconds(std::max(result.wall_seconds(), share.loop_seconds()));
     for (const auto& [field, value] : share.summary()) (*result.mutable_summary())[field] += value;
+    v1::MailboxCounters* mailboxes = result.mutable_mailboxes();
+    mailboxes->set_posts(mailboxes->posts() + share.mailboxes().posts());
+    mailboxes->set_deliveries(mailboxes->deliveries() + share.mailboxes().deliveries());
+    mailboxes->set_remote_events(mailboxes->remote_events() + share.mailboxes().remote_events());
+    MESHSIM_RETURN_IF_ERROR(AddSeries(share, &result));
+    // The job result carries the totals; each node's series would repeat them in part.
+    share.clear_series();
     *result.add_nodes() = std::move(share);
   }
   if (result.wall_seconds() > 0) {

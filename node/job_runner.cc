@@ -69,6 +69,11 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, Job
                     probe.status().message());
     }
   }
+  // Init runs now, before the job starts, because the coordinator needs
+  // every node's mailbox subscriptions to build the job's mailbox table.
+  // What it sends waits in the window-0 frames.
+  MESHSIM_RETURN_IF_ERROR(runner->kernel_->Init());
+  runner->subscribed_mailboxes_ = runner->kernel_->subscribed_mailboxes();
   return runner;
 }
 
@@ -123,6 +128,22 @@ absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transport
       spdlog::info("job {}: link rank {} -> rank {} (node {}) uses tcp to {}", setup_.job_id, setup_.rank,
                    rank, info.node_id(), info.data_endpoint());
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JobRunner::InstallMailboxes(
+    const google::protobuf::RepeatedPtrField<v1::MailboxRoute>& mailboxes) {
+  std::vector<sim::MailboxRoute> table;
+  table.reserve(static_cast<size_t>(mailboxes.size()));
+  for (const v1::MailboxRoute& route : mailboxes) {
+    table.push_back({route.name(), {route.ranks().begin(), route.ranks().end()}});
+  }
+  MESHSIM_RETURN_IF_ERROR(kernel_->InstallMailboxes(std::move(table)));
+  limits_.mailbox_count = kernel_->mailbox_count();
+  if (!mailboxes.empty()) {
+    spdlog::info("job {}: {} mailboxes, {} with subscribers here", setup_.job_id, mailboxes.size(),
+                 subscribed_mailboxes_.size());
   }
   return absl::OkStatus();
 }
@@ -203,7 +224,6 @@ absl::StatusOr<v1::NodeShare> JobRunner::Run() {
   const double end_time = setup_.scenario.end_time();
   const double lookahead = setup_.scenario.lookahead();
   MESHSIM_RETURN_IF_ERROR(Annotate(OpenInboundRings(), StrCat("job ", setup_.job_id)));
-  MESHSIM_RETURN_IF_ERROR(kernel_->Init());
   // Init runs at time 0, so everything it sent is at least one lookahead on.
   MESHSIM_ASSIGN_OR_RETURN(double next, Exchange(0, lookahead));
   uint64_t windows = 0;
@@ -229,6 +249,16 @@ absl::StatusOr<v1::NodeShare> JobRunner::Run() {
   share.set_digest(outcome.digest);
   const auto fields = kernel_->model().summary_fields();
   for (size_t i = 0; i < fields.size(); ++i) (*share.mutable_summary())[fields[i]] = outcome.summary[i];
+  const sim::MailboxCounters& mailbox = kernel_->mailbox_counters();
+  share.mutable_mailboxes()->set_posts(mailbox.posts);
+  share.mutable_mailboxes()->set_deliveries(mailbox.deliveries);
+  share.mutable_mailboxes()->set_remote_events(mailbox.remote_events);
+  if (!outcome.series.empty()) share.set_series_interval(outcome.series_spec.interval);
+  for (size_t i = 0; i < outcome.series.size(); ++i) {
+    v1::TimeSeries* series = share.add_series();
+    series->set_name(outcome.series_spec.names[i]);
+    series->mutable_values()->Add(outcome.series[i].begin(), outcome.series[i].end());
+  }
   for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
     if (rank != setup_.rank) *share.add_links() = peers_[rank].stats;
   }
@@ -327,11 +357,15 @@ bool JobRunner::Deliver(std::span<const std::byte> bytes, double sent_floor, dou
   // bad frame is dropped whole.
   bool valid = true;
   view->ForEachEvent([&](const sim::Event& event) {
-    valid = valid && partition_.owner(event.dst_lp) == setup_.rank && event.time >= sent_floor;
+    const bool ours = sim::IsMailboxAddress(event.dst_lp)
+                          ? kernel_->has_local_subscribers(sim::MailboxOfAddress(event.dst_lp))
+                          : partition_.owner(event.dst_lp) == setup_.rank;
+    valid = valid && ours && event.time >= sent_floor;
   });
   if (!valid) {
     Drop(StrCat("frame from rank ", view->header().source_rank,
-                " has an event for another node or earlier than ", sent_floor));
+                " has an event for another node, for a mailbox with no subscriber here, or earlier than ",
+                sent_floor));
     return false;
   }
   view->ForEachEvent([&](const sim::Event& event) { kernel_->Deliver(event); });

@@ -55,7 +55,8 @@ struct JobProgress {
 
 class JobRunner final : private sim::RemoteSink {
  public:
-  // Builds the kernel and opens every peer's co-location probe. `inbox` is
+  // Builds the kernel, runs the model's init and opens every peer's
+  // co-location probe. `inbox` is
   // the node's TCP data inbox; it must outlive the runner, and only Run()
   // reads it. Links come later, from ConnectLinks().
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<JobRunner>> Create(JobSetup setup,
@@ -67,6 +68,13 @@ class JobRunner final : private sim::RemoteSink {
 
   // Ranks whose probe this node opened with the right token.
   const std::vector<uint32_t>& colocated_ranks() const { return colocated_ranks_; }
+  // Mailboxes this node's LPs subscribed to during init (which Create ran).
+  const std::vector<std::string>& subscribed_mailboxes() const { return subscribed_mailboxes_; }
+
+  // Installs the job's mailbox table (from the coordinator) and sends the
+  // posts made during init.
+  [[nodiscard]] absl::Status InstallMailboxes(
+      const google::protobuf::RepeatedPtrField<v1::MailboxRoute>& mailboxes);
 
   // Creates the sending end of the link to each peer, over the transport
   // the coordinator chose (indexed by rank).
@@ -128,6 +136,7 @@ class JobRunner final : private sim::RemoteSink {
   std::vector<std::vector<std::byte>> early_frames_;  // window-0 frames from before Run()
   zmq::context_t* context_ = nullptr;
   std::vector<uint32_t> colocated_ranks_;
+  std::vector<std::string> subscribed_mailboxes_;
   bool has_tcp_links_ = false;
   bool has_shm_links_ = false;
   double min_sent_time_;  // over events routed to peers this window

@@ -52,7 +52,10 @@ void Node::RegisterHandlers() {
       "Node.PrepareJob", [this](const v1::PrepareJobRequest& request, v1::PrepareJobReply* reply) {
         {
           std::lock_guard lock(mutex_);
-          if (active_job_ == request.job_id()) return absl::OkStatus();  // a retried call
+          if (active_job_ == request.job_id()) {  // a retried call: the same answer again
+            *reply = prepared_reply_;
+            return absl::OkStatus();
+          }
           if (active_job_ != 0) {
             return absl::FailedPreconditionError(StrCat("node busy with job ", active_job_));
           }
@@ -74,8 +77,10 @@ void Node::RegisterHandlers() {
         MESHSIM_ASSIGN_OR_RETURN(auto runner,
                                  JobRunner::Create(std::move(setup), options_.job, context_, inbox_.get()));
         for (uint32_t rank : runner->colocated_ranks()) reply->add_colocated_ranks(rank);
+        for (const std::string& mailbox : runner->subscribed_mailboxes()) reply->add_mailboxes(mailbox);
         std::lock_guard lock(mutex_);
         if (active_job_ != 0) return absl::FailedPreconditionError("node busy");
+        prepared_reply_ = *reply;
         prepared_ = std::move(runner);
         started_ = false;
         active_job_ = request.job_id();
@@ -93,6 +98,7 @@ void Node::RegisterHandlers() {
         std::vector<v1::Transport> transports;
         for (int transport : request.link_transports())
           transports.push_back(static_cast<v1::Transport>(transport));
+        MESHSIM_RETURN_IF_ERROR(prepared_->InstallMailboxes(request.mailboxes()));
         MESHSIM_RETURN_IF_ERROR(prepared_->ConnectLinks(transports));
         started_ = true;
         job_changed_.notify_all();

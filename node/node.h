@@ -78,10 +78,11 @@ class Node {
   // The prepared (then started) job; the data thread takes it over once
   // started. Guarded by mutex_.
   std::unique_ptr<JobRunner> prepared_;
-  bool started_ = false;          // guarded by mutex_
-  JobRunner* running_ = nullptr;  // guarded by mutex_; owned by the data thread
-  uint64_t active_job_ = 0;       // prepared or running job id, guarded by mutex_
-  bool stopping_ = false;         // guarded by mutex_
+  v1::PrepareJobReply prepared_reply_;  // answered again to a retried PrepareJob
+  bool started_ = false;                // guarded by mutex_
+  JobRunner* running_ = nullptr;        // guarded by mutex_; owned by the data thread
+  uint64_t active_job_ = 0;             // prepared or running job id, guarded by mutex_
+  bool stopping_ = false;               // guarded by mutex_
 
   // Read by heartbeats from the membership thread: relaxed, standalone values.
   std::atomic<uint32_t> node_id_{0};

@@ -103,9 +103,18 @@ absl::StatusOr<FrameView> FrameCodec::Decode(std::span<const std::byte> bytes, c
     }
     const auto dst = Load<uint32_t>(p + offset::kEventDstLp);
     const auto src = Load<uint32_t>(p + offset::kEventSrcLp);
-    if (dst >= limits.lp_count || src >= limits.lp_count) {
-      return absl::DataLossError(StrCat("event ", i, " names lp ", dst >= limits.lp_count ? dst : src,
-                                        " outside 0..", limits.lp_count - 1));
+    if (src >= limits.lp_count) {
+      return absl::DataLossError(
+          StrCat("event ", i, " comes from lp ", src, " outside 0..", limits.lp_count - 1));
+    }
+    if (sim::IsMailboxAddress(dst)) {
+      if (sim::MailboxOfAddress(dst) >= limits.mailbox_count) {
+        return absl::DataLossError(StrCat("event ", i, " is for mailbox ", sim::MailboxOfAddress(dst),
+                                          "; the job has ", limits.mailbox_count));
+      }
+    } else if (dst >= limits.lp_count) {
+      return absl::DataLossError(
+          StrCat("event ", i, " is for lp ", dst, " outside 0..", limits.lp_count - 1));
     }
     p += kEventFixedBytes + payload_bytes;
   }

@@ -68,7 +68,8 @@ class FrameWriter {
 
 // Checks applied while decoding, beyond the format itself.
 struct DecodeLimits {
-  uint64_t lp_count = 0;  // dst_lp and src_lp must be below this
+  uint64_t lp_count = 0;       // src_lp, and a dst_lp that is not a mailbox address, must be below this
+  uint64_t mailbox_count = 0;  // a mailbox address's id must be below this
   size_t max_payload_bytes = sim::kMaxEventPayloadBytes;
 };
 

@@ -17,7 +17,7 @@
 //   44    4    reserved     0
 // Then event_count events, packed:
 //    0    8    time
-//    8    4    dst_lp
+//    8    4    dst_lp       or a mailbox address: id | 0x80000000
 //   12    4    src_lp
 //   16    8    src_seq
 //   24    2    payload_bytes
@@ -34,7 +34,7 @@ static_assert(std::endian::native == std::endian::little,
               "the frame codec copies little-endian fields directly");
 
 inline constexpr uint32_t kMagic = 0x4648534d;  // "MSHF" in memory order
-inline constexpr uint16_t kVersion = 1;
+inline constexpr uint16_t kVersion = 2;         // 2: dst_lp may be a mailbox address
 inline constexpr size_t kHeaderBytes = 48;
 inline constexpr size_t kEventFixedBytes = 26;
 

@@ -242,6 +242,7 @@ absl::Status Normalize(v1::Scenario* s) {
 
 sim::ModelContext ModelContextOf(const v1::Scenario& scenario) {
   sim::ModelContext context;
+  context.seed = scenario.seed();
   context.end_time = scenario.end_time();
   context.lookahead = scenario.lookahead();
   for (const auto& [name, value] : scenario.params()) context.params[name] = value;

@@ -15,11 +15,21 @@ absl::Status LpContext::Send(LpId dst_lp, double delay, std::span<const std::byt
   return kernel_->Route(*this, dst_lp, delay, payload);
 }
 
+absl::Status LpContext::Subscribe(std::string_view mailbox) { return kernel_->Subscribe(*this, mailbox); }
+
+absl::Status LpContext::Post(std::string_view mailbox, double delay, std::span<const std::byte> payload) {
+  return kernel_->Post(*this, mailbox, delay, payload);
+}
+
 absl::StatusOr<std::unique_ptr<Kernel>> Kernel::Create(const KernelOptions& options,
                                                        std::unique_ptr<Model> model,
                                                        const PartitionMap* partition, RemoteSink* sink) {
   if (!(options.lookahead > 0) || !std::isfinite(options.lookahead)) {
     return absl::InvalidArgumentError("lookahead must be a positive finite number");
+  }
+  if (model->lp_count() >= kMaxLps) {
+    return absl::InvalidArgumentError(
+        StrCat("model has ", model->lp_count(), " LPs; at most ", kMaxLps - 1, " are supported"));
   }
   if (model->lp_count() != partition->lp_count()) {
     return absl::InvalidArgumentError(
@@ -60,18 +70,25 @@ LpContext& Kernel::Bind(uint32_t local_index, double now) {
   return context_;
 }
 
-absl::Status Kernel::Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload) {
+absl::Status Kernel::CheckTiming(const LpContext& from, std::string_view verb, double delay,
+                                 std::span<const std::byte> payload) const {
   if (!(delay >= options_.lookahead) || !std::isfinite(delay)) [[unlikely]] {
-    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " at t=", from.now_, ": send delay ", delay,
-                                             " is below the lookahead ", options_.lookahead));
+    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " at t=", from.now_, ": ", verb, " delay ",
+                                             delay, " is below the lookahead ", options_.lookahead));
   }
+  if (payload.size() > max_payload_bytes_) [[unlikely]] {
+    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " at t=", from.now_, ": ", verb, " payload of ",
+                                             payload.size(), " bytes; the model declares at most ",
+                                             max_payload_bytes_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Kernel::Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload) {
+  MESHSIM_RETURN_IF_ERROR(CheckTiming(from, "send", delay, payload));
   if (dst_lp >= partition_->lp_count()) [[unlikely]] {
     return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " sent to lp ", dst_lp,
                                              ", which does not exist (", partition_->lp_count(), " LPs)"));
-  }
-  if (payload.size() > max_payload_bytes_) [[unlikely]] {
-    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " sent a payload of ", payload.size(),
-                                             " bytes; the model declares at most ", max_payload_bytes_));
   }
   const Event event{from.now_ + delay, dst_lp, from.lp_, (*from.sent_)++, payload};
   const uint32_t owner = partition_->owner(dst_lp);
@@ -83,15 +100,160 @@ absl::Status Kernel::Route(LpContext& from, LpId dst_lp, double delay, std::span
   return absl::OkStatus();
 }
 
-absl::Status Kernel::Init() {
-  for (uint32_t i = 0; i < local_lps_.size(); ++i) {
-    LpContext& context = Bind(i, 0.0);
-    MESHSIM_RETURN_IF_ERROR(Annotate(model_->Init(context), StrCat("init of lp ", local_lps_[i])));
+absl::Status Kernel::CheckMailboxName(const LpContext& from, std::string_view verb,
+                                      std::string_view name) const {
+  if (name.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat("lp ", from.lp_, " at t=", from.now_, ": ", verb, " mailbox '': the name is empty"));
+  }
+  if (name.size() > kMaxMailboxNameBytes) {
+    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " at t=", from.now_, ": ", verb, " mailbox '",
+                                             name.substr(0, 40), "...': the name has ", name.size(),
+                                             " bytes, at most ", kMaxMailboxNameBytes, " are allowed"));
   }
   return absl::OkStatus();
 }
 
+absl::Status Kernel::Subscribe(const LpContext& lp, std::string_view mailbox) {
+  if (phase_ != Phase::kInit) {
+    return absl::FailedPreconditionError(StrCat("lp ", lp.lp_, " at t=", lp.now_, ": subscribe to mailbox '",
+                                                mailbox, "' outside init; LPs subscribe during init"));
+  }
+  MESHSIM_RETURN_IF_ERROR(CheckMailboxName(lp, "subscribe to", mailbox));
+  auto it = subscriptions_.find(mailbox);
+  if (it == subscriptions_.end())
+    it = subscriptions_.emplace(std::string(mailbox), std::vector<LpId>{}).first;
+  // Init runs in ascending LP order, so each list stays sorted.
+  if (it->second.empty() || it->second.back() != lp.lp_) it->second.push_back(lp.lp_);
+  return absl::OkStatus();
+}
+
+absl::Status Kernel::Post(LpContext& from, std::string_view mailbox, double delay,
+                          std::span<const std::byte> payload) {
+  MESHSIM_RETURN_IF_ERROR(CheckTiming(from, StrCat("post to mailbox '", mailbox, "':"), delay, payload));
+  MESHSIM_RETURN_IF_ERROR(CheckMailboxName(from, "post to", mailbox));
+  const Event event{from.now_ + delay, 0, from.lp_, *from.sent_, payload};
+  if (phase_ == Phase::kInit) {
+    // Other nodes' subscriptions are not known yet.
+    deferred_posts_.push_back({event.src_lp, event.src_seq, event.time, std::string(mailbox),
+                               std::vector<std::byte>(payload.begin(), payload.end())});
+  } else {
+    MESHSIM_RETURN_IF_ERROR(Annotate(SendPost(mailbox, event), StrCat("lp ", from.lp_, " at t=", from.now_)));
+  }
+  ++*from.sent_;
+  return absl::OkStatus();
+}
+
+absl::Status Kernel::SendPost(std::string_view mailbox, const Event& event) {
+  const auto it = mailbox_ids_.find(mailbox);
+  if (it == mailbox_ids_.end()) [[unlikely]] {
+    return absl::InvalidArgumentError(StrCat("post to mailbox '", mailbox, "', which no LP subscribes to"));
+  }
+  const MailboxId id = it->second;
+  ++mailbox_counters_.posts;
+  FanOut(id, event);
+  Event remote = event;
+  remote.dst_lp = MailboxAddress(id);
+  for (uint32_t rank : mailboxes_[id].remote_ranks) {
+    sink_->Route(rank, remote);
+    ++mailbox_counters_.remote_events;
+  }
+  return absl::OkStatus();
+}
+
+void Kernel::FanOut(MailboxId id, Event event) {
+  const auto& subscribers = mailboxes_[id].local_subscribers;
+  for (LpId lp : subscribers) {
+    event.dst_lp = lp;
+    queue_.Push(event);
+  }
+  mailbox_counters_.deliveries += subscribers.size();
+}
+
+std::vector<std::string> Kernel::subscribed_mailboxes() const {
+  std::vector<std::string> names;
+  names.reserve(subscriptions_.size());
+  for (const auto& [name, lps] : subscriptions_) names.push_back(name);
+  return names;
+}
+
+absl::Status Kernel::InstallMailboxes(std::vector<MailboxRoute> table) {
+  // A node whose init neither subscribed nor posted may still post to
+  // other nodes' mailboxes later, so it takes the table too.
+  const bool needed_none = phase_ == Phase::kRunning && mailboxes_.empty() && mailbox_ids_.empty();
+  if (phase_ != Phase::kAwaitingMailboxes && !needed_none) {
+    return absl::FailedPreconditionError("the mailbox table is installed once, after init");
+  }
+  if (table.size() > kMailboxAddressBit) {
+    return absl::InvalidArgumentError(StrCat("mailbox table of ", table.size(), " entries is too large"));
+  }
+  const uint32_t ranks = partition_->ranks();
+  std::vector<Mailbox> mailboxes(table.size());
+  size_t matched = 0;
+  for (size_t id = 0; id < table.size(); ++id) {
+    const MailboxRoute& route = table[id];
+    if (id > 0 && !(table[id - 1].name < route.name)) {
+      return absl::InvalidArgumentError(
+          StrCat("mailbox table is not sorted by unique name at entry ", id, " ('", route.name, "')"));
+    }
+    bool listed_here = false;
+    for (size_t i = 0; i < route.ranks.size(); ++i) {
+      const uint32_t rank = route.ranks[i];
+      if (rank >= ranks || (i > 0 && route.ranks[i - 1] >= rank)) {
+        return absl::InvalidArgumentError(StrCat("mailbox '", route.name, "': bad rank list"));
+      }
+      if (rank == options_.rank) {
+        listed_here = true;
+      } else {
+        mailboxes[id].remote_ranks.push_back(rank);
+      }
+    }
+    auto local = subscriptions_.find(route.name);
+    if (listed_here != (local != subscriptions_.end())) {
+      return absl::InvalidArgumentError(StrCat("mailbox table disagrees with rank ", options_.rank,
+                                               "'s subscriptions for mailbox '", route.name, "'"));
+    }
+    if (listed_here) {
+      mailboxes[id].local_subscribers = std::move(local->second);
+      ++matched;
+    }
+  }
+  if (matched != subscriptions_.size()) {
+    return absl::InvalidArgumentError(StrCat("mailbox table lacks ", subscriptions_.size() - matched,
+                                             " of rank ", options_.rank, "'s subscribed mailboxes"));
+  }
+  mailboxes_ = std::move(mailboxes);
+  mailbox_ids_.reserve(table.size());
+  for (size_t id = 0; id < table.size(); ++id) {
+    mailbox_ids_.emplace(std::move(table[id].name), static_cast<MailboxId>(id));
+  }
+  subscriptions_.clear();
+  phase_ = Phase::kRunning;
+  for (const DeferredPost& post : deferred_posts_) {
+    const Event event{post.time, 0, post.src_lp, post.src_seq, post.payload};
+    MESHSIM_RETURN_IF_ERROR(Annotate(SendPost(post.mailbox, event), StrCat("init of lp ", post.src_lp)));
+  }
+  deferred_posts_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status Kernel::Init() {
+  if (phase_ != Phase::kCreated) return absl::FailedPreconditionError("init runs once");
+  phase_ = Phase::kInit;
+  for (uint32_t i = 0; i < local_lps_.size(); ++i) {
+    LpContext& context = Bind(i, 0.0);
+    MESHSIM_RETURN_IF_ERROR(Annotate(model_->Init(context), StrCat("init of lp ", local_lps_[i])));
+  }
+  // A job without mailboxes needs no table.
+  phase_ = subscriptions_.empty() && deferred_posts_.empty() ? Phase::kRunning : Phase::kAwaitingMailboxes;
+  return absl::OkStatus();
+}
+
 absl::Status Kernel::RunWindow(double window_end) {
+  if (phase_ != Phase::kRunning) [[unlikely]] {
+    return absl::FailedPreconditionError(
+        phase_ == Phase::kAwaitingMailboxes ? "the mailbox table is not installed" : "init has not run");
+  }
   const double limit = window_end < options_.end_time ? window_end : options_.end_time;
   while (!queue_.empty() && queue_.top_time() < limit) {
     const Event event = queue_.Pop();
@@ -109,9 +271,15 @@ absl::Status Kernel::RunWindow(double window_end) {
 KernelOutcome Kernel::Fold() {
   KernelOutcome outcome;
   outcome.summary.assign(model_->summary_fields().size(), 0);
+  outcome.series_spec = model_->series();
+  const double interval = outcome.series_spec.interval;
+  const size_t points = outcome.series_spec.names.empty() || !(interval > 0)
+                            ? 0
+                            : static_cast<size_t>(std::floor(options_.end_time / interval * (1 + 1e-12))) + 1;
+  std::vector<int64_t> series(outcome.series_spec.names.size() * points, 0);
   for (uint32_t i = 0; i < local_lps_.size(); ++i) {
     uint64_t lp_hash = Mix64(0x5851f42d4c957f2dULL + local_lps_[i]);
-    ResultFolder folder(&lp_hash, outcome.summary);
+    ResultFolder folder(&lp_hash, outcome.summary, series, points, interval);
     folder.Mix(processed_[i]);
     folder.Mix(sent_[i]);
     folder.Mix(rngs_[i].state());
@@ -119,6 +287,10 @@ KernelOutcome Kernel::Fold() {
     // A sum is independent of the order LPs are folded in, and so of the
     // partition.
     outcome.digest += Mix64(lp_hash);
+  }
+  for (size_t k = 0; k < outcome.series_spec.names.size(); ++k) {
+    outcome.series.emplace_back(series.begin() + static_cast<ptrdiff_t>(k * points),
+                                series.begin() + static_cast<ptrdiff_t>((k + 1) * points));
   }
   return outcome;
 }

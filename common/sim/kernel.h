@@ -9,7 +9,11 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -19,11 +23,26 @@
 
 namespace meshsim::sim {
 
-// Receives events sent to LPs owned by other ranks.
+// Receives events for other ranks: direct events for the LPs they own, and
+// mailbox posts (dst_lp = MailboxAddress(id)) for the mailboxes they
+// subscribe to.
 class RemoteSink {
  public:
   virtual ~RemoteSink() = default;
   virtual void Route(uint32_t rank, const Event& event) = 0;
+};
+
+// One entry of a job's mailbox table. The table lists every mailbox any LP
+// subscribed to, sorted by name; an entry's index is its MailboxId.
+struct MailboxRoute {
+  std::string name;
+  std::vector<uint32_t> ranks;  // ranks with at least one subscriber, ascending
+};
+
+struct MailboxCounters {
+  uint64_t posts = 0;          // Post() calls by this node's LPs
+  uint64_t deliveries = 0;     // mailbox events enqueued for this node's subscribers
+  uint64_t remote_events = 0;  // posts sent on to other nodes: one per remote subscribing node
 };
 
 struct KernelOptions {
@@ -36,6 +55,8 @@ struct KernelOptions {
 struct KernelOutcome {
   uint64_t digest = 0;           // sum over this node's LPs of each LP's state hash
   std::vector<int64_t> summary;  // per Model::summary_fields()
+  SeriesSpec series_spec;
+  std::vector<std::vector<int64_t>> series;  // per series_spec.names, one value per point
 };
 
 class Kernel {
@@ -49,13 +70,34 @@ class Kernel {
   // Runs Model::Init for every local LP.
   [[nodiscard]] absl::Status Init();
 
+  // After Init: the mailboxes this node's LPs subscribed to, sorted.
+  std::vector<std::string> subscribed_mailboxes() const;
+  // Installs the job's mailbox table, built by the coordinator from every
+  // node's subscribed_mailboxes(), and sends the posts made during Init.
+  // INVALID_ARGUMENT when the table is unsorted or disagrees with this
+  // node's subscriptions, or a post of Init has no subscriber. Required
+  // before RunWindow() when Init subscribed or posted.
+  [[nodiscard]] absl::Status InstallMailboxes(std::vector<MailboxRoute> table);
+  size_t mailbox_count() const { return mailboxes_.size(); }
+  bool has_local_subscribers(MailboxId id) const {
+    return id < mailboxes_.size() && !mailboxes_[id].local_subscribers.empty();
+  }
+  const MailboxCounters& mailbox_counters() const { return mailbox_counters_; }
+
   // Processes, in order, every pending event with time < min(window_end,
   // end_time). Events sent meanwhile are at least one lookahead later, so
   // none of them falls in this window.
   [[nodiscard]] absl::Status RunWindow(double window_end);
 
-  // Enqueues an event from another node. Precondition: dst_lp is local.
-  void Deliver(const Event& event) { queue_.Push(event); }
+  // Enqueues an event from another node. Precondition: dst_lp is local, or
+  // a mailbox address with has_local_subscribers().
+  void Deliver(const Event& event) {
+    if (IsMailboxAddress(event.dst_lp)) {
+      FanOut(MailboxOfAddress(event.dst_lp), event);
+    } else {
+      queue_.Push(event);
+    }
+  }
 
   // Time of the next pending event, +inf when there is none.
   double next_event_time() const {
@@ -73,8 +115,35 @@ class Kernel {
   friend class LpContext;
   Kernel(const KernelOptions& options, std::unique_ptr<Model> model, const PartitionMap* partition,
          RemoteSink* sink);
+  enum class Phase { kCreated, kInit, kAwaitingMailboxes, kRunning };
+  struct Mailbox {
+    std::vector<LpId> local_subscribers;  // ascending
+    std::vector<uint32_t> remote_ranks;   // ascending
+  };
+  // A post made during Init, sent once the mailbox table is known.
+  struct DeferredPost {
+    LpId src_lp;
+    uint64_t src_seq;
+    double time;
+    std::string mailbox;
+    std::vector<std::byte> payload;
+  };
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+
   LpContext& Bind(uint32_t local_index, double now);
+  absl::Status CheckTiming(const LpContext& from, std::string_view verb, double delay,
+                           std::span<const std::byte> payload) const;
+  absl::Status CheckMailboxName(const LpContext& from, std::string_view verb, std::string_view name) const;
   absl::Status Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload);
+  absl::Status Subscribe(const LpContext& lp, std::string_view mailbox);
+  absl::Status Post(LpContext& from, std::string_view mailbox, double delay,
+                    std::span<const std::byte> payload);
+  absl::Status SendPost(std::string_view mailbox, const Event& event);
+  // Enqueues `event` once for each local subscriber of `id`.
+  void FanOut(MailboxId id, Event event);
 
   KernelOptions options_;
   std::unique_ptr<Model> model_;
@@ -90,6 +159,13 @@ class Kernel {
   size_t state_stride_;
   LpContext context_;
   uint64_t committed_ = 0;
+
+  Phase phase_ = Phase::kCreated;
+  std::map<std::string, std::vector<LpId>, std::less<>> subscriptions_;  // filled by Init
+  std::vector<DeferredPost> deferred_posts_;
+  std::vector<Mailbox> mailboxes_;  // by MailboxId
+  std::unordered_map<std::string, MailboxId, NameHash, std::equal_to<>> mailbox_ids_;
+  MailboxCounters mailbox_counters_;
 };
 
 }  // namespace meshsim::sim

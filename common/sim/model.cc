@@ -10,6 +10,12 @@ void ResultFolder::Mix(uint64_t value) { *hash_ = Mix64(*hash_ ^ (value + 0x9e37
 
 void ResultFolder::MixDouble(double value) { Mix(std::bit_cast<uint64_t>(value)); }
 
+void ResultFolder::AddToSeries(size_t series, size_t point, int64_t value) {
+  MESHSIM_CHECK(point < series_points_ && (series + 1) * series_points_ <= series_.size(),
+                "series point out of range");
+  series_[series * series_points_ + point] += value;
+}
+
 ModelRegistry& ModelRegistry::Global() {
   static ModelRegistry registry;
   return registry;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -47,6 +48,20 @@ class LpContext {
   // does not exist, or the payload exceeds the model's max_payload_bytes().
   [[nodiscard]] absl::Status Send(LpId dst_lp, double delay, std::span<const std::byte> payload = {});
 
+  // Indirect message passing. Subscribe() joins this LP to the named
+  // mailbox; it is allowed only during Model::Init (FAILED_PRECONDITION
+  // otherwise), and subscribing twice is the same as once.
+  [[nodiscard]] absl::Status Subscribe(std::string_view mailbox);
+  // Schedules an event at now() + delay at every LP subscribed to `mailbox`,
+  // on every node, the posting LP included if it subscribed. Each subscriber
+  // sees it as an event from lp() with one src_seq, so it takes its place in
+  // the same (time, src_lp, src_seq) order as a direct event. Same checks as
+  // Send(); INVALID_ARGUMENT also when no LP of the job subscribes to the
+  // mailbox. A post made during Init is checked for subscribers when every
+  // node's Init is done, and fails the job then.
+  [[nodiscard]] absl::Status Post(std::string_view mailbox, double delay,
+                                  std::span<const std::byte> payload = {});
+
  private:
   friend class Kernel;
   Kernel* kernel_ = nullptr;
@@ -57,7 +72,14 @@ class LpContext {
   uint64_t* sent_ = nullptr;
 };
 
-// Collects one LP's final state into the job's digest and summary.
+// Time series a model reports: for each name, one value per point in time
+// 0, interval, 2*interval, ... up to the job's end time, summed over LPs.
+struct SeriesSpec {
+  std::vector<std::string> names;
+  double interval = 1;
+};
+
+// Collects one LP's final state into the job's digest, summary and series.
 class ResultFolder {
  public:
   // Mixes a value into this LP's digest; order of calls matters.
@@ -66,11 +88,26 @@ class ResultFolder {
   // Adds to the model's summary counter `field` (index into summary_fields()).
   void Add(size_t field, int64_t value) { summary_[field] += value; }
 
+  // Points in each series (see SeriesSpec) and the time of point `point`.
+  size_t series_points() const { return series_points_; }
+  double series_time(size_t point) const { return static_cast<double>(point) * series_interval_; }
+  // Adds to series `series` (index into SeriesSpec::names) at `point`.
+  void AddToSeries(size_t series, size_t point, int64_t value);
+
  private:
   friend class Kernel;
-  ResultFolder(uint64_t* lp_hash, std::span<int64_t> summary) : hash_(lp_hash), summary_(summary) {}
+  ResultFolder(uint64_t* lp_hash, std::span<int64_t> summary, std::span<int64_t> series, size_t series_points,
+               double series_interval)
+      : hash_(lp_hash),
+        summary_(summary),
+        series_(series),
+        series_points_(series_points),
+        series_interval_(series_interval) {}
   uint64_t* hash_;
   std::span<int64_t> summary_;
+  std::span<int64_t> series_;  // series_points_ values per series, series after series
+  size_t series_points_;
+  double series_interval_;
 };
 
 class Model {
@@ -85,8 +122,11 @@ class Model {
   virtual size_t max_payload_bytes() const { return 0; }
   // Names of the summary counters, summed over all LPs of the job.
   virtual std::vector<std::string> summary_fields() const { return {}; }
+  // The time series this model reports (none by default).
+  virtual SeriesSpec series() const { return {}; }
 
-  // Called once per LP at virtual time 0, in ascending LP order.
+  // Called once per LP at virtual time 0, in ascending LP order; the only
+  // place an LP may Subscribe() to mailboxes.
   [[nodiscard]] virtual absl::Status Init(LpContext& lp) = 0;
   // Called for each event, in (time, src_lp, src_seq) order per LP.
   [[nodiscard]] virtual absl::Status OnEvent(LpContext& lp, const Event& event) = 0;
@@ -109,6 +149,7 @@ using ParamValues = std::map<std::string, double, std::less<>>;
 
 // What the kernel knows of the scenario when it creates a model.
 struct ModelContext {
+  uint64_t seed = 0;  // for structure drawn once per job (e.g. a contact network)
   double end_time = 0;
   double lookahead = 0;
   ParamValues params;
