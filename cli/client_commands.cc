@@ -52,6 +52,7 @@ absl::Status CallCoordinator(const std::string& endpoint, std::string_view metho
 int RunLocal(const GlobalOptions& global, const RunOptions& options) {
   auto scenario = LoadScenario(options.scenario_path, options.nodes);
   if (!scenario.ok()) return Fail(scenario.status());
+  if (auto status = CheckSeriesWanted(*scenario, options.csv_path); !status.ok()) return Fail(status);
   CatchInterrupts();
   if (!global.json) {
     fmt::print(stderr, "meshsim: starting a local cluster of {} node(s) for {}\n", scenario->nodes(),
@@ -79,7 +80,7 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
     fmt::print(stderr, "meshsim: {}\n{}", job.status().message(), (*cluster)->DescribeExits());
     return kExitFailed;
   }
-  int code = ReportJob(global, *job, options.json_path);
+  int code = ReportJob(global, *job, options.json_path, options.csv_path);
   if (job->state() == v1::FAILED) {
     const std::string exits = (*cluster)->DescribeExits();
     if (!exits.empty()) fmt::print(stderr, "{}", exits);
@@ -91,6 +92,7 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
 int Submit(const GlobalOptions& global, const SubmitOptions& options) {
   auto scenario = LoadScenario(options.scenario_path, options.nodes);
   if (!scenario.ok()) return Fail(scenario.status());
+  if (auto status = CheckSeriesWanted(*scenario, options.csv_path); !status.ok()) return Fail(status);
   zmq::context_t context;
   auto client = Connect(context, options.coordinator);
   if (!client.ok()) return Fail(client.status());
@@ -111,11 +113,12 @@ int Submit(const GlobalOptions& global, const SubmitOptions& options) {
   CatchInterrupts();
   auto job = FollowJob(**client, reply.job_id(), &g_interrupted);
   if (!job.ok()) return Fail(job.status());
-  const int code = ReportJob(global, *job, options.json_path);
+  const int code = ReportJob(global, *job, options.json_path, options.csv_path);
   return g_interrupted.load() ? kExitInterrupted : code;
 }
 
-int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id) {
+int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id,
+           const std::string& csv_path) {
   v1::GetJobRequest request;
   request.set_job_id(job_id);
   v1::GetJobReply reply;
@@ -123,6 +126,14 @@ int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t
     return Fail(status);
   }
   ShowJob(global.json, reply.job());
+  if (!csv_path.empty()) {
+    if (reply.job().state() != v1::COMPLETED) {
+      return Fail(absl::FailedPreconditionError(StrCat("--csv: job ", job_id, " has not completed")));
+    }
+    if (auto status = WriteSeriesCsv(reply.job().result(), csv_path); !status.ok()) {
+      return Fail(absl::InvalidArgumentError(StrCat("--csv: ", status.message())));
+    }
+  }
   return reply.job().state() == v1::FAILED ? kExitFailed : kExitOk;
 }
 

@@ -24,6 +24,7 @@ struct RunOptions {
   std::string scenario_path;
   std::optional<uint32_t> nodes;
   std::string json_path;  // also write the JSON result here
+  std::string csv_path;   // write the time series here
   bool show_logs = false;
   double node_timeout_seconds = 2.0;
 };
@@ -35,9 +36,11 @@ struct SubmitOptions {
   std::optional<uint32_t> nodes;
   bool detach = false;
   std::string json_path;
+  std::string csv_path;
 };
 int Submit(const GlobalOptions& global, const SubmitOptions& options);
-int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id);
+int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id,
+           const std::string& csv_path);
 int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id);
 int Nodes(const GlobalOptions& global, const std::string& coordinator);
 int Models(const GlobalOptions& global);

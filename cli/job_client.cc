@@ -5,6 +5,7 @@
 
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
+#include "common/sim/model.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
 
@@ -51,13 +52,32 @@ absl::StatusOr<v1::JobInfo> FollowJob(rpc::RpcClient& client, uint64_t job_id,
   }
 }
 
-int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const std::string& json_path) {
+absl::Status CheckSeriesWanted(const v1::Scenario& scenario, const std::string& csv_path) {
+  if (csv_path.empty()) return absl::OkStatus();
+  const sim::ModelInfo* info = sim::ModelRegistry::Global().Find(scenario.model());
+  if (info == nullptr) return absl::OkStatus();  // the scenario check names it
+  MESHSIM_ASSIGN_OR_RETURN(auto model, info->create(scenario::ModelContextOf(scenario)));
+  if (model->series().names.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat("--csv: model '", scenario.model(), "' reports no time series; see --json for its result"));
+  }
+  return absl::OkStatus();
+}
+
+int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const std::string& json_path,
+              const std::string& csv_path) {
   ShowJob(global.json, job);
   if (!json_path.empty()) {
     std::ofstream out(json_path);
     out << JobJson(job).dump(2) << "\n";
     if (!out) {
       fmt::print(stderr, "meshsim: cannot write {}\n", json_path);
+      return kExitFailed;
+    }
+  }
+  if (!csv_path.empty() && job.state() == v1::COMPLETED) {
+    if (auto status = WriteSeriesCsv(job.result(), csv_path); !status.ok()) {
+      fmt::print(stderr, "meshsim: {}\n", status.message());
       return kExitFailed;
     }
   }

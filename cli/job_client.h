@@ -22,8 +22,14 @@ namespace meshsim::cli {
 [[nodiscard]] absl::StatusOr<v1::JobInfo> FollowJob(rpc::RpcClient& client, uint64_t job_id,
                                                     const std::atomic<bool>* interrupted);
 
-// Prints the job (table or JSON per `global`), writes JSON to json_path if
-// set, and returns the exit code for its state.
-int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const std::string& json_path);
+// INVALID_ARGUMENT naming --csv when the scenario's model reports no time
+// series, so a run that could not produce the file is not started.
+[[nodiscard]] absl::Status CheckSeriesWanted(const v1::Scenario& scenario, const std::string& csv_path);
+
+// Prints the job (table or JSON per `global`), writes the JSON result to
+// json_path and the time series to csv_path when set, and returns the exit
+// code for its state.
+int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const std::string& json_path,
+              const std::string& csv_path);
 
 }  // namespace meshsim::cli

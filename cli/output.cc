@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "common/scenario/scenario.h"
+#include "common/status/format.h"
 #include "coordinator/coordinator.h"
 #include "fmt/format.h"
 
@@ -60,7 +62,11 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
                             {"events", node.committed_events()},
                             {"pending_events", node.pending_events()},
                             {"loop_seconds", node.loop_seconds()},
-                            {"frames_dropped", node.frames_dropped()}});
+                            {"frames_dropped", node.frames_dropped()},
+                            {"mailboxes",
+                             {{"posts", node.mailboxes().posts()},
+                              {"deliveries", node.mailboxes().deliveries()},
+                              {"remote_events", node.mailboxes().remote_events()}}}});
     for (const auto& link : node.links()) {
       out["links"].push_back({{"from", link.from_node()},
                               {"to", link.to_node()},
@@ -71,8 +77,70 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
     }
   }
   out["summary"] = std::map<std::string, int64_t>(r.summary().begin(), r.summary().end());
+  out["mailboxes"] = {{"count", r.mailbox_count()},
+                      {"posts", r.mailboxes().posts()},
+                      {"deliveries", r.mailboxes().deliveries()},
+                      {"remote_events", r.mailboxes().remote_events()}};
+  if (r.series_size() > 0) {
+    nlohmann::json series = {{"interval", r.series_interval()}};
+    std::vector<double> times;
+    for (int k = 0; k < r.series(0).values_size(); ++k) times.push_back(k * r.series_interval());
+    series["time"] = times;
+    for (const auto& one : r.series()) {
+      series[one.name()] = std::vector<int64_t>(one.values().begin(), one.values().end());
+    }
+    out["series"] = std::move(series);
+  }
   return out;
 }
+
+absl::Status WriteSeriesCsv(const v1::JobResult& result, const std::string& path) {
+  if (result.series_size() == 0) return absl::FailedPreconditionError("the job has no time series");
+  std::ofstream out(path);
+  out << "time";
+  for (const auto& series : result.series()) out << ',' << series.name();
+  out << '\n';
+  const int points = result.series(0).values_size();
+  for (int k = 0; k < points; ++k) {
+    out << fmt::format("{:g}", k * result.series_interval());
+    for (const auto& series : result.series()) out << ',' << series.values(k);
+    out << '\n';
+  }
+  out.close();
+  if (!out) return absl::UnavailableError(StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The series as a table of at most ~kRows rows, and where each series
+// peaks when the peak lies inside the run (e.g. infectious persons).
+void PrintSeries(std::FILE* out, const v1::JobResult& r) {
+  constexpr int kRows = 20;
+  const int points = r.series(0).values_size();
+  const int step = std::max(1, (points + kRows - 1) / kRows);
+  fmt::print(out, "\n  {:>10}", "time");
+  for (const auto& series : r.series()) fmt::print(out, " {:>12}", series.name());
+  fmt::print(out, "\n");
+  for (int k = 0; k < points; k += step) {
+    // Always end on the last point.
+    const int at = k + step >= points ? points - 1 : k;
+    fmt::print(out, "  {:>10.6g}", at * r.series_interval());
+    for (const auto& series : r.series()) fmt::print(out, " {:>12}", series.values(at));
+    fmt::print(out, "\n");
+    if (at == points - 1) break;
+  }
+  for (const auto& series : r.series()) {
+    const auto& values = series.values();
+    const auto peak = std::max_element(values.begin(), values.end());
+    const auto index = peak - values.begin();
+    if (index > 0 && index < points - 1) {
+      fmt::print(out, "  {} peaks at {} at time {:.6g}\n", series.name(), *peak, index * r.series_interval());
+    }
+  }
+}
+
+}  // namespace
 
 nlohmann::json NodesJson(const v1::ListNodesReply& nodes) {
   auto out = nlohmann::json::array();
@@ -120,6 +188,11 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
   fmt::print(out, "  event rate         {}events/s\n", HumanCount(r.event_rate()));
   fmt::print(out, "  between nodes      {} messages, {}, {} events\n", messages,
              HumanBytes(static_cast<double>(bytes)), remote_events);
+  if (r.mailbox_count() > 0) {
+    fmt::print(out, "  mailboxes          {}: {} posts, {} deliveries, {} sent to other nodes\n",
+               r.mailbox_count(), r.mailboxes().posts(), r.mailboxes().deliveries(),
+               r.mailboxes().remote_events());
+  }
   fmt::print(out, "  pending at end     {} events\n", r.pending_events());
   fmt::print(out, "  digest             {:016x}\n", r.digest());
   fmt::print(out, "\n  {:>5} {:>5} {:>10} {:>14} {:>12}\n", "node", "rank", "lps", "events", "loop s");
@@ -144,6 +217,7 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
     std::map<std::string, int64_t> sorted(r.summary().begin(), r.summary().end());
     for (const auto& [field, value] : sorted) fmt::print(out, "  {:<18} {}\n", field, value);
   }
+  if (r.series_size() > 0 && r.series(0).values_size() > 0) PrintSeries(out, r);
 }
 
 void ShowJob(bool json, const v1::JobInfo& job) {

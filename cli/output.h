@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "absl/status/status.h"
 #include "nlohmann/json.hpp"
 #include "proto/meshsim.pb.h"
 
@@ -14,6 +15,10 @@ namespace meshsim::cli {
 // `status --json`.
 nlohmann::json JobJson(const v1::JobInfo& job);
 nlohmann::json NodesJson(const v1::ListNodesReply& nodes);
+
+// Writes the job's time series as CSV: a `time` column, then one column per
+// series. FAILED_PRECONDITION when the job has none.
+[[nodiscard]] absl::Status WriteSeriesCsv(const v1::JobResult& result, const std::string& path);
 
 // A human-readable result table (or state and reason, if not completed).
 void PrintJob(std::FILE* out, const v1::JobInfo& job);
