@@ -33,6 +33,30 @@ TEST(AggregateSharesTest, SumsCountsAndDigestsAndTakesTheSlowestNode) {
   EXPECT_EQ(result->nodes(0).rank(), 0u);  // in rank order
 }
 
+TEST(AggregateSharesTest, SumsSeriesPointByPointAndMailboxCounters) {
+  auto with_series = [](uint32_t rank, std::vector<int64_t> values) {
+    v1::NodeShare share = Share(rank, 10, 1, 1.0);
+    share.set_series_interval(1.0);
+    v1::TimeSeries* series = share.add_series();
+    series->set_name("infectious");
+    series->mutable_values()->Add(values.begin(), values.end());
+    share.mutable_mailboxes()->set_posts(rank + 1);
+    share.mutable_mailboxes()->set_deliveries(10 * (rank + 1));
+    return share;
+  };
+  auto result = AggregateShares(v1::Scenario(), {with_series(0, {1, 2, 3}), with_series(1, {10, 20, 30})});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->series_size(), 1);
+  EXPECT_EQ(std::vector<int64_t>(result->series(0).values().begin(), result->series(0).values().end()),
+            (std::vector<int64_t>{11, 22, 33}));
+  EXPECT_EQ(result->mailboxes().posts(), 3u);
+  EXPECT_EQ(result->mailboxes().deliveries(), 30u);
+  EXPECT_EQ(result->nodes(0).series_size(), 0) << "the totals are in the job's series";
+
+  auto mismatched = AggregateShares(v1::Scenario(), {with_series(0, {1, 2, 3}), with_series(1, {1, 2})});
+  EXPECT_TRUE(absl::IsInternal(mismatched.status()));
+}
+
 TEST(AggregateSharesTest, NodesThatDisagreeOnWindowsFailTheJob) {
   auto result = AggregateShares(v1::Scenario(), {Share(0, 1, 1, 1, 10), Share(1, 1, 1, 1, 11)});
   EXPECT_TRUE(absl::IsInternal(result.status()));

@@ -20,7 +20,7 @@ std::vector<std::byte> SampleFrame() {
   return {frame.begin(), frame.end()};
 }
 
-const DecodeLimits kLimits{.lp_count = 100, .max_payload_bytes = 16};
+const DecodeLimits kLimits{.lp_count = 100, .mailbox_count = 3, .max_payload_bytes = 16};
 
 TEST(FrameCodecTest, RoundTripKeepsHeaderAndEvents) {
   const auto bytes = SampleFrame();
@@ -97,6 +97,9 @@ TEST(FrameCodecTest, CorruptFieldsAreRejected) {
       {"event count too low", Patched<uint32_t>(offset::kEventCount, 2)},
       {"NaN next time", Patched<double>(offset::kNextTime, std::numeric_limits<double>::quiet_NaN())},
       {"dst out of range", Patched<uint32_t>(first_event + offset::kEventDstLp, 100)},
+      {"mailbox out of range", Patched<uint32_t>(first_event + offset::kEventDstLp, sim::MailboxAddress(3))},
+      {"src is a mailbox address",
+       Patched<uint32_t>(first_event + offset::kEventSrcLp, sim::MailboxAddress(0))},
       {"src out of range", Patched<uint32_t>(first_event + offset::kEventSrcLp, 1000)},
       {"infinite time",
        Patched<double>(first_event + offset::kEventTime, std::numeric_limits<double>::infinity())},
@@ -107,6 +110,22 @@ TEST(FrameCodecTest, CorruptFieldsAreRejected) {
     auto view = FrameCodec::Decode(c.bytes, kLimits);
     EXPECT_TRUE(absl::IsDataLoss(view.status())) << c.what << " was accepted";
   }
+}
+
+TEST(FrameCodecTest, MailboxAddressesRoundTripWithinTheJobsMailboxes) {
+  FrameWriter writer;
+  writer.Begin(1, 2, 0);
+  writer.Append({1.0, sim::MailboxAddress(2), 7, 0, {}});
+  const auto frame = writer.Finish(1.0);
+  auto view = FrameCodec::Decode(frame, kLimits);
+  ASSERT_TRUE(view.ok()) << view.status();
+  view->ForEachEvent([](const sim::Event& e) {
+    EXPECT_TRUE(sim::IsMailboxAddress(e.dst_lp));
+    EXPECT_EQ(sim::MailboxOfAddress(e.dst_lp), 2u);
+  });
+  DecodeLimits no_mailboxes = kLimits;
+  no_mailboxes.mailbox_count = 0;
+  EXPECT_TRUE(absl::IsDataLoss(FrameCodec::Decode(frame, no_mailboxes).status()));
 }
 
 TEST(FrameCodecTest, TrailingBytesAreRejected) {
