@@ -2,28 +2,12 @@
 // behaves as PHOLD. Every run is a real `meshsim run`: a coordinator and N
 // node processes talking over ZeroMQ on loopback.
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "gtest/gtest.h"
 #include "tests/testing/meshsim_process.h"
 
 namespace meshsim::testing {
 namespace {
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string WithLine(std::string yaml, const std::string& key, const std::string& line) {
-  const size_t at = yaml.find("\n" + key + ":");
-  EXPECT_NE(at, std::string::npos) << key;
-  const size_t end = yaml.find('\n', at + 1);
-  return yaml.replace(at + 1, end - at - 1, line);
-}
 
 class DeterminismTest : public ::testing::Test {
  protected:

@@ -117,6 +117,24 @@ bool WaitFor(const std::function<bool()>& condition, Duration timeout) {
   return true;
 }
 
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) ADD_FAILURE() << "cannot read " << path;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string WithLine(std::string yaml, const std::string& key, const std::string& line) {
+  const size_t at = yaml.find("\n" + key + ":");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no line '" << key << ":' in the scenario";
+    return yaml;
+  }
+  const size_t end = yaml.find('\n', at + 1);
+  return yaml.replace(at + 1, end - at - 1, line);
+}
+
 nlohmann::json ReadJson(const std::string& path) {
   std::ifstream in(path);
   if (!in) {

@@ -55,6 +55,10 @@ std::unique_ptr<process::ChildProcess> StartMeshsim(const std::string& name,
 bool WaitFor(const std::function<bool()>& condition, Duration timeout);
 
 nlohmann::json ReadJson(const std::string& path);
+std::string ReadText(const std::string& path);
+
+// The scenario text with its top-level line `key: ...` replaced by `line`.
+std::string WithLine(std::string yaml, const std::string& key, const std::string& line);
 
 // A coordinator and nodes started as separate processes, as a user would.
 class Cluster {
