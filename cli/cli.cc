@@ -88,6 +88,21 @@ int Main(int argc, char** argv) {
   validate_cmd->add_option("--nodes", validate_nodes, "Check it for this many nodes");
   AddJsonFlag(validate_cmd, &global);
 
+  auto* bench_cmd = app.add_subcommand("bench", "Measure: IPC mechanisms side by side, or a grid of runs");
+  bench_cmd->require_subcommand(1);
+  BenchIpcOptions bench_ipc;
+  std::string bench_ipc_json;
+  auto* ipc_cmd = bench_cmd->add_subcommand(
+      "ipc", "Latency and throughput of each inter-process mechanism between two processes");
+  ipc_cmd->add_option("--sizes", bench_ipc.sizes, "Message sizes, e.g. 64,1K,64K")->default_val("64,1K,64K");
+  ipc_cmd->add_option("--seconds", bench_ipc.seconds, "Seconds per measurement and repetition")
+      ->default_val(0.2);
+  ipc_cmd->add_option("--repetitions", bench_ipc.repetitions, "Repetitions; the report is their median")
+      ->default_val(3);
+  ipc_cmd->add_option("--json", bench_ipc_json, "Write the results as JSON to this file ('-' for stdout)");
+  ipc_cmd->add_option("--csv", bench_ipc.csv_path, "Write the results as CSV to this file");
+  ipc_cmd->add_option("--plot", bench_ipc.plot_path, "Draw a bar chart to this .svg or .png file (gnuplot)");
+
   CoordinatorCommandOptions coordinator_options;
   auto* coordinator_cmd = app.add_subcommand("coordinator", "Serve as the coordinator");
   coordinator_cmd->add_option("--bind", coordinator_options.bind, "RPC endpoint to bind")
@@ -140,6 +155,13 @@ int Main(int argc, char** argv) {
     global.json = path == "-";
     return path == "-" ? std::string() : path;
   };
+  if (chosen == bench_cmd) {
+    CLI::App* mode = bench_cmd->get_subcommands().front();
+    if (mode == ipc_cmd) {
+      bench_ipc.json_path = json_target(bench_ipc_json);
+      return BenchIpc(global, bench_ipc);
+    }
+  }
   if (chosen == run_cmd) {
     run.json_path = json_target(run_json);
     return RunLocal(global, run);

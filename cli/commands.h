@@ -46,6 +46,16 @@ int Nodes(const GlobalOptions& global, const std::string& coordinator);
 int Models(const GlobalOptions& global);
 int Validate(const GlobalOptions& global, const std::string& scenario_path, std::optional<uint32_t> nodes);
 
+struct BenchIpcOptions {
+  std::string sizes = "64,1K,64K";
+  double seconds = 0.2;
+  int repetitions = 3;
+  std::string json_path;
+  std::string csv_path;
+  std::string plot_path;
+};
+int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options);
+
 struct CoordinatorCommandOptions {
   std::string bind;
   double heartbeat_interval_seconds = 0.2;

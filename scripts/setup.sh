@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   procps python3
+  gnuplot-nox   # bench --plot
 )
 
 missing=()

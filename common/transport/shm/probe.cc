@@ -17,8 +17,8 @@ std::string Hex(const uint8_t* bytes, size_t n) {
 
 }  // namespace
 
-absl::StatusOr<ColocationProbe> ColocationProbe::Create() {
-  auto segment = ShmSegment::Create(SegmentName("probe"), sizeof(ProbeDescriptor));
+absl::StatusOr<ColocationProbe> ColocationProbe::Create(const std::string& what) {
+  auto segment = ShmSegment::Create(SegmentName(what), sizeof(ProbeDescriptor));
   if (!segment.ok()) return segment.status();
   auto* probe = new (segment->data()) ProbeDescriptor{};
   std::random_device random;  // the kernel's entropy: tokens must not repeat across hosts

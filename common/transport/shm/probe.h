@@ -15,8 +15,9 @@ namespace meshsim::transport::shm {
 
 class ColocationProbe {
  public:
-  // Creates this process's probe with a fresh random token.
-  [[nodiscard]] static absl::StatusOr<ColocationProbe> Create();
+  // Creates this process's probe with a fresh random token. `what` names
+  // the segment (SegmentName(what)); a node has one, named "probe".
+  [[nodiscard]] static absl::StatusOr<ColocationProbe> Create(const std::string& what = "probe");
 
   // Opens a peer's probe and checks its token. NOT_FOUND when the segment
   // is not visible here (another host or IPC namespace), FAILED_PRECONDITION

@@ -1,0 +1,146 @@
+// `meshsim bench ipc` and `meshsim bench sweep`: run, then report as a
+// table, --json, --csv and --plot.
+#include <fstream>
+#include <map>
+
+#include "cli/bench/ipc_bench.h"
+#include "cli/bench/plot.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "common/status/format.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+namespace meshsim::cli {
+namespace {
+
+int Fail(const absl::Status& status) {
+  fmt::print(stderr, "meshsim: {}\n", status.message());
+  return absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status) ? kExitBadInput : kExitFailed;
+}
+
+std::string SizeName(size_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
+  if (bytes >= 1024 && bytes % 1024 == 0) return fmt::format("{} KiB", bytes >> 10);
+  return fmt::format("{} B", bytes);
+}
+
+absl::Status WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  return out ? absl::OkStatus() : absl::UnavailableError(StrCat("cannot write ", path));
+}
+
+// Which mechanism leads at each size, and by how much over the next.
+std::vector<std::string> Leaders(const std::vector<bench::IpcResult>& results,
+                                 const std::vector<size_t>& sizes) {
+  std::vector<std::string> lines;
+  for (size_t size : sizes) {
+    std::vector<const bench::IpcResult*> at;
+    for (const auto& r : results) {
+      if (r.size == size) at.push_back(&r);
+    }
+    if (at.size() < 2) continue;
+    auto by_latency = at;
+    std::sort(by_latency.begin(), by_latency.end(), [](auto* a, auto* b) { return a->p50_us < b->p50_us; });
+    auto by_rate = at;
+    std::sort(by_rate.begin(), by_rate.end(),
+              [](auto* a, auto* b) { return a->messages_per_second > b->messages_per_second; });
+    lines.push_back(fmt::format(
+        "{:>7}: lowest latency {} ({:.2f} us, {:.1f}x faster than {}); highest throughput {} ({:.0f} MB/s, "
+        "{:.1f}x {})",
+        SizeName(size), by_latency[0]->mechanism, by_latency[0]->p50_us,
+        by_latency[1]->p50_us / by_latency[0]->p50_us, by_latency[1]->mechanism, by_rate[0]->mechanism,
+        by_rate[0]->megabytes_per_second, by_rate[0]->messages_per_second / by_rate[1]->messages_per_second,
+        by_rate[1]->mechanism));
+  }
+  return lines;
+}
+
+}  // namespace
+
+int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
+  bench::IpcBenchOptions run;
+  auto sizes = bench::ParseSizes(options.sizes);
+  if (!sizes.ok()) return Fail(sizes.status());
+  run.sizes = *sizes;
+  run.seconds = options.seconds;
+  run.repetitions = options.repetitions;
+  if (!options.plot_path.empty()) {
+    // Fail on a bad --plot before spending the time measuring.
+    if (auto status = bench::CheckPlotTarget(options.plot_path); !status.ok()) return Fail(status);
+  }
+  auto results = bench::RunIpcBench(run, [&](const std::string& name) {
+    if (!global.json) fmt::print(stderr, "meshsim: measuring {}\n", name);
+  });
+  if (!results.ok()) return Fail(results.status());
+
+  nlohmann::json json = nlohmann::json::array();
+  std::string csv = "mechanism,size_bytes,p50_us,p99_us,messages_per_second,megabytes_per_second,note\n";
+  for (const auto& r : *results) {
+    json.push_back({{"mechanism", r.mechanism},
+                    {"size_bytes", r.size},
+                    {"p50_us", r.p50_us},
+                    {"p99_us", r.p99_us},
+                    {"messages_per_second", r.messages_per_second},
+                    {"megabytes_per_second", r.megabytes_per_second},
+                    {"note", r.note}});
+    csv += fmt::format("{},{},{:.3f},{:.3f},{:.0f},{:.3f},{}\n", r.mechanism, r.size, r.p50_us, r.p99_us,
+                       r.messages_per_second, r.megabytes_per_second, r.note);
+  }
+  const nlohmann::json document = {
+      {"seconds", run.seconds}, {"repetitions", run.repetitions}, {"results", json}};
+  if (global.json) {
+    fmt::print("{}\n", document.dump(2));
+  } else {
+    fmt::print("round trip p50/p99, one-way throughput; medians of {} repetitions of {:g} s each\n\n",
+               run.repetitions, run.seconds);
+    fmt::print("{:<20} {:>8} {:>10} {:>10} {:>12} {:>10}  {}\n", "mechanism", "size", "p50 us", "p99 us",
+               "msg/s", "MB/s", "");
+    for (const auto& r : *results) {
+      fmt::print("{:<20} {:>8} {:>10.2f} {:>10.2f} {:>12} {:>10.1f}  {}\n", r.mechanism, SizeName(r.size),
+                 r.p50_us, r.p99_us, HumanCount(r.messages_per_second), r.megabytes_per_second, r.note);
+    }
+    fmt::print("\n");
+    for (const auto& line : Leaders(*results, run.sizes)) fmt::print("{}\n", line);
+  }
+  if (!options.json_path.empty()) {
+    if (auto status = WriteText(options.json_path, document.dump(2) + "\n"); !status.ok())
+      return Fail(status);
+  }
+  if (!options.csv_path.empty()) {
+    if (auto status = WriteText(options.csv_path, csv); !status.ok()) return Fail(status);
+  }
+  if (!options.plot_path.empty()) {
+    bench::BarChart latency{
+        .title = "Round-trip latency, p50 (lower is better)", .y_label = "microseconds", .log_y = true};
+    bench::BarChart throughput{
+        .title = "One-way throughput (higher is better)", .y_label = "MB/s", .log_y = true};
+    std::map<std::string, size_t> group_of;
+    for (size_t size : run.sizes) {
+      latency.series.push_back(SizeName(size));
+      throughput.series.push_back(SizeName(size));
+    }
+    for (const auto& r : *results) {
+      if (!group_of.contains(r.mechanism)) {
+        group_of[r.mechanism] = latency.groups.size();
+        latency.groups.push_back(r.mechanism);
+        throughput.groups.push_back(r.mechanism);
+        latency.values.emplace_back(run.sizes.size(), 0);
+        throughput.values.emplace_back(run.sizes.size(), 0);
+      }
+      const size_t g = group_of[r.mechanism];
+      const size_t s = std::find(run.sizes.begin(), run.sizes.end(), r.size) - run.sizes.begin();
+      latency.values[g][s] = r.p50_us;
+      throughput.values[g][s] = r.megabytes_per_second;
+    }
+    if (auto status = bench::PlotBarCharts({latency, throughput}, options.plot_path); !status.ok()) {
+      return Fail(status);
+    }
+    if (!global.json) fmt::print("plot written to {}\n", options.plot_path);
+  }
+  return kExitOk;
+}
+
+}  // namespace meshsim::cli

@@ -1,0 +1,115 @@
+#include "cli/bench/plot.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "common/process/child_process.h"
+#include "common/status/format.h"
+#include "common/status/status.h"
+#include "fmt/format.h"
+
+namespace meshsim::cli::bench {
+namespace {
+
+std::string FindOnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    const size_t colon = std::min(dirs.find(':', start), dirs.size());
+    const std::string candidate = dirs.substr(start, colon - start) + "/" + program;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = colon + 1;
+  }
+  return "";
+}
+
+// A string as a gnuplot single-quoted literal.
+std::string Quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'')
+      out += "''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+absl::Status CheckPlotTarget(const std::string& out_path) {
+  const std::string extension = std::filesystem::path(out_path).extension().string();
+  if (extension != ".svg" && extension != ".png") {
+    return absl::InvalidArgumentError(StrCat("--plot: ", out_path, ": the file must end in .svg or .png"));
+  }
+  if (FindOnPath("gnuplot").empty()) {
+    return absl::FailedPreconditionError("--plot needs gnuplot (Debian: apt-get install gnuplot-nox)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PlotBarCharts(const std::vector<BarChart>& charts, const std::string& out_path) {
+  MESHSIM_RETURN_IF_ERROR(CheckPlotTarget(out_path));
+  const std::string extension = std::filesystem::path(out_path).extension().string();
+  const std::string gnuplot = FindOnPath("gnuplot");
+  std::error_code error;
+  const auto dir = std::filesystem::temp_directory_path() / StrCat("meshsim-plot-", getpid());
+  std::filesystem::create_directories(dir, error);
+  if (error) return absl::UnavailableError(StrCat("cannot create ", dir.string()));
+
+  const int height = 380 * static_cast<int>(charts.size());
+  std::string script =
+      extension == ".svg"
+          ? fmt::format("set terminal svg size 1100,{} dynamic font 'sans,11' background rgb 'white'\n",
+                        height)
+          : fmt::format("set terminal pngcairo size 1100,{} font 'sans,10' background rgb 'white'\n", height);
+  script += "set output " + Quoted(std::filesystem::absolute(out_path).string()) + "\n";
+  script += fmt::format("set multiplot layout {},1\n", charts.size());
+  script +=
+      "set style data histograms\nset style histogram clustered gap 1\n"
+      "set style fill solid 0.85 border -1\nset key outside right top\n"
+      "set xtics rotate by -20 nomirror\nset grid ytics\nset bmargin 5\n";
+  for (size_t c = 0; c < charts.size(); ++c) {
+    const BarChart& chart = charts[c];
+    const auto data = dir / fmt::format("chart{}.dat", c);
+    std::ofstream out(data);
+    out << "group";
+    for (const auto& series : chart.series) out << " \"" << series << "\"";
+    out << "\n";
+    for (size_t g = 0; g < chart.groups.size(); ++g) {
+      out << "\"" << chart.groups[g] << "\"";
+      for (double value : chart.values[g]) out << " " << fmt::format("{:.6g}", value);
+      out << "\n";
+    }
+    out.close();
+    script += "set title " + Quoted(chart.title) + "\nset ylabel " + Quoted(chart.y_label) + "\n";
+    script += chart.log_y ? "set logscale y\n" : "unset logscale y\nset yrange [0:*]\n";
+    script += "plot " + Quoted(data.string()) + " using 2:xtic(1) title columnheader(2)";
+    for (size_t s = 1; s < chart.series.size(); ++s) {
+      script += fmt::format(", '' using {} title columnheader({})", s + 2, s + 2);
+    }
+    script += "\n";
+  }
+  script += "unset multiplot\n";
+  const auto script_path = dir / "plot.gp";
+  std::ofstream(script_path) << script;
+
+  auto child = process::ChildProcess::Spawn({.name = "gnuplot", .argv = {gnuplot, script_path.string()}});
+  absl::Status status = child.status();
+  if (child.ok()) {
+    const std::optional<int> wait_status = (*child)->Wait(Deadline::After(std::chrono::seconds(60)));
+    if (!wait_status || *wait_status != 0) {
+      std::string tail;
+      for (const auto& line : (*child)->Tail()) tail += "\n  " + line;
+      status = absl::InternalError(StrCat("gnuplot failed drawing ", out_path, ":", tail));
+    }
+  }
+  std::filesystem::remove_all(dir, error);
+  return status;
+}
+
+}  // namespace meshsim::cli::bench
