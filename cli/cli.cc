@@ -103,6 +103,25 @@ int Main(int argc, char** argv) {
   ipc_cmd->add_option("--csv", bench_ipc.csv_path, "Write the results as CSV to this file");
   ipc_cmd->add_option("--plot", bench_ipc.plot_path, "Draw a bar chart to this .svg or .png file (gnuplot)");
 
+  BenchSweepOptions bench_sweep;
+  std::string bench_sweep_json;
+  auto* sweep_cmd = bench_cmd->add_subcommand(
+      "sweep", "Run a scenario over node counts x transports x parameter values on a local cluster");
+  sweep_cmd->add_option("scenario", bench_sweep.scenario_path, "Scenario file (YAML)")->required();
+  sweep_cmd->add_option("--nodes", bench_sweep.nodes, "Node counts, e.g. 1,2,4")->default_val("1,2,4");
+  sweep_cmd->add_option("--transports", bench_sweep.transports, "Transports: shm, tcp or both")
+      ->default_val("shm,tcp");
+  sweep_cmd->add_option("--param", bench_sweep.param,
+                        "One model parameter's values, e.g. remote_fraction=0.1,0.5");
+  sweep_cmd
+      ->add_option("--repetitions", bench_sweep.repetitions, "Runs per point; the report is their median")
+      ->default_val(1);
+  sweep_cmd->add_option("--json", bench_sweep_json,
+                        "Write the results as JSON to this file ('-' for stdout)");
+  sweep_cmd->add_option("--csv", bench_sweep.csv_path, "Write the results as CSV to this file");
+  sweep_cmd->add_option("--plot", bench_sweep.plot_path,
+                        "Draw bar charts to this .svg or .png file (gnuplot)");
+
   CoordinatorCommandOptions coordinator_options;
   auto* coordinator_cmd = app.add_subcommand("coordinator", "Serve as the coordinator");
   coordinator_cmd->add_option("--bind", coordinator_options.bind, "RPC endpoint to bind")
@@ -161,6 +180,8 @@ int Main(int argc, char** argv) {
       bench_ipc.json_path = json_target(bench_ipc_json);
       return BenchIpc(global, bench_ipc);
     }
+    bench_sweep.json_path = json_target(bench_sweep_json);
+    return BenchSweep(global, bench_sweep);
   }
   if (chosen == run_cmd) {
     run.json_path = json_target(run_json);

@@ -56,6 +56,18 @@ struct BenchIpcOptions {
 };
 int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options);
 
+struct BenchSweepOptions {
+  std::string scenario_path;
+  std::string nodes = "1,2,4";
+  std::string transports = "shm,tcp";
+  std::string param;  // NAME=V1,V2,...
+  int repetitions = 1;
+  std::string json_path;
+  std::string csv_path;
+  std::string plot_path;
+};
+int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options);
+
 struct CoordinatorCommandOptions {
   std::string bind;
   double heartbeat_interval_seconds = 0.2;

@@ -1,0 +1,289 @@
+// `meshsim bench sweep FILE`: one scenario over a grid of node counts x
+// transports x values of one parameter, on a local cluster started once for
+// the largest node count. Each point reports the event rate (median over
+// repetitions), the speedup over one node with the same parameter value,
+// and the parallel efficiency (speedup / nodes).
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include "cli/bench/plot.h"
+#include "cli/commands.h"
+#include "cli/job_client.h"
+#include "cli/local_cluster.h"
+#include "cli/output.h"
+#include "common/scenario/scenario.h"
+#include "common/status/format.h"
+#include "common/status/status.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "zmq.hpp"
+
+namespace meshsim::cli {
+namespace {
+
+int Fail(const absl::Status& status) {
+  fmt::print(stderr, "meshsim: {}\n", status.message());
+  return absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status) ? kExitBadInput : kExitFailed;
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    if (comma > start) items.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
+
+struct Grid {
+  std::vector<uint32_t> nodes;
+  std::vector<v1::Transport> transports;
+  std::string param;                   // empty: no parameter axis
+  std::vector<double> values = {0.0};  // one dummy value without a parameter axis
+};
+
+absl::StatusOr<Grid> ParseGrid(const BenchSweepOptions& options) {
+  Grid grid;
+  for (const std::string& item : SplitList(options.nodes)) {
+    const int n = std::atoi(item.c_str());
+    if (n < 1 || n > static_cast<int>(scenario::kMaxNodes) || std::to_string(n) != item) {
+      return absl::InvalidArgumentError(StrCat("--nodes: '", item, "' is not a node count"));
+    }
+    grid.nodes.push_back(static_cast<uint32_t>(n));
+  }
+  if (grid.nodes.empty()) return absl::InvalidArgumentError("--nodes: no node counts");
+  std::sort(grid.nodes.begin(), grid.nodes.end());
+  grid.nodes.erase(std::unique(grid.nodes.begin(), grid.nodes.end()), grid.nodes.end());
+  for (const std::string& item : SplitList(options.transports)) {
+    if (item == "shm") {
+      grid.transports.push_back(v1::TRANSPORT_SHM);
+    } else if (item == "tcp") {
+      grid.transports.push_back(v1::TRANSPORT_TCP);
+    } else {
+      return absl::InvalidArgumentError(StrCat("--transports: '", item, "' (expected shm or tcp)"));
+    }
+  }
+  if (grid.transports.empty()) return absl::InvalidArgumentError("--transports: none given");
+  if (!options.param.empty()) {
+    const size_t equals = options.param.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return absl::InvalidArgumentError("--param: expected NAME=V1,V2,... e.g. remote_fraction=0.1,0.5");
+    }
+    grid.param = options.param.substr(0, equals);
+    grid.values.clear();
+    for (const std::string& item : SplitList(options.param.substr(equals + 1))) {
+      char* end = nullptr;
+      const double value = std::strtod(item.c_str(), &end);
+      if (end == item.c_str() || *end != '\0') {
+        return absl::InvalidArgumentError(StrCat("--param: '", item, "' is not a number"));
+      }
+      grid.values.push_back(value);
+    }
+    if (grid.values.empty()) return absl::InvalidArgumentError("--param: no values");
+  }
+  return grid;
+}
+
+struct Point {
+  double value = 0;
+  v1::Transport transport = v1::TRANSPORT_AUTO;
+  uint32_t nodes = 1;
+  v1::Scenario scenario;
+  double event_rate = 0;  // median over repetitions
+  double wall_seconds = 0;
+  uint64_t committed_events = 0;
+  std::string digest = {};
+  double speedup = 0;
+  double efficiency = 0;
+};
+
+std::string TransportLabel(const Point& point) {
+  return point.nodes == 1 ? "-" : std::string(scenario::TransportName(point.transport));
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+std::atomic<bool> g_sweep_interrupted{false};
+
+}  // namespace
+
+int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
+  auto base = LoadScenario(options.scenario_path, std::nullopt);
+  if (!base.ok()) return Fail(base.status());
+  auto grid = ParseGrid(options);
+  if (!grid.ok()) return Fail(grid.status());
+  if (options.repetitions < 1 || options.repetitions > 100) {
+    return Fail(absl::InvalidArgumentError("--repetitions: must be between 1 and 100"));
+  }
+  if (!options.plot_path.empty()) {
+    if (auto status = bench::CheckPlotTarget(options.plot_path); !status.ok()) return Fail(status);
+  }
+
+  // Every point's scenario, checked before anything runs. One node has no
+  // links, so it is run once per value and is the baseline of every
+  // transport.
+  std::vector<Point> points;
+  for (double value : grid->values) {
+    for (uint32_t nodes : grid->nodes) {
+      for (v1::Transport transport : grid->transports) {
+        if (nodes == 1 && transport != grid->transports.front()) continue;
+        Point point{.value = value, .transport = transport, .nodes = nodes, .scenario = *base};
+        point.scenario.set_nodes(nodes);
+        point.scenario.set_transport(transport);
+        if (!grid->param.empty()) (*point.scenario.mutable_params())[grid->param] = value;
+        if (auto status = scenario::Normalize(&point.scenario); !status.ok()) {
+          return Fail(
+              Annotate(status, StrCat(options.scenario_path, " with nodes=", nodes,
+                                      grid->param.empty() ? "" : StrCat(" ", grid->param, "=", value))));
+        }
+        points.push_back(std::move(point));
+      }
+    }
+  }
+
+  auto cluster =
+      LocalCluster::Start({.executable = SelfExecutable(),
+                           .nodes = grid->nodes.back(),
+                           .log_level = global.log.level,
+                           .log_format = global.log.format == log::Format::kJson ? "json" : "text"});
+  if (!cluster.ok()) return Fail(cluster.status());
+  zmq::context_t context;
+  auto client = rpc::RpcClient::Create(context, {.endpoint = (*cluster)->coordinator_endpoint()});
+  if (!client.ok()) return Fail(client.status());
+
+  for (Point& point : points) {
+    if (!global.json) {
+      fmt::print(stderr, "meshsim: {} nodes, {}{}\n", point.nodes, TransportLabel(point),
+                 grid->param.empty() ? "" : fmt::format(", {}={:g}", grid->param, point.value));
+    }
+    std::vector<double> rates, walls;
+    for (int rep = 0; rep < options.repetitions; ++rep) {
+      v1::SubmitJobRequest submit;
+      *submit.mutable_scenario() = point.scenario;
+      v1::SubmitJobReply submitted;
+      if (auto status = (*client)->Call("Coordinator.SubmitJob", submit, &submitted); !status.ok()) {
+        return Fail(status);
+      }
+      auto job = FollowJob(**client, submitted.job_id(), &g_sweep_interrupted);
+      if (!job.ok()) return Fail(job.status());
+      if (job->state() != v1::COMPLETED) {
+        fmt::print(stderr, "meshsim: job {} {}: {}\n", job->job_id(), v1::JobState_Name(job->state()),
+                   job->reason());
+        return kExitFailed;
+      }
+      rates.push_back(job->result().event_rate());
+      walls.push_back(job->result().wall_seconds());
+      point.committed_events = job->result().committed_events();
+      point.digest = fmt::format("{:016x}", job->result().digest());
+    }
+    point.event_rate = Median(rates);
+    point.wall_seconds = Median(walls);
+  }
+  (*cluster)->Stop();
+
+  for (Point& point : points) {
+    for (const Point& one : points) {
+      if (one.nodes == 1 && one.value == point.value && one.event_rate > 0) {
+        point.speedup = point.event_rate / one.event_rate;
+        point.efficiency = point.speedup / point.nodes;
+      }
+    }
+  }
+
+  const std::string param_column = grid->param.empty() ? "" : grid->param;
+  nlohmann::json rows = nlohmann::json::array();
+  std::string csv =
+      StrCat(param_column.empty() ? "" : param_column + ",",
+             "transport,nodes,event_rate,speedup,efficiency,wall_seconds,committed_events,digest\n");
+  for (const Point& p : points) {
+    nlohmann::json row = {{"transport", TransportLabel(p)},
+                          {"nodes", p.nodes},
+                          {"event_rate", p.event_rate},
+                          {"speedup", p.speedup},
+                          {"efficiency", p.efficiency},
+                          {"wall_seconds", p.wall_seconds},
+                          {"committed_events", p.committed_events},
+                          {"digest", p.digest}};
+    if (!grid->param.empty()) row[grid->param] = p.value;
+    rows.push_back(row);
+    csv += StrCat(
+        grid->param.empty() ? "" : fmt::format("{:g},", p.value),
+        fmt::format("{},{},{:.0f},{:.3f},{:.3f},{:.4f},{},{}\n", TransportLabel(p), p.nodes, p.event_rate,
+                    p.speedup, p.efficiency, p.wall_seconds, p.committed_events, p.digest));
+  }
+  const nlohmann::json document = {{"scenario", base->name()},
+                                   {"model", base->model()},
+                                   {"repetitions", options.repetitions},
+                                   {"parameter", grid->param},
+                                   {"points", rows}};
+  if (global.json) {
+    fmt::print("{}\n", document.dump(2));
+  } else {
+    fmt::print("{} (model {}), medians of {} run(s) per point\n\n", base->name(), base->model(),
+               options.repetitions);
+    if (!param_column.empty()) fmt::print("{:>16} ", param_column);
+    fmt::print("{:>9} {:>6} {:>14} {:>8} {:>10} {:>9}\n", "transport", "nodes", "events/s", "speedup",
+               "efficiency", "wall s");
+    for (const Point& p : points) {
+      if (!param_column.empty()) fmt::print("{:>16g} ", p.value);
+      fmt::print("{:>9} {:>6} {:>14} {:>7.2f}x {:>9.0f}% {:>9.3f}\n", TransportLabel(p), p.nodes,
+                 HumanCount(p.event_rate), p.speedup, 100 * p.efficiency, p.wall_seconds);
+    }
+  }
+  auto write = [](const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    out.close();
+    return out ? absl::OkStatus() : absl::UnavailableError(StrCat("cannot write ", path));
+  };
+  if (!options.json_path.empty()) {
+    if (auto status = write(options.json_path, document.dump(2) + "\n"); !status.ok()) return Fail(status);
+  }
+  if (!options.csv_path.empty()) {
+    if (auto status = write(options.csv_path, csv); !status.ok()) return Fail(status);
+  }
+  if (!options.plot_path.empty()) {
+    // One cluster of bars per (value, transport), one bar per node count.
+    bench::BarChart rate{.title = StrCat(base->name(), ": event rate (higher is better)"),
+                         .y_label = "events/s"};
+    bench::BarChart efficiency{.title = "Parallel efficiency: speedup / nodes", .y_label = "percent"};
+    for (uint32_t nodes : grid->nodes) {
+      rate.series.push_back(StrCat(nodes, nodes == 1 ? " node" : " nodes"));
+      efficiency.series.push_back(rate.series.back());
+    }
+    for (double value : grid->values) {
+      for (v1::Transport transport : grid->transports) {
+        std::string label(scenario::TransportName(transport));
+        if (!grid->param.empty()) label = fmt::format("{} {}={:g}", label, grid->param, value);
+        std::vector<double> rates, efficiencies;
+        for (uint32_t nodes : grid->nodes) {
+          const Point* found = nullptr;
+          for (const Point& p : points) {
+            if (p.value == value && p.nodes == nodes && (nodes == 1 || p.transport == transport)) found = &p;
+          }
+          rates.push_back(found != nullptr ? found->event_rate : 0);
+          efficiencies.push_back(found != nullptr ? 100 * found->efficiency : 0);
+        }
+        rate.groups.push_back(label);
+        rate.values.push_back(rates);
+        efficiency.groups.push_back(label);
+        efficiency.values.push_back(efficiencies);
+      }
+    }
+    if (auto status = bench::PlotBarCharts({rate, efficiency}, options.plot_path); !status.ok()) {
+      return Fail(status);
+    }
+    if (!global.json) fmt::print("plot written to {}\n", options.plot_path);
+  }
+  return kExitOk;
+}
+
+}  // namespace meshsim::cli
