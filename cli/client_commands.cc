@@ -28,11 +28,6 @@ void CatchInterrupts() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-int Fail(const absl::Status& status) {
-  fmt::print(stderr, "meshsim: {}\n", status.message());
-  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ? kExitBadInput : kExitFailed;
-}
-
 absl::StatusOr<std::unique_ptr<rpc::RpcClient>> Connect(zmq::context_t& context,
                                                         const std::string& endpoint) {
   return rpc::RpcClient::Create(context, {.endpoint = endpoint});
@@ -51,8 +46,8 @@ absl::Status CallCoordinator(const std::string& endpoint, std::string_view metho
 
 int RunLocal(const GlobalOptions& global, const RunOptions& options) {
   auto scenario = LoadScenario(options.scenario_path, options.nodes);
-  if (!scenario.ok()) return Fail(scenario.status());
-  if (auto status = CheckSeriesWanted(*scenario, options.csv_path); !status.ok()) return Fail(status);
+  if (!scenario.ok()) return FailWith(scenario.status());
+  if (auto status = CheckSeriesWanted(*scenario, options.csv_path); !status.ok()) return FailWith(status);
   CatchInterrupts();
   if (!global.json) {
     fmt::print(stderr, "meshsim: starting a local cluster of {} node(s) for {}\n", scenario->nodes(),
@@ -64,16 +59,16 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
                                       .log_format = global.log.format == log::Format::kJson ? "json" : "text",
                                       .show_logs = options.show_logs,
                                       .node_timeout_seconds = options.node_timeout_seconds});
-  if (!cluster.ok()) return Fail(cluster.status());
+  if (!cluster.ok()) return FailWith(cluster.status());
   zmq::context_t context;
   auto client = Connect(context, (*cluster)->coordinator_endpoint());
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return FailWith(client.status());
 
   v1::SubmitJobRequest submit;
   *submit.mutable_scenario() = *scenario;
   v1::SubmitJobReply submitted;
   if (auto status = (*client)->Call("Coordinator.SubmitJob", submit, &submitted); !status.ok()) {
-    return Fail(status);
+    return FailWith(status);
   }
   auto job = FollowJob(**client, submitted.job_id(), &g_interrupted);
   if (!job.ok()) {
@@ -91,16 +86,16 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
 
 int Submit(const GlobalOptions& global, const SubmitOptions& options) {
   auto scenario = LoadScenario(options.scenario_path, options.nodes);
-  if (!scenario.ok()) return Fail(scenario.status());
-  if (auto status = CheckSeriesWanted(*scenario, options.csv_path); !status.ok()) return Fail(status);
+  if (!scenario.ok()) return FailWith(scenario.status());
+  if (auto status = CheckSeriesWanted(*scenario, options.csv_path); !status.ok()) return FailWith(status);
   zmq::context_t context;
   auto client = Connect(context, options.coordinator);
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return FailWith(client.status());
   v1::SubmitJobRequest request;
   *request.mutable_scenario() = *scenario;
   v1::SubmitJobReply reply;
   if (auto status = (*client)->Call("Coordinator.SubmitJob", request, &reply); !status.ok()) {
-    return Fail(status);
+    return FailWith(status);
   }
   if (options.detach) {
     if (global.json) {
@@ -112,7 +107,7 @@ int Submit(const GlobalOptions& global, const SubmitOptions& options) {
   }
   CatchInterrupts();
   auto job = FollowJob(**client, reply.job_id(), &g_interrupted);
-  if (!job.ok()) return Fail(job.status());
+  if (!job.ok()) return FailWith(job.status());
   const int code = ReportJob(global, *job, options.json_path, options.csv_path);
   return g_interrupted.load() ? kExitInterrupted : code;
 }
@@ -123,15 +118,15 @@ int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t
   request.set_job_id(job_id);
   v1::GetJobReply reply;
   if (auto status = CallCoordinator(coordinator, "Coordinator.GetJob", request, &reply); !status.ok()) {
-    return Fail(status);
+    return FailWith(status);
   }
   ShowJob(global.json, reply.job());
   if (!csv_path.empty()) {
     if (reply.job().state() != v1::COMPLETED) {
-      return Fail(absl::FailedPreconditionError(StrCat("--csv: job ", job_id, " has not completed")));
+      return FailWith(absl::FailedPreconditionError(StrCat("--csv: job ", job_id, " has not completed")));
     }
     if (auto status = WriteSeriesCsv(reply.job().result(), csv_path); !status.ok()) {
-      return Fail(absl::InvalidArgumentError(StrCat("--csv: ", status.message())));
+      return FailWith(absl::InvalidArgumentError(StrCat("--csv: ", status.message())));
     }
   }
   return reply.job().state() == v1::FAILED ? kExitFailed : kExitOk;
@@ -142,7 +137,7 @@ int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t
   request.set_job_id(job_id);
   v1::CancelJobReply reply;
   if (auto status = CallCoordinator(coordinator, "Coordinator.CancelJob", request, &reply); !status.ok()) {
-    return Fail(status);
+    return FailWith(status);
   }
   ShowJob(global.json, reply.job());
   return kExitOk;
@@ -152,7 +147,7 @@ int Nodes(const GlobalOptions& global, const std::string& coordinator) {
   v1::ListNodesReply reply;
   if (auto status = CallCoordinator(coordinator, "Coordinator.ListNodes", v1::ListNodesRequest(), &reply);
       !status.ok()) {
-    return Fail(status);
+    return FailWith(status);
   }
   if (global.json) {
     fmt::print("{}\n", NodesJson(reply).dump(2));

@@ -68,18 +68,12 @@ int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const std::st
               const std::string& csv_path) {
   ShowJob(global.json, job);
   if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    out << JobJson(job).dump(2) << "\n";
-    if (!out) {
-      fmt::print(stderr, "meshsim: cannot write {}\n", json_path);
-      return kExitFailed;
+    if (auto status = WriteTextFile(json_path, JobJson(job).dump(2) + "\n"); !status.ok()) {
+      return FailWith(status);
     }
   }
   if (!csv_path.empty() && job.state() == v1::COMPLETED) {
-    if (auto status = WriteSeriesCsv(job.result(), csv_path); !status.ok()) {
-      fmt::print(stderr, "meshsim: {}\n", status.message());
-      return kExitFailed;
-    }
+    if (auto status = WriteSeriesCsv(job.result(), csv_path); !status.ok()) return FailWith(status);
   }
   return job.state() == v1::COMPLETED ? kExitOk : kExitFailed;
 }

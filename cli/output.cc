@@ -5,12 +5,25 @@
 #include <algorithm>
 #include <fstream>
 
+#include "cli/commands.h"
 #include "common/scenario/scenario.h"
 #include "common/status/format.h"
 #include "coordinator/coordinator.h"
 #include "fmt/format.h"
 
 namespace meshsim::cli {
+
+int FailWith(const absl::Status& status) {
+  fmt::print(stderr, "meshsim: {}\n", status.message());
+  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ? kExitBadInput : kExitFailed;
+}
+
+absl::Status WriteTextFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  return out ? absl::OkStatus() : absl::UnavailableError(StrCat("cannot write ", path));
+}
 
 std::string HumanCount(double value) {
   if (value >= 1e9) return fmt::format("{:.2f} G", value / 1e9);
@@ -96,19 +109,16 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
 
 absl::Status WriteSeriesCsv(const v1::JobResult& result, const std::string& path) {
   if (result.series_size() == 0) return absl::FailedPreconditionError("the job has no time series");
-  std::ofstream out(path);
-  out << "time";
-  for (const auto& series : result.series()) out << ',' << series.name();
-  out << '\n';
+  std::string csv = "time";
+  for (const auto& series : result.series()) csv += "," + series.name();
+  csv += "\n";
   const int points = result.series(0).values_size();
   for (int k = 0; k < points; ++k) {
-    out << fmt::format("{:g}", k * result.series_interval());
-    for (const auto& series : result.series()) out << ',' << series.values(k);
-    out << '\n';
+    csv += fmt::format("{:g}", k * result.series_interval());
+    for (const auto& series : result.series()) csv += fmt::format(",{}", series.values(k));
+    csv += "\n";
   }
-  out.close();
-  if (!out) return absl::UnavailableError(StrCat("cannot write ", path));
-  return absl::OkStatus();
+  return WriteTextFile(path, csv);
 }
 
 namespace {

@@ -41,6 +41,13 @@ class ProgressBar {
   bool drawn_ = false;
 };
 
+// Prints "meshsim: <message>" on stderr and returns the exit code for it:
+// kExitBadInput for INVALID_ARGUMENT and NOT_FOUND, kExitFailed otherwise.
+int FailWith(const absl::Status& status);
+
+// Writes `text` to `path` (replacing it); UNAVAILABLE if it cannot.
+[[nodiscard]] absl::Status WriteTextFile(const std::string& path, const std::string& text);
+
 std::string HumanCount(double value);
 std::string HumanBytes(double bytes);
 

@@ -14,22 +14,10 @@
 namespace meshsim::cli {
 namespace {
 
-int Fail(const absl::Status& status) {
-  fmt::print(stderr, "meshsim: {}\n", status.message());
-  return absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status) ? kExitBadInput : kExitFailed;
-}
-
 std::string SizeName(size_t bytes) {
   if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
   if (bytes >= 1024 && bytes % 1024 == 0) return fmt::format("{} KiB", bytes >> 10);
   return fmt::format("{} B", bytes);
-}
-
-absl::Status WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  out.close();
-  return out ? absl::OkStatus() : absl::UnavailableError(StrCat("cannot write ", path));
 }
 
 // Which mechanism leads at each size, and by how much over the next.
@@ -63,18 +51,18 @@ std::vector<std::string> Leaders(const std::vector<bench::IpcResult>& results,
 int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
   bench::IpcBenchOptions run;
   auto sizes = bench::ParseSizes(options.sizes);
-  if (!sizes.ok()) return Fail(sizes.status());
+  if (!sizes.ok()) return FailWith(sizes.status());
   run.sizes = *sizes;
   run.seconds = options.seconds;
   run.repetitions = options.repetitions;
   if (!options.plot_path.empty()) {
     // Fail on a bad --plot before spending the time measuring.
-    if (auto status = bench::CheckPlotTarget(options.plot_path); !status.ok()) return Fail(status);
+    if (auto status = bench::CheckPlotTarget(options.plot_path); !status.ok()) return FailWith(status);
   }
   auto results = bench::RunIpcBench(run, [&](const std::string& name) {
     if (!global.json) fmt::print(stderr, "meshsim: measuring {}\n", name);
   });
-  if (!results.ok()) return Fail(results.status());
+  if (!results.ok()) return FailWith(results.status());
 
   nlohmann::json json = nlohmann::json::array();
   std::string csv = "mechanism,size_bytes,p50_us,p99_us,messages_per_second,megabytes_per_second,note\n";
@@ -106,11 +94,11 @@ int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
     for (const auto& line : Leaders(*results, run.sizes)) fmt::print("{}\n", line);
   }
   if (!options.json_path.empty()) {
-    if (auto status = WriteText(options.json_path, document.dump(2) + "\n"); !status.ok())
-      return Fail(status);
+    if (auto status = WriteTextFile(options.json_path, document.dump(2) + "\n"); !status.ok())
+      return FailWith(status);
   }
   if (!options.csv_path.empty()) {
-    if (auto status = WriteText(options.csv_path, csv); !status.ok()) return Fail(status);
+    if (auto status = WriteTextFile(options.csv_path, csv); !status.ok()) return FailWith(status);
   }
   if (!options.plot_path.empty()) {
     bench::BarChart latency{
@@ -136,7 +124,7 @@ int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
       throughput.values[g][s] = r.megabytes_per_second;
     }
     if (auto status = bench::PlotBarCharts({latency, throughput}, options.plot_path); !status.ok()) {
-      return Fail(status);
+      return FailWith(status);
     }
     if (!global.json) fmt::print("plot written to {}\n", options.plot_path);
   }

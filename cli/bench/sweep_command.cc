@@ -24,11 +24,6 @@
 namespace meshsim::cli {
 namespace {
 
-int Fail(const absl::Status& status) {
-  fmt::print(stderr, "meshsim: {}\n", status.message());
-  return absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status) ? kExitBadInput : kExitFailed;
-}
-
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> items;
   size_t start = 0;
@@ -117,14 +112,14 @@ std::atomic<bool> g_sweep_interrupted{false};
 
 int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
   auto base = LoadScenario(options.scenario_path, std::nullopt);
-  if (!base.ok()) return Fail(base.status());
+  if (!base.ok()) return FailWith(base.status());
   auto grid = ParseGrid(options);
-  if (!grid.ok()) return Fail(grid.status());
+  if (!grid.ok()) return FailWith(grid.status());
   if (options.repetitions < 1 || options.repetitions > 100) {
-    return Fail(absl::InvalidArgumentError("--repetitions: must be between 1 and 100"));
+    return FailWith(absl::InvalidArgumentError("--repetitions: must be between 1 and 100"));
   }
   if (!options.plot_path.empty()) {
-    if (auto status = bench::CheckPlotTarget(options.plot_path); !status.ok()) return Fail(status);
+    if (auto status = bench::CheckPlotTarget(options.plot_path); !status.ok()) return FailWith(status);
   }
 
   // Every point's scenario, checked before anything runs. One node has no
@@ -140,7 +135,7 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
         point.scenario.set_transport(transport);
         if (!grid->param.empty()) (*point.scenario.mutable_params())[grid->param] = value;
         if (auto status = scenario::Normalize(&point.scenario); !status.ok()) {
-          return Fail(
+          return FailWith(
               Annotate(status, StrCat(options.scenario_path, " with nodes=", nodes,
                                       grid->param.empty() ? "" : StrCat(" ", grid->param, "=", value))));
         }
@@ -154,10 +149,10 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
                            .nodes = grid->nodes.back(),
                            .log_level = global.log.level,
                            .log_format = global.log.format == log::Format::kJson ? "json" : "text"});
-  if (!cluster.ok()) return Fail(cluster.status());
+  if (!cluster.ok()) return FailWith(cluster.status());
   zmq::context_t context;
   auto client = rpc::RpcClient::Create(context, {.endpoint = (*cluster)->coordinator_endpoint()});
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return FailWith(client.status());
 
   for (Point& point : points) {
     if (!global.json) {
@@ -170,10 +165,10 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
       *submit.mutable_scenario() = point.scenario;
       v1::SubmitJobReply submitted;
       if (auto status = (*client)->Call("Coordinator.SubmitJob", submit, &submitted); !status.ok()) {
-        return Fail(status);
+        return FailWith(status);
       }
       auto job = FollowJob(**client, submitted.job_id(), &g_sweep_interrupted);
-      if (!job.ok()) return Fail(job.status());
+      if (!job.ok()) return FailWith(job.status());
       if (job->state() != v1::COMPLETED) {
         fmt::print(stderr, "meshsim: job {} {}: {}\n", job->job_id(), v1::JobState_Name(job->state()),
                    job->reason());
@@ -238,17 +233,12 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
                  HumanCount(p.event_rate), p.speedup, 100 * p.efficiency, p.wall_seconds);
     }
   }
-  auto write = [](const std::string& path, const std::string& text) {
-    std::ofstream out(path);
-    out << text;
-    out.close();
-    return out ? absl::OkStatus() : absl::UnavailableError(StrCat("cannot write ", path));
-  };
   if (!options.json_path.empty()) {
-    if (auto status = write(options.json_path, document.dump(2) + "\n"); !status.ok()) return Fail(status);
+    if (auto status = WriteTextFile(options.json_path, document.dump(2) + "\n"); !status.ok())
+      return FailWith(status);
   }
   if (!options.csv_path.empty()) {
-    if (auto status = write(options.csv_path, csv); !status.ok()) return Fail(status);
+    if (auto status = WriteTextFile(options.csv_path, csv); !status.ok()) return FailWith(status);
   }
   if (!options.plot_path.empty()) {
     // One cluster of bars per (value, transport), one bar per node count.
@@ -279,7 +269,7 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
       }
     }
     if (auto status = bench::PlotBarCharts({rate, efficiency}, options.plot_path); !status.ok()) {
-      return Fail(status);
+      return FailWith(status);
     }
     if (!global.json) fmt::print("plot written to {}\n", options.plot_path);
   }
