@@ -45,7 +45,8 @@ class ProgressBar {
 // kExitBadInput for INVALID_ARGUMENT and NOT_FOUND, kExitFailed otherwise.
 int FailWith(const absl::Status& status);
 
-// Writes `text` to `path` (replacing it); UNAVAILABLE if it cannot.
+// Writes `text` to `path` (replacing it); nothing when `path` is empty (an
+// output the user did not ask for). UNAVAILABLE if it cannot.
 [[nodiscard]] absl::Status WriteTextFile(const std::string& path, const std::string& text);
 
 std::string HumanCount(double value);

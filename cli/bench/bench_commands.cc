@@ -93,12 +93,9 @@ int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
     fmt::print("\n");
     for (const auto& line : Leaders(*results, run.sizes)) fmt::print("{}\n", line);
   }
-  if (!options.json_path.empty()) {
-    if (auto status = WriteTextFile(options.json_path, document.dump(2) + "\n"); !status.ok())
-      return FailWith(status);
-  }
-  if (!options.csv_path.empty()) {
-    if (auto status = WriteTextFile(options.csv_path, csv); !status.ok()) return FailWith(status);
+  for (const auto& [path, text] :
+       {std::pair{options.json_path, document.dump(2) + "\n"}, {options.csv_path, csv}}) {
+    if (auto status = WriteTextFile(path, text); !status.ok()) return FailWith(status);
   }
   if (!options.plot_path.empty()) {
     bench::BarChart latency{

@@ -233,12 +233,9 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
                  HumanCount(p.event_rate), p.speedup, 100 * p.efficiency, p.wall_seconds);
     }
   }
-  if (!options.json_path.empty()) {
-    if (auto status = WriteTextFile(options.json_path, document.dump(2) + "\n"); !status.ok())
-      return FailWith(status);
-  }
-  if (!options.csv_path.empty()) {
-    if (auto status = WriteTextFile(options.csv_path, csv); !status.ok()) return FailWith(status);
+  for (const auto& [path, text] :
+       {std::pair{options.json_path, document.dump(2) + "\n"}, {options.csv_path, csv}}) {
+    if (auto status = WriteTextFile(path, text); !status.ok()) return FailWith(status);
   }
   if (!options.plot_path.empty()) {
     // One cluster of bars per (value, transport), one bar per node count.
