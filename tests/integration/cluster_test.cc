@@ -130,8 +130,11 @@ TEST_F(ClusterTest, IdleNodesUseNoCpu) {
   const auto window = 2s;
   std::this_thread::sleep_for(window);  // measuring an interval, not waiting for an event
   const double used = CpuSeconds(cluster_->node(0).pid()) + CpuSeconds(cluster_->node(1).pid()) - before;
-  // Heartbeats and polls cost well under 5% of one core between them.
-  EXPECT_LT(used, 0.1) << used << " CPU seconds in " << window.count() << " s while idle";
+  // Heartbeats and polls cost about 1% of a core between them (0.02-0.03
+  // CPU seconds here); a thread that spins or polls hot would use the whole
+  // window. The bound sits far from both, so a noisy shared machine does
+  // not fail it and a spinning node always does.
+  EXPECT_LT(used, 0.5) << used << " CPU seconds in " << window.count() << " s while idle";
 }
 
 TEST_F(ClusterTest, JobWaitsInTheQueueUntilEnoughNodesAreReady) {
