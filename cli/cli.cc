@@ -137,6 +137,16 @@ int Main(int argc, char** argv) {
       ->default_val(2.0)
       ->check(CLI::Range(0.05, 3600.0));
 
+  auto add_metrics_options = [](CLI::App* command, std::string* port, std::string* host) {
+    command
+        ->add_option("--metrics-port", *port,
+                     "Serve Prometheus /metrics on this port: 0 = off, auto = any free port")
+        ->default_val("0");
+    command->add_option("--metrics-host", *host, "Address the metrics server binds")
+        ->default_val("127.0.0.1");
+  };
+  add_metrics_options(coordinator_cmd, &coordinator_options.metrics_port, &coordinator_options.metrics_host);
+
   NodeCommandOptions node_options;
   auto* node_cmd = app.add_subcommand("node", "Serve as a node");
   AddCoordinatorOption(node_cmd, &node_options.coordinator);
@@ -145,6 +155,7 @@ int Main(int argc, char** argv) {
       ->default_val("tcp://127.0.0.1:0");
   node_cmd->add_option("--data-bind", node_options.data_bind, "Data-plane endpoint to bind")
       ->default_val("tcp://127.0.0.1:0");
+  add_metrics_options(node_cmd, &node_options.metrics_port, &node_options.metrics_host);
   node_cmd
       ->add_option("--stall-timeout", node_options.stall_timeout_seconds,
                    "Seconds without an expected frame before a job fails")

@@ -72,6 +72,8 @@ struct CoordinatorCommandOptions {
   std::string bind;
   double heartbeat_interval_seconds = 0.2;
   double node_timeout_seconds = 2.0;
+  std::string metrics_port = "0";  // 0 = off, auto, or a port
+  std::string metrics_host = "127.0.0.1";
 };
 int ServeCoordinator(const GlobalOptions& global, const CoordinatorCommandOptions& options);
 
@@ -81,6 +83,8 @@ struct NodeCommandOptions {
   std::string rpc_bind;
   std::string data_bind;
   double stall_timeout_seconds = 30;
+  std::string metrics_port = "0";
+  std::string metrics_host = "127.0.0.1";
 };
 int ServeNode(const GlobalOptions& global, const NodeCommandOptions& options);
 

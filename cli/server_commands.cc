@@ -7,6 +7,8 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "common/metrics/metrics.h"
 #include "common/status/format.h"
 #include "coordinator/coordinator.h"
 #include "node/node.h"
@@ -50,6 +52,9 @@ int ServeCoordinator(const GlobalOptions&, const CoordinatorCommandOptions& opti
   coordinator_options.bind = options.bind;
   coordinator_options.heartbeat_interval = Seconds(options.heartbeat_interval_seconds);
   coordinator_options.node_timeout = Seconds(options.node_timeout_seconds);
+  auto metrics = metrics::ParseMetricsPort(options.metrics_port, options.metrics_host);
+  if (!metrics.ok()) return FailWith(metrics.status());
+  coordinator_options.metrics = *metrics;
   auto coordinator = coordinator::Coordinator::Create(coordinator_options);
   if (!coordinator.ok()) {
     spdlog::critical("{}", coordinator.status().message());
@@ -57,6 +62,7 @@ int ServeCoordinator(const GlobalOptions&, const CoordinatorCommandOptions& opti
   }
   (*coordinator)->Start();
   PrintStatus("rpc", (*coordinator)->endpoint());
+  if (!(*coordinator)->metrics_url().empty()) PrintStatus("metrics", (*coordinator)->metrics_url());
   const int signal = WaitForStopSignal(stop_signals);
   spdlog::info("coordinator stopping on signal {}", signal);
   (*coordinator)->Stop();
@@ -71,6 +77,9 @@ int ServeNode(const GlobalOptions&, const NodeCommandOptions& options) {
   node_options.rpc_bind = options.rpc_bind;
   node_options.data_bind = options.data_bind;
   node_options.job.stall_timeout = Seconds(options.stall_timeout_seconds);
+  auto metrics = metrics::ParseMetricsPort(options.metrics_port, options.metrics_host);
+  if (!metrics.ok()) return FailWith(metrics.status());
+  node_options.metrics = *metrics;
   auto node = node::Node::Create(node_options);
   if (!node.ok()) {
     spdlog::critical("{}", node.status().message());
@@ -78,6 +87,7 @@ int ServeNode(const GlobalOptions&, const NodeCommandOptions& options) {
   }
   PrintStatus("rpc", (*node)->rpc_endpoint());
   PrintStatus("data", (*node)->data_endpoint());
+  if (!(*node)->metrics_url().empty()) PrintStatus("metrics", (*node)->metrics_url());
   (*node)->Start([](uint32_t node_id) { PrintStatus("node_id", fmt::format("{}", node_id)); });
   const int signal = WaitForStopSignal(stop_signals);
   spdlog::info("node stopping on signal {}", signal);

@@ -38,18 +38,81 @@ std::string_view NodeStateName(v1::NodeState state) {
   return name;
 }
 
+class Coordinator::StateCollector final : public prometheus::Collectable {
+ public:
+  explicit StateCollector(Coordinator* coordinator) : coordinator_(coordinator) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    return coordinator_->CollectStateMetrics();
+  }
+
+ private:
+  Coordinator* coordinator_;
+};
+
+std::vector<prometheus::MetricFamily> Coordinator::CollectStateMetrics() {
+  std::map<std::string, double> nodes_by_state, jobs_by_state;
+  // Every state, so each series exists from the first scrape.
+  for (v1::NodeState state : {v1::NODE_READY, v1::NODE_BUSY, v1::NODE_LOST}) {
+    nodes_by_state[std::string(NodeStateName(state))] = 0;
+  }
+  for (int state = v1::QUEUED; state <= v1::CANCELLED; ++state) {
+    jobs_by_state[std::string(JobStateName(static_cast<v1::JobState>(state)))] = 0;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, node] : nodes_) ++nodes_by_state[std::string(NodeStateName(node.info.state()))];
+    for (const auto& [id, job] : jobs_) ++jobs_by_state[std::string(JobStateName(job.info.state()))];
+  }
+  auto family = [](std::string name, std::string help, const std::map<std::string, double>& by_state) {
+    prometheus::MetricFamily out{std::move(name), std::move(help), prometheus::MetricType::Gauge, {}};
+    for (const auto& [state, count] : by_state) {
+      prometheus::ClientMetric metric;
+      metric.label = {{"state", state}};
+      metric.gauge.value = count;
+      out.metric.push_back(metric);
+    }
+    return out;
+  };
+  return {family("meshsim_coordinator_nodes", "Nodes the coordinator knows, by state.", nodes_by_state),
+          family("meshsim_coordinator_jobs",
+                 "Jobs the coordinator holds (queued, running, or kept finished), by state.", jobs_by_state)};
+}
+
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOptions options) {
   auto coordinator = std::unique_ptr<Coordinator>(new Coordinator(std::move(options)));
+  if (coordinator->options_.metrics) {
+    coordinator->registry_ = metrics::NewProcessRegistry("coordinator");
+    coordinator->jobs_finished_ = &prometheus::BuildCounter()
+                                       .Name("meshsim_coordinator_jobs_finished_total")
+                                       .Help("Jobs that ended, by final state.")
+                                       .Register(*coordinator->registry_);
+    coordinator->job_duration_ =
+        &prometheus::BuildHistogram()
+             .Name("meshsim_coordinator_job_duration_seconds")
+             .Help("Wall time from a job's start on its nodes to its end, by final state.")
+             .Register(*coordinator->registry_);
+    MESHSIM_ASSIGN_OR_RETURN(
+        coordinator->metrics_server_,
+        metrics::MetricsServer::Start(*coordinator->options_.metrics, coordinator->registry_));
+    coordinator->metrics_server_->Add(std::make_shared<StateCollector>(coordinator.get()));
+  }
   MESHSIM_ASSIGN_OR_RETURN(
       coordinator->server_,
-      rpc::RpcServer::Create(coordinator->context_, {coordinator->options_.bind, 16 << 20, "coord-rpc"}));
+      rpc::RpcServer::Create(coordinator->context_, {.bind_endpoint = coordinator->options_.bind,
+                                                     .max_request_bytes = 16 << 20,
+                                                     .thread_name = "coord-rpc",
+                                                     .registry = coordinator->registry_}));
   coordinator->RegisterHandlers();
   return coordinator;
 }
 
 Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
 
-Coordinator::~Coordinator() { Stop(); }
+Coordinator::~Coordinator() {
+  // Scrapes read the state below; stop serving them before it goes.
+  metrics_server_.reset();
+  Stop();
+}
 
 void Coordinator::Start() {
   server_->Start();
@@ -94,6 +157,16 @@ void Coordinator::SetJobState(JobRecord& job, v1::JobState state, const std::str
   const auto from = job.info.state();
   job.info.set_state(state);
   job.info.set_reason(reason);
+  if (jobs_finished_ != nullptr && Terminal(state)) {
+    const std::string name(JobStateName(state));
+    jobs_finished_->Add({{"state", name}}).Increment();
+    if (job.started != TimePoint{}) {
+      // 10 ms to ~45 min in factors of 4.
+      static const prometheus::Histogram::BucketBoundaries kBuckets = {0.01,  0.04,  0.16,   0.64,   2.56,
+                                                                       10.24, 40.96, 163.84, 655.36, 2621.44};
+      job_duration_->Add({{"state", name}}, kBuckets).Observe(SecondsSince(job.started));
+    }
+  }
   if (reason.empty()) {
     spdlog::info("job {}: {} -> {}", job.info.job_id(), JobStateName(from), JobStateName(state));
   } else {

@@ -18,8 +18,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/metrics/metrics.h"
 #include "common/rpc/rpc_client.h"
 #include "common/rpc/rpc_server.h"
+#include "prometheus/counter.h"
+#include "prometheus/histogram.h"
 #include "proto/meshsim.pb.h"
 #include "zmq.hpp"
 
@@ -32,6 +35,8 @@ struct CoordinatorOptions {
   Duration node_timeout = std::chrono::seconds(2);
   Duration node_call_timeout = std::chrono::seconds(10);
   size_t finished_jobs_kept = 1000;
+  // Serve Prometheus metrics here; none when unset.
+  std::optional<metrics::MetricsBind> metrics;
 };
 
 class Coordinator {
@@ -43,6 +48,8 @@ class Coordinator {
   void Stop();
 
   const std::string& endpoint() const { return server_->endpoint(); }
+  // http://host:port/metrics, or empty when metrics are off.
+  std::string metrics_url() const { return metrics_server_ ? metrics_server_->url() : std::string(); }
   rpc::RpcServerStats rpc_stats() const { return server_->stats(); }
 
  private:
@@ -82,7 +89,15 @@ class Coordinator {
   void ForgetOldJobs();
   v1::JobInfo Snapshot(const JobRecord& job) const;
 
+  class StateCollector;
+  // Nodes and jobs by state, read under mutex_ at each scrape.
+  std::vector<prometheus::MetricFamily> CollectStateMetrics();
+
   CoordinatorOptions options_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  prometheus::Family<prometheus::Counter>* jobs_finished_ = nullptr;   // {state}
+  prometheus::Family<prometheus::Histogram>* job_duration_ = nullptr;  // {state}
   zmq::context_t context_;
   std::unique_ptr<rpc::RpcServer> server_;
   std::thread scheduler_;

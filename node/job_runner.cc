@@ -116,6 +116,7 @@ absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transport
       peer.probe.reset();
       peer.inbound_ring_name = transport::shm::RingName(info.probe_name(), setup_.job_id, rank, setup_.rank);
       peer.stats.set_transport(v1::TRANSPORT_SHM);
+      BindLinkMetrics(peer, info.node_id(), "shm");
       has_shm_links_ = true;
       spdlog::info("job {}: link rank {} -> rank {} (node {}) uses shm (ring {})", setup_.job_id, setup_.rank,
                    rank, info.node_id(), name);
@@ -124,6 +125,7 @@ absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transport
           peer.link, transport::ZmqPeerLink::Connect(*context_, info.data_endpoint(), options_.stall_timeout,
                                                      options_.link_linger));
       peer.stats.set_transport(v1::TRANSPORT_TCP);
+      BindLinkMetrics(peer, info.node_id(), "tcp");
       has_tcp_links_ = true;
       spdlog::info("job {}: link rank {} -> rank {} (node {}) uses tcp to {}", setup_.job_id, setup_.rank,
                    rank, info.node_id(), info.data_endpoint());
@@ -208,6 +210,44 @@ void JobRunner::PublishProgress(double virtual_time) {
   committed_.store(kernel_->committed_events(), std::memory_order_relaxed);
 }
 
+void JobRunner::BindLinkMetrics(Peer& peer, uint32_t peer_node, std::string_view transport) {
+  NodeMetrics* metrics = options_.metrics;
+  if (metrics == nullptr) return;
+  const prometheus::Labels labels = {{"peer", std::to_string(peer_node)},
+                                     {"transport", std::string(transport)}};
+  peer.messages_sent = &metrics->messages_sent.Add(labels);
+  peer.bytes_sent = &metrics->bytes_sent.Add(labels);
+  peer.events_sent = &metrics->events_sent.Add(labels);
+  peer.messages_received = &metrics->messages_received.Add(labels);
+  peer.bytes_received = &metrics->bytes_received.Add(labels);
+  if (transport == "shm")
+    peer.ring_occupancy = &metrics->ring_occupancy.Add({{"peer", std::to_string(peer_node)}});
+}
+
+void JobRunner::PublishWindow(double virtual_time, double window_seconds) {
+  NodeMetrics* metrics = options_.metrics;
+  if (metrics == nullptr) return;
+  const uint64_t events = kernel_->committed_events();
+  metrics->events_processed.Increment(static_cast<double>(events - published_events_));
+  published_events_ = events;
+  metrics->windows.Increment();
+  metrics->window_duration.Observe(window_seconds);
+  metrics->event_queue_depth.Set(static_cast<double>(kernel_->pending_events()));
+  metrics->virtual_time.Set(virtual_time);
+  const sim::MailboxCounters& mailboxes = kernel_->mailbox_counters();
+  metrics->mailbox_posts.Increment(static_cast<double>(mailboxes.posts - published_mailboxes_.posts));
+  metrics->mailbox_deliveries.Increment(
+      static_cast<double>(mailboxes.deliveries - published_mailboxes_.deliveries));
+  metrics->mailbox_remote_events.Increment(
+      static_cast<double>(mailboxes.remote_events - published_mailboxes_.remote_events));
+  published_mailboxes_ = mailboxes;
+  for (Peer& peer : peers_) {
+    if (peer.ring_occupancy != nullptr && peer.link) {
+      peer.ring_occupancy->Set(static_cast<double>(peer.link->queued_bytes()));
+    }
+  }
+}
+
 void JobRunner::Route(uint32_t rank, const sim::Event& event) {
   Peer& peer = peers_[rank];
   peer.writer.Append(event);
@@ -216,6 +256,7 @@ void JobRunner::Route(uint32_t rank, const sim::Event& event) {
 
 void JobRunner::Drop(std::string_view why) {
   frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.metrics != nullptr) options_.metrics->frames_dropped.Increment();
   spdlog::warn("job {}: dropped data frame: {}", setup_.job_id, why);
 }
 
@@ -226,13 +267,16 @@ absl::StatusOr<v1::NodeShare> JobRunner::Run() {
   MESHSIM_RETURN_IF_ERROR(Annotate(OpenInboundRings(), StrCat("job ", setup_.job_id)));
   // Init runs at time 0, so everything it sent is at least one lookahead on.
   MESHSIM_ASSIGN_OR_RETURN(double next, Exchange(0, lookahead));
+  PublishWindow(0, SecondsSince(start));
   uint64_t windows = 0;
   while (next < end_time) {
+    const auto window_start = SteadyClock::now();
     const double window_end = next + lookahead;
     MESHSIM_RETURN_IF_ERROR(kernel_->RunWindow(window_end));
     ++windows;
     PublishProgress(std::min(window_end, end_time));
     MESHSIM_ASSIGN_OR_RETURN(next, Exchange(windows, window_end));
+    PublishWindow(std::min(window_end, end_time), SecondsSince(window_start));
   }
   PublishProgress(end_time);
 
@@ -280,6 +324,11 @@ absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor) {
     peer.stats.set_messages(peer.stats.messages() + 1);
     peer.stats.set_bytes(peer.stats.bytes() + frame.size());
     peer.stats.set_events(peer.stats.events() + events);
+    if (peer.messages_sent != nullptr) {
+      peer.messages_sent->Increment();
+      peer.bytes_sent->Increment(static_cast<double>(frame.size()));
+      peer.events_sent->Increment(events);
+    }
   }
 
   size_t missing = peers_.size() - 1;
@@ -344,6 +393,10 @@ bool JobRunner::Accept(std::vector<std::byte>& bytes, uint64_t window, double se
   }
   if (!Deliver(bytes, sent_floor, global_next)) return false;
   peer.received = true;
+  if (peer.messages_received != nullptr) {
+    peer.messages_received->Increment();
+    peer.bytes_received->Increment(static_cast<double>(bytes.size()));
+  }
   return true;
 }
 

@@ -26,6 +26,7 @@
 #include "common/sim/kernel.h"
 #include "common/transport/link.h"
 #include "common/transport/shm/ring.h"
+#include "node/node_metrics.h"
 #include "proto/meshsim.pb.h"
 #include "zmq.hpp"
 
@@ -46,6 +47,8 @@ struct JobRunnerOptions {
   Duration stall_timeout = std::chrono::seconds(30);
   // How long a final frame may take to leave when links close.
   Duration link_linger = std::chrono::seconds(5);
+  // Published once per window; none when null.
+  NodeMetrics* metrics = nullptr;
 };
 
 struct JobProgress {
@@ -105,6 +108,14 @@ class JobRunner final : private sim::RemoteSink {
     bool stashed = false;
     bool received = false;  // this window's frame is in
     v1::LinkStats stats;
+    // This link's metrics (when the node has metrics), labelled by peer
+    // node and transport.
+    prometheus::Counter* messages_sent = nullptr;
+    prometheus::Counter* bytes_sent = nullptr;
+    prometheus::Counter* events_sent = nullptr;
+    prometheus::Counter* messages_received = nullptr;
+    prometheus::Counter* bytes_received = nullptr;
+    prometheus::Gauge* ring_occupancy = nullptr;
   };
 
   JobRunner(JobSetup setup, JobRunnerOptions options, transport::FrameInbox* inbox,
@@ -125,6 +136,10 @@ class JobRunner final : private sim::RemoteSink {
   absl::StatusOr<bool> ReceiveAny(std::vector<std::byte>* out, Duration timeout);
   void Drop(std::string_view why);
   void PublishProgress(double virtual_time);
+  // Labels each link's metrics once its transport is known.
+  void BindLinkMetrics(Peer& peer, uint32_t peer_node, std::string_view transport);
+  // Publishes what the last window did to the node's metrics.
+  void PublishWindow(double virtual_time, double window_seconds);
 
   JobSetup setup_;
   JobRunnerOptions options_;
@@ -140,6 +155,9 @@ class JobRunner final : private sim::RemoteSink {
   bool has_tcp_links_ = false;
   bool has_shm_links_ = false;
   double min_sent_time_;  // over events routed to peers this window
+  // What PublishWindow() published so far, to publish differences.
+  uint64_t published_events_ = 0;
+  sim::MailboxCounters published_mailboxes_;
   frame::DecodeLimits limits_;
 
   // Set by RequestAbort() from another thread, polled by Run(): relaxed, it

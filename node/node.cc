@@ -20,8 +20,18 @@ constexpr auto kIdlePoll = std::chrono::milliseconds(50);
 absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
   if (options.name.empty()) options.name = StrCat("node-", getpid());
   auto node = std::unique_ptr<Node>(new Node(std::move(options)));
-  MESHSIM_ASSIGN_OR_RETURN(node->rpc_server_, rpc::RpcServer::Create(node->context_, {node->options_.rpc_bind,
-                                                                                      16 << 20, "node-rpc"}));
+  if (node->options_.metrics) {
+    node->registry_ = metrics::NewProcessRegistry("node");
+    node->metrics_ = std::make_unique<NodeMetrics>(*node->registry_);
+    node->options_.job.metrics = node->metrics_.get();
+    MESHSIM_ASSIGN_OR_RETURN(node->metrics_server_,
+                             metrics::MetricsServer::Start(*node->options_.metrics, node->registry_));
+  }
+  MESHSIM_ASSIGN_OR_RETURN(node->rpc_server_,
+                           rpc::RpcServer::Create(node->context_, {.bind_endpoint = node->options_.rpc_bind,
+                                                                   .max_request_bytes = 16 << 20,
+                                                                   .thread_name = "node-rpc",
+                                                                   .registry = node->registry_}));
   MESHSIM_ASSIGN_OR_RETURN(node->inbox_,
                            transport::ZmqFrameInbox::Bind(node->context_, node->options_.data_bind,
                                                           node->options_.max_frame_bytes));
@@ -260,7 +270,13 @@ void Node::DataLoop() {
 void Node::RunJob(std::unique_ptr<JobRunner>& runner) {
   const uint64_t job_id = runner->job_id();
   spdlog::info("job {}: started", job_id);
+  if (metrics_) metrics_->current_job.Set(static_cast<double>(job_id));
   absl::StatusOr<v1::NodeShare> share = runner->Run();
+  if (metrics_) {
+    metrics_->current_job.Set(0);
+    const char* result = share.ok() ? "completed" : absl::IsAborted(share.status()) ? "aborted" : "failed";
+    metrics_->jobs.Add({{"result", result}}).Increment();
+  }
   {
     std::lock_guard lock(mutex_);
     job_frames_dropped_.store(0, std::memory_order_relaxed);

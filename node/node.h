@@ -19,10 +19,12 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/metrics/metrics.h"
 #include "common/rpc/rpc_server.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/zmq/zmq_link.h"
 #include "node/job_runner.h"
+#include "node/node_metrics.h"
 #include "zmq.hpp"
 
 namespace meshsim::node {
@@ -37,6 +39,8 @@ struct NodeOptions {
   Duration coordinator_timeout = std::chrono::seconds(10);
   JobRunnerOptions job;
   size_t max_frame_bytes = 256 << 20;
+  // Serve Prometheus metrics here; none when unset.
+  std::optional<metrics::MetricsBind> metrics;
 };
 
 class Node {
@@ -53,6 +57,8 @@ class Node {
   const std::string& rpc_endpoint() const { return rpc_server_->endpoint(); }
   const std::string& data_endpoint() const { return inbox_->endpoint(); }
   uint64_t frames_dropped() const;
+  // http://host:port/metrics, or empty when metrics are off.
+  std::string metrics_url() const { return metrics_server_ ? metrics_server_->url() : std::string(); }
 
  private:
   explicit Node(NodeOptions options);
@@ -62,6 +68,9 @@ class Node {
   void RunJob(std::unique_ptr<JobRunner>& runner);
 
   NodeOptions options_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<NodeMetrics> metrics_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
   zmq::context_t context_;
   std::unique_ptr<rpc::RpcServer> rpc_server_;
   std::unique_ptr<transport::ZmqFrameInbox> inbox_;

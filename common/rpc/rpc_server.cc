@@ -3,6 +3,7 @@
 #include "common/rpc/method.h"
 #include "common/status/format.h"
 #include "common/thread/named_thread.h"
+#include "common/time/clock.h"
 #include "proto/rpc.pb.h"
 #include "spdlog/spdlog.h"
 
@@ -29,7 +30,24 @@ absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Create(zmq::context_t& con
 }
 
 RpcServer::RpcServer(zmq::socket_t socket, std::string endpoint, Options options)
-    : socket_(std::move(socket)), endpoint_(std::move(endpoint)), options_(std::move(options)) {}
+    : socket_(std::move(socket)), endpoint_(std::move(endpoint)), options_(std::move(options)) {
+  if (options_.registry) {
+    requests_metric_ = &prometheus::BuildCounter()
+                            .Name("meshsim_rpc_requests_total")
+                            .Help("RPC requests answered, by method and status code.")
+                            .Register(*options_.registry);
+    latency_metric_ = &prometheus::BuildHistogram()
+                           .Name("meshsim_rpc_request_duration_seconds")
+                           .Help("Time from receiving an RPC request to sending its reply, by method.")
+                           .Register(*options_.registry);
+    malformed_metric_ =
+        &prometheus::BuildCounter()
+             .Name("meshsim_rpc_malformed_requests_total")
+             .Help("RPC requests dropped as malformed: bad framing, oversized, or unparsable.")
+             .Register(*options_.registry)
+             .Add({});
+  }
+}
 
 RpcServer::~RpcServer() { Stop(); }
 
@@ -64,6 +82,7 @@ void RpcServer::Loop() {
 }
 
 void RpcServer::ServeOne() {
+  const auto received = SteadyClock::now();
   std::vector<zmq::message_t> parts;
   zmq::message_t part;
   // Drain one whole multipart message, however many parts it has.
@@ -84,6 +103,7 @@ void RpcServer::ServeOne() {
   };
   auto reject = [&](uint64_t call_id, absl::Status status) {
     malformed_.fetch_add(1, std::memory_order_relaxed);
+    if (malformed_metric_ != nullptr) malformed_metric_->Increment();
     spdlog::warn("rpc {}: dropped malformed request: {}", endpoint_, status.message());
     reply_with(call_id, status, {});
   };
@@ -120,10 +140,19 @@ void RpcServer::ServeOne() {
   }
   if (body_malformed) {
     malformed_.fetch_add(1, std::memory_order_relaxed);
+    if (malformed_metric_ != nullptr) malformed_metric_->Increment();
     spdlog::warn("rpc {}: {}: {}", endpoint_, request.method(), status.message());
   }
   requests_.fetch_add(1, std::memory_order_relaxed);
   reply_with(request.call_id(), status, status.ok() ? std::move(reply_body) : std::string());
+  if (requests_metric_ != nullptr) {
+    requests_metric_->Add({{"method", request.method()}, {"code", absl::StatusCodeToString(status.code())}})
+        .Increment();
+    // 100 us to ~26 s in factors of 4.
+    static const prometheus::Histogram::BucketBoundaries kBuckets = {1e-4,   4e-4,   1.6e-3, 6.4e-3, 2.56e-2,
+                                                                     0.1024, 0.4096, 1.6384, 6.5536, 26.2144};
+    latency_metric_->Add({{"method", request.method()}}, kBuckets).Observe(SecondsSince(received));
+  }
 }
 
 }  // namespace meshsim::rpc

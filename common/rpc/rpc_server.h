@@ -22,6 +22,9 @@
 #include "absl/status/statusor.h"
 #include "common/status/status.h"
 #include "google/protobuf/message.h"
+#include "prometheus/counter.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
 #include "zmq.hpp"
 
 namespace meshsim::rpc {
@@ -38,6 +41,8 @@ class RpcServer {
     std::string bind_endpoint = "tcp://127.0.0.1:0";  // port 0: the OS picks
     size_t max_request_bytes = 16 << 20;
     std::string thread_name = "rpc-server";
+    // Where meshsim_rpc_* metrics go; none when null.
+    std::shared_ptr<prometheus::Registry> registry = nullptr;
   };
 
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<RpcServer>> Create(zmq::context_t& context,
@@ -98,6 +103,12 @@ class RpcServer {
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> malformed_{0};
   std::atomic<uint64_t> unknown_method_{0};
+
+  // Metrics, when a registry was given; used by the server thread only
+  // (the families lock themselves when a new label set is added).
+  prometheus::Family<prometheus::Counter>* requests_metric_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* latency_metric_ = nullptr;
+  prometheus::Counter* malformed_metric_ = nullptr;
 };
 
 }  // namespace meshsim::rpc

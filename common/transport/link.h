@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,9 @@ class PeerLink {
   // Sends one frame. UNAVAILABLE when the peer does not take it in time.
   [[nodiscard]] virtual absl::Status Send(std::span<const std::byte> frame) = 0;
   virtual TransportKind kind() const = 0;
+  // Bytes sent and not yet taken by the peer, where the link can tell
+  // (a shared-memory ring); -1 where it cannot.
+  virtual int64_t queued_bytes() const { return -1; }
 };
 
 class FrameInbox {

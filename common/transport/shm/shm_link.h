@@ -32,6 +32,7 @@ class ShmPeerLink final : public PeerLink {
 
   absl::Status Send(std::span<const std::byte> frame) override;
   TransportKind kind() const override { return TransportKind::kShm; }
+  int64_t queued_bytes() const override { return static_cast<int64_t>(ring_.occupancy()); }
   const RingWriter& ring() const { return ring_; }
 
  private:

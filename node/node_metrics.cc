@@ -1,0 +1,70 @@
+#include "node/node_metrics.h"
+
+namespace meshsim::node {
+namespace {
+
+prometheus::Family<prometheus::Counter>& Counters(prometheus::Registry& registry, const std::string& name,
+                                                  const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Gauge>& Gauges(prometheus::Registry& registry, const std::string& name,
+                                              const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+}
+
+// 100 us to ~1.7 min in factors of 4: a window is microseconds for a tiny
+// lookahead and seconds for a large model.
+const prometheus::Histogram::BucketBoundaries kWindowBuckets = {
+    1e-4, 4e-4, 1.6e-3, 6.4e-3, 2.56e-2, 0.1024, 0.4096, 1.6384, 6.5536, 26.2144, 104.8576};
+
+}  // namespace
+
+NodeMetrics::NodeMetrics(prometheus::Registry& registry)
+    : events_processed(Counters(registry, "meshsim_node_events_processed_total",
+                                "Simulation events this node processed (committed).")
+                           .Add({})),
+      windows(Counters(registry, "meshsim_node_windows_total", "Synchronization windows this node completed.")
+                  .Add({})),
+      window_duration(prometheus::BuildHistogram()
+                          .Name("meshsim_node_window_duration_seconds")
+                          .Help("Wall time of one window: processing its events and exchanging frames.")
+                          .Register(registry)
+                          .Add({}, kWindowBuckets)),
+      event_queue_depth(
+          Gauges(registry, "meshsim_node_event_queue_depth", "Events pending in this node's queue.").Add({})),
+      virtual_time(Gauges(registry, "meshsim_node_virtual_time",
+                          "Virtual time this node's current (or last) job has reached.")
+                       .Add({})),
+      current_job(
+          Gauges(registry, "meshsim_node_current_job", "Id of the job this node runs; 0 when idle.").Add({})),
+      frames_dropped(Counters(registry, "meshsim_node_frames_dropped_total",
+                              "Data frames dropped as malformed, stale or unexpected.")
+                         .Add({})),
+      mailbox_posts(
+          Counters(registry, "meshsim_node_mailbox_posts_total", "Mailbox posts made by this node's LPs.")
+              .Add({})),
+      mailbox_deliveries(
+          Counters(registry, "meshsim_node_mailbox_deliveries_total",
+                   "Mailbox events handed to this node's subscribers (one per subscriber per post).")
+              .Add({})),
+      mailbox_remote_events(
+          Counters(registry, "meshsim_node_mailbox_remote_events_total",
+                   "Mailbox posts sent on to other nodes (one per remote subscribing node).")
+              .Add({})),
+      jobs(Counters(registry, "meshsim_node_jobs_total", "Jobs this node took part in, by result.")),
+      messages_sent(Counters(registry, "meshsim_node_link_messages_sent_total",
+                             "Data frames sent, by peer node and transport.")),
+      bytes_sent(Counters(registry, "meshsim_node_link_sent_bytes_total",
+                          "Bytes of data frames sent, by peer node and transport.")),
+      events_sent(Counters(registry, "meshsim_node_link_events_sent_total",
+                           "Simulation events sent in data frames, by peer node and transport.")),
+      messages_received(Counters(registry, "meshsim_node_link_messages_received_total",
+                                 "Data frames received and accepted, by peer node and transport.")),
+      bytes_received(Counters(registry, "meshsim_node_link_received_bytes_total",
+                              "Bytes of data frames received and accepted, by peer node and transport.")),
+      ring_occupancy(Gauges(registry, "meshsim_node_ring_occupancy_bytes",
+                            "Bytes in the shared-memory ring to a peer not yet read by it, after this "
+                            "node's last frame.")) {}
+
+}  // namespace meshsim::node
