@@ -44,6 +44,9 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--json", run_json, "Write the JSON result to this file ('-' for stdout)");
   run_cmd->add_option("--csv", run.csv_path, "Write the model's time series to this CSV file");
   run_cmd->add_flag("--show-logs", run.show_logs, "Show the cluster's logs as they come");
+  run_cmd->add_flag("--metrics", run.metrics,
+                    "Serve Prometheus /metrics on every process, print the addresses, and keep the cluster up "
+                    "after the job until Ctrl-C");
   run_cmd
       ->add_option("--node-timeout", run.node_timeout_seconds,
                    "Seconds without a heartbeat before a node is lost")

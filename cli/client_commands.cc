@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/job_client.h"
@@ -58,8 +59,14 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
                                       .log_level = global.log.level,
                                       .log_format = global.log.format == log::Format::kJson ? "json" : "text",
                                       .show_logs = options.show_logs,
-                                      .node_timeout_seconds = options.node_timeout_seconds});
+                                      .node_timeout_seconds = options.node_timeout_seconds,
+                                      .metrics = options.metrics});
   if (!cluster.ok()) return FailWith(cluster.status());
+  if (options.metrics) {
+    // On stderr, so stdout stays the result (e.g. --json -).
+    fmt::print(stderr, "meshsim: Prometheus metrics:\n");
+    for (const auto& [name, url] : (*cluster)->metrics_urls()) fmt::print(stderr, "  {:<12} {}\n", name, url);
+  }
   zmq::context_t context;
   auto client = Connect(context, (*cluster)->coordinator_endpoint());
   if (!client.ok()) return FailWith(client.status());
@@ -79,6 +86,12 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
   if (job->state() == v1::FAILED) {
     const std::string exits = (*cluster)->DescribeExits();
     if (!exits.empty()) fmt::print(stderr, "{}", exits);
+  }
+  if (options.metrics && !g_interrupted.load()) {
+    fmt::print(stderr, "meshsim: the cluster keeps serving its metrics; Ctrl-C stops it\n");
+    while (!g_interrupted.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    (*cluster)->Stop();
+    return code;
   }
   (*cluster)->Stop();
   return g_interrupted.load() ? kExitInterrupted : code;

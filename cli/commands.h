@@ -27,6 +27,7 @@ struct RunOptions {
   std::string csv_path;   // write the time series here
   bool show_logs = false;
   double node_timeout_seconds = 2.0;
+  bool metrics = false;  // serve /metrics and keep the cluster up after the job
 };
 int RunLocal(const GlobalOptions& global, const RunOptions& options);
 

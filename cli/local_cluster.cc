@@ -31,16 +31,24 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
     if (show) fmt::print(stderr, "{:<12} | {}\n", name, line);
   };
   const Deadline deadline = Deadline::After(kStartTimeout);
+  const std::string metrics_port = options.metrics ? "auto" : "0";
+  auto metrics_url = [&](process::ChildProcess& child) -> absl::Status {
+    if (!options.metrics) return absl::OkStatus();
+    MESHSIM_ASSIGN_OR_RETURN(std::string url, child.WaitForStatus("metrics", deadline));
+    cluster->metrics_urls_.emplace_back(child.name(), std::move(url));
+    return absl::OkStatus();
+  };
   MESHSIM_ASSIGN_OR_RETURN(
       cluster->coordinator_,
       process::ChildProcess::Spawn(
           {.name = "coordinator",
            .argv = {options.executable, "coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout",
                     fmt::format("{}", options.node_timeout_seconds), "--log-level", options.log_level,
-                    "--log-format", options.log_format},
+                    "--log-format", options.log_format, "--metrics-port", metrics_port},
            .on_log_line = forward}));
   MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_endpoint_,
                            cluster->coordinator_->WaitForStatus("rpc", deadline));
+  MESHSIM_RETURN_IF_ERROR(metrics_url(*cluster->coordinator_));
   for (uint32_t i = 1; i <= options.nodes; ++i) {
     const std::string name = StrCat("node-", i);
     MESHSIM_ASSIGN_OR_RETURN(
@@ -48,7 +56,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
         process::ChildProcess::Spawn(
             {.name = name,
              .argv = {options.executable, "node", "--coordinator", cluster->coordinator_endpoint_, "--name",
-                      name, "--log-level", options.log_level, "--log-format", options.log_format},
+                      name, "--log-level", options.log_level, "--log-format", options.log_format,
+                      "--metrics-port", metrics_port},
              .on_log_line = forward}));
     cluster->nodes_.push_back(std::move(node));
   }
@@ -56,6 +65,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
     if (auto id = node->WaitForStatus("node_id", deadline); !id.ok()) {
       return absl::UnavailableError(StrCat(id.status().message(), "\n", cluster->DescribeExits()));
     }
+    MESHSIM_RETURN_IF_ERROR(metrics_url(*node));
   }
   return cluster;
 }

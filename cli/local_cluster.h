@@ -20,6 +20,7 @@ struct LocalClusterOptions {
   std::string log_format = "text";
   bool show_logs = false;  // forward children's log lines to stderr
   double node_timeout_seconds = 2.0;
+  bool metrics = false;  // every process serves /metrics on a free port
 };
 
 class LocalCluster {
@@ -29,6 +30,8 @@ class LocalCluster {
   ~LocalCluster();
 
   const std::string& coordinator_endpoint() const { return coordinator_endpoint_; }
+  // name -> http://.../metrics of each process, when started with metrics.
+  const std::vector<std::pair<std::string, std::string>>& metrics_urls() const { return metrics_urls_; }
   // Describes children that exited, with their last log lines; empty if none.
   std::string DescribeExits();
   void Stop();
@@ -38,6 +41,7 @@ class LocalCluster {
   std::unique_ptr<process::ChildProcess> coordinator_;
   std::vector<std::unique_ptr<process::ChildProcess>> nodes_;
   std::string coordinator_endpoint_;
+  std::vector<std::pair<std::string, std::string>> metrics_urls_;
 };
 
 // Path of the running executable.
