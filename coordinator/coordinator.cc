@@ -95,6 +95,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
         coordinator->metrics_server_,
         metrics::MetricsServer::Start(*coordinator->options_.metrics, coordinator->registry_));
     coordinator->metrics_server_->Add(std::make_shared<StateCollector>(coordinator.get()));
+    spdlog::info("serving metrics on {}", coordinator->metrics_server_->url());
   }
   MESHSIM_ASSIGN_OR_RETURN(
       coordinator->server_,

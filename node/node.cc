@@ -26,6 +26,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
     node->options_.job.metrics = node->metrics_.get();
     MESHSIM_ASSIGN_OR_RETURN(node->metrics_server_,
                              metrics::MetricsServer::Start(*node->options_.metrics, node->registry_));
+    spdlog::info("serving metrics on {}", node->metrics_server_->url());
   }
   MESHSIM_ASSIGN_OR_RETURN(node->rpc_server_,
                            rpc::RpcServer::Create(node->context_, {.bind_endpoint = node->options_.rpc_bind,

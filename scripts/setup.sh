@@ -13,6 +13,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   procps python3
   gnuplot-nox   # bench --plot
+  prometheus curl   # metrics tests (prometheus, promtool), bench/metrics_overhead.sh
 )
 
 missing=()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# What metrics cost: the same scenario on a coordinator and NODES node
+# processes with metrics off and on (served, and scraped every second as
+# Prometheus would), REPS runs each, alternating, medians and their ratio.
+#   bench/metrics_overhead.sh [SCENARIO] [NODES] [REPS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scenario="${1:-scenarios/phold-bench.yaml}"
+nodes="${2:-1}"
+reps="${3:-3}"
+bin="${MESHSIM_BIN:-build/release/cli/meshsim}"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Starts a cluster, runs the scenario once, prints the event rate.
+run_once() {
+  local metrics_port=$1 port=$((20000 + RANDOM % 20000))
+  pids=()
+  "$bin" coordinator --bind "tcp://127.0.0.1:$port" --metrics-port "$metrics_port" > "$work/coordinator.out" 2>&1 &
+  pids+=($!)
+  for ((n = 1; n <= nodes; n++)); do
+    "$bin" node --coordinator "tcp://127.0.0.1:$port" --metrics-port "$metrics_port" > "$work/node$n.out" 2>&1 &
+    pids+=($!)
+  done
+  if [ "$metrics_port" = auto ]; then
+    sleep 0.5
+    urls=$(grep -ho 'metrics=.*' "$work"/*.out | cut -d= -f2)
+    # Scrape every process each second, as a Prometheus with a 1 s
+    # interval would (the shipped config scrapes every 5 s).
+    (while true; do for u in $urls; do curl -s -o /dev/null "$u"; done; sleep 1; done) &
+    pids+=($!)
+  fi
+  "$bin" submit "$scenario" --nodes "$nodes" --coordinator "tcp://127.0.0.1:$port" --json - 2>/dev/null |
+    python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["event_rate"])'
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+
+off=() on=()
+for ((i = 1; i <= reps; i++)); do
+  off+=("$(run_once 0)")
+  on+=("$(run_once auto)")
+  echo "run=$i metrics_off=${off[-1]} metrics_on=${on[-1]} events/s"
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+m_off=$(median "${off[@]}")
+m_on=$(median "${on[@]}")
+echo "median metrics_off=$m_off metrics_on=$m_on ratio=$(python3 -c "print('%.3f' % ($m_on / $m_off))")"
