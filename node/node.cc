@@ -264,6 +264,7 @@ void Node::DataLoop() {
       continue;
     }
     idle_frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (metrics_) metrics_->frames_dropped.Increment();
     spdlog::warn("dropped data frame of {} bytes that arrived while no job runs", stray.size());
   }
 }
