@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # What metrics cost: the same scenario on a coordinator and NODES node
 # processes with metrics off and on (served, and scraped every second as
-# Prometheus would), REPS runs each, alternating, medians and their ratio.
+# Prometheus would), REPS runs each, alternating which goes first so drift
+# in the machine's speed falls on both; medians and their ratio.
 #   bench/metrics_overhead.sh [SCENARIO] [NODES] [REPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:-scenarios/phold-bench.yaml}"
 nodes="${2:-1}"
-reps="${3:-3}"
+reps="${3:-5}"
 bin="${MESHSIM_BIN:-build/release/cli/meshsim}"
 work=$(mktemp -d)
 pids=()
@@ -31,9 +32,16 @@ run_once() {
   if [ "$metrics_port" = auto ]; then
     sleep 0.5
     urls=$(grep -ho 'metrics=.*' "$work"/*.out | cut -d= -f2)
-    # Scrape every process each second, as a Prometheus with a 1 s
-    # interval would (the shipped config scrapes every 5 s).
-    (while true; do for u in $urls; do curl -s -o /dev/null "$u"; done; sleep 1; done) &
+    # One long-lived scraper fetching every process's /metrics each second
+    # (the shipped Prometheus config scrapes every 5 s), so what is
+    # measured is serving metrics, not starting a scraper per request.
+    python3 - $urls <<'PY' &
+import sys, time, urllib.request
+while True:
+    for url in sys.argv[1:]:
+        urllib.request.urlopen(url).read()
+    time.sleep(1)
+PY
     pids+=($!)
   fi
   "$bin" submit "$scenario" --nodes "$nodes" --coordinator "tcp://127.0.0.1:$port" --json - 2>/dev/null |
@@ -44,11 +52,18 @@ run_once() {
 
 off=() on=()
 for ((i = 1; i <= reps; i++)); do
-  off+=("$(run_once 0)")
-  on+=("$(run_once auto)")
+  if ((i % 2)); then
+    off+=("$(run_once 0)")
+    on+=("$(run_once auto)")
+  else
+    on+=("$(run_once auto)")
+    off+=("$(run_once 0)")
+  fi
   echo "run=$i metrics_off=${off[-1]} metrics_on=${on[-1]} events/s"
 done
 median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 m_off=$(median "${off[@]}")
 m_on=$(median "${on[@]}")
+spread() { printf '%s\n' "$@" | sort -n | sed -n '1p;$p' | paste -sd- ; }
+echo "range metrics_off=$(spread "${off[@]}") metrics_on=$(spread "${on[@]}")"
 echo "median metrics_off=$m_off metrics_on=$m_on ratio=$(python3 -c "print('%.3f' % ($m_on / $m_off))")"
