@@ -44,9 +44,10 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--json", run_json, "Write the JSON result to this file ('-' for stdout)");
   run_cmd->add_option("--csv", run.csv_path, "Write the model's time series to this CSV file");
   run_cmd->add_flag("--show-logs", run.show_logs, "Show the cluster's logs as they come");
-  run_cmd->add_flag("--metrics", run.metrics,
-                    "Serve Prometheus /metrics on every process, print the addresses, and keep the cluster up "
-                    "after the job until Ctrl-C");
+  run_cmd->add_flag(
+      "--metrics", run.metrics,
+      "Serve Prometheus /metrics on every process, print the addresses, and keep the cluster up "
+      "after the job until Ctrl-C");
   run_cmd
       ->add_option("--node-timeout", run.node_timeout_seconds,
                    "Seconds without a heartbeat before a node is lost")
@@ -153,11 +154,18 @@ int Main(int argc, char** argv) {
   NodeCommandOptions node_options;
   auto* node_cmd = app.add_subcommand("node", "Serve as a node");
   AddCoordinatorOption(node_cmd, &node_options.coordinator);
-  node_cmd->add_option("--name", node_options.name, "Name shown in `meshsim nodes`");
+  node_cmd
+      ->add_option("--name", node_options.name, "Name shown in `meshsim nodes` (default: <hostname>-<pid>)")
+      ->envname("MESHSIM_NODE_NAME");
   node_cmd->add_option("--rpc-bind", node_options.rpc_bind, "Node RPC endpoint to bind")
       ->default_val("tcp://127.0.0.1:0");
   node_cmd->add_option("--data-bind", node_options.data_bind, "Data-plane endpoint to bind")
       ->default_val("tcp://127.0.0.1:0");
+  node_cmd
+      ->add_option("--advertise-host", node_options.advertise_host,
+                   "Host the coordinator and peers reach this node at (default: the bound host; for "
+                   "0.0.0.0 the local address toward the coordinator)")
+      ->envname("MESHSIM_ADVERTISE_HOST");
   add_metrics_options(node_cmd, &node_options.metrics_port, &node_options.metrics_host);
   node_cmd
       ->add_option("--stall-timeout", node_options.stall_timeout_seconds,

@@ -82,6 +82,7 @@ struct NodeCommandOptions {
   std::string coordinator;
   std::string name;
   std::string rpc_bind;
+  std::string advertise_host;
   std::string data_bind;
   double stall_timeout_seconds = 30;
   std::string metrics_port = "0";

@@ -52,13 +52,12 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
   for (uint32_t i = 1; i <= options.nodes; ++i) {
     const std::string name = StrCat("node-", i);
     MESHSIM_ASSIGN_OR_RETURN(
-        auto node,
-        process::ChildProcess::Spawn(
-            {.name = name,
-             .argv = {options.executable, "node", "--coordinator", cluster->coordinator_endpoint_, "--name",
-                      name, "--log-level", options.log_level, "--log-format", options.log_format,
-                      "--metrics-port", metrics_port},
-             .on_log_line = forward}));
+        auto node, process::ChildProcess::Spawn(
+                       {.name = name,
+                        .argv = {options.executable, "node", "--coordinator", cluster->coordinator_endpoint_,
+                                 "--name", name, "--log-level", options.log_level, "--log-format",
+                                 options.log_format, "--metrics-port", metrics_port},
+                        .on_log_line = forward}));
     cluster->nodes_.push_back(std::move(node));
   }
   for (auto& node : cluster->nodes_) {

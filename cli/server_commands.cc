@@ -76,6 +76,7 @@ int ServeNode(const GlobalOptions&, const NodeCommandOptions& options) {
   node_options.name = options.name;
   node_options.rpc_bind = options.rpc_bind;
   node_options.data_bind = options.data_bind;
+  node_options.advertise_host = options.advertise_host;
   node_options.job.stall_timeout = Seconds(options.stall_timeout_seconds);
   auto metrics = metrics::ParseMetricsPort(options.metrics_port, options.metrics_host);
   if (!metrics.ok()) return FailWith(metrics.status());
@@ -91,7 +92,7 @@ int ServeNode(const GlobalOptions&, const NodeCommandOptions& options) {
   (*node)->Start([](uint32_t node_id) { PrintStatus("node_id", fmt::format("{}", node_id)); });
   const int signal = WaitForStopSignal(stop_signals);
   spdlog::info("node stopping on signal {}", signal);
-  (*node)->Stop();
+  (*node)->Stop(StrCat("shutting down on ", signal == SIGTERM ? "SIGTERM" : "SIGINT"));
   return kExitOk;
 }
 

@@ -15,6 +15,9 @@ namespace {
 
 constexpr auto kSchedulerTick = std::chrono::milliseconds(20);
 constexpr auto kAbortTimeout = std::chrono::seconds(1);
+// Job durations: 10 ms to ~45 min in factors of 4.
+const prometheus::Histogram::BucketBoundaries kJobDurationBuckets = {0.01,  0.04,  0.16,   0.64,   2.56,
+                                                                     10.24, 40.96, 163.84, 655.36, 2621.44};
 
 bool Terminal(v1::JobState state) {
   return state == v1::COMPLETED || state == v1::FAILED || state == v1::CANCELLED;
@@ -91,6 +94,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
              .Name("meshsim_coordinator_job_duration_seconds")
              .Help("Wall time from a job's start on its nodes to its end, by final state.")
              .Register(*coordinator->registry_);
+    // Every final state exists from the start at zero, so rate() and
+    // dashboards see the first job end rather than a series appearing.
+    for (v1::JobState state : {v1::COMPLETED, v1::FAILED, v1::CANCELLED}) {
+      const std::string name(JobStateName(state));
+      coordinator->jobs_finished_->Add({{"state", name}});
+      coordinator->job_duration_->Add({{"state", name}}, kJobDurationBuckets);
+    }
     MESHSIM_ASSIGN_OR_RETURN(
         coordinator->metrics_server_,
         metrics::MetricsServer::Start(*coordinator->options_.metrics, coordinator->registry_));
@@ -104,6 +114,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
                                                      .thread_name = "coord-rpc",
                                                      .registry = coordinator->registry_}));
   coordinator->RegisterHandlers();
+  coordinator->RegisterLeaveHandler();
   return coordinator;
 }
 
@@ -125,9 +136,15 @@ void Coordinator::Stop() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
+    // Jobs end with a reason rather than vanish: running ones are aborted
+    // on their nodes below, so the nodes are free at once.
+    for (auto& [id, job] : jobs_) {
+      if (!Terminal(job.info.state())) EndJob(job, v1::CANCELLED, "coordinator shutting down");
+    }
     wake_scheduler_.notify_all();
   }
   if (scheduler_.joinable()) scheduler_.join();
+  SendAborts();
   if (server_) server_->Stop();
 }
 
@@ -162,10 +179,7 @@ void Coordinator::SetJobState(JobRecord& job, v1::JobState state, const std::str
     const std::string name(JobStateName(state));
     jobs_finished_->Add({{"state", name}}).Increment();
     if (job.started != TimePoint{}) {
-      // 10 ms to ~45 min in factors of 4.
-      static const prometheus::Histogram::BucketBoundaries kBuckets = {0.01,  0.04,  0.16,   0.64,   2.56,
-                                                                       10.24, 40.96, 163.84, 655.36, 2621.44};
-      job_duration_->Add({{"state", name}}, kBuckets).Observe(SecondsSince(job.started));
+      job_duration_->Add({{"state", name}}, kJobDurationBuckets).Observe(SecondsSince(job.started));
     }
   }
   if (reason.empty()) {
@@ -380,6 +394,25 @@ void Coordinator::RegisterHandlers() {
       });
 }
 
+void Coordinator::RegisterLeaveHandler() {
+  server_->Register<v1::LeaveNodeRequest, v1::LeaveNodeReply>(
+      "Coordinator.LeaveNode", [this](const v1::LeaveNodeRequest& request, v1::LeaveNodeReply*) {
+        std::lock_guard lock(mutex_);
+        auto it = nodes_.find(request.node_id());
+        if (it == nodes_.end()) return absl::OkStatus();  // already gone: a repeated goodbye
+        const std::string name = it->second.info.name();
+        spdlog::info("node {} ({}) left: {}", request.node_id(), name, request.reason());
+        auto job = jobs_.find(it->second.info.job_id());
+        nodes_.erase(it);
+        if (job != jobs_.end() && !Terminal(job->second.info.state())) {
+          EndJob(job->second, v1::FAILED,
+                 StrCat("node ", request.node_id(), " (", name, ") left: ", request.reason()));
+        }
+        wake_scheduler_.notify_all();
+        return absl::OkStatus();
+      });
+}
+
 void Coordinator::SchedulerLoop() {
   for (;;) {
     {
@@ -388,6 +421,7 @@ void Coordinator::SchedulerLoop() {
       if (stop_) return;
     }
     CheckHeartbeats();
+    ForgetGoneNodeClients();
     SendAborts();
     AssignNextJob();
   }
@@ -418,6 +452,11 @@ absl::Status Coordinator::CallNode(const v1::PeerInfo& node, const std::string& 
     MESHSIM_ASSIGN_OR_RETURN(client, rpc::RpcClient::Create(context_, {.endpoint = rpc_endpoint}));
   }
   return client->Call(method, request, reply, Deadline::After(timeout));
+}
+
+void Coordinator::ForgetGoneNodeClients() {
+  std::lock_guard lock(mutex_);
+  std::erase_if(node_clients_, [this](const auto& entry) { return !nodes_.contains(entry.first); });
 }
 
 void Coordinator::SendAborts() {

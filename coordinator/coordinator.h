@@ -74,6 +74,7 @@ class Coordinator {
 
   explicit Coordinator(CoordinatorOptions options);
   void RegisterHandlers();
+  void RegisterLeaveHandler();
   void SchedulerLoop();
   void CheckHeartbeats();
   void AssignNextJob();
@@ -81,6 +82,8 @@ class Coordinator {
                         const google::protobuf::Message& request, google::protobuf::Message* reply,
                         Duration timeout);
   void SendAborts();
+  // Drops the RPC clients of nodes that left (scheduler thread).
+  void ForgetGoneNodeClients();
 
   // Moves a job to FAILED or CANCELLED and releases its nodes. Needs mutex_.
   void EndJob(JobRecord& job, v1::JobState state, const std::string& reason);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "common/net/endpoint.h"
 #include "common/rpc/rpc_client.h"
 #include "common/scenario/scenario.h"
 #include "common/status/format.h"
@@ -18,7 +19,13 @@ constexpr auto kIdlePoll = std::chrono::milliseconds(50);
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
-  if (options.name.empty()) options.name = StrCat("node-", getpid());
+  if (options.name.empty()) {
+    // In a container the hostname is the container's; on a machine it tells
+    // which machine. The pid tells nodes on one host apart.
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    options.name = StrCat(host[0] != '\0' ? host : "node", "-", getpid());
+  }
   auto node = std::unique_ptr<Node>(new Node(std::move(options)));
   if (node->options_.metrics) {
     node->registry_ = metrics::NewProcessRegistry("node");
@@ -36,6 +43,12 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
   MESHSIM_ASSIGN_OR_RETURN(node->inbox_,
                            transport::ZmqFrameInbox::Bind(node->context_, node->options_.data_bind,
                                                           node->options_.max_frame_bytes));
+  MESHSIM_ASSIGN_OR_RETURN(node->rpc_endpoint_, net::AdvertisedEndpoint(node->rpc_server_->endpoint(),
+                                                                        node->options_.advertise_host,
+                                                                        node->options_.coordinator_endpoint));
+  MESHSIM_ASSIGN_OR_RETURN(node->data_endpoint_,
+                           net::AdvertisedEndpoint(node->inbox_->endpoint(), node->options_.advertise_host,
+                                                   node->options_.coordinator_endpoint));
   // Segments of meshsim processes that died without cleaning up.
   transport::shm::SweepStaleSegments();
   if (auto probe = transport::shm::ColocationProbe::Create(); probe.ok()) {
@@ -138,18 +151,42 @@ void Node::Start(std::function<void(uint32_t)> on_registered) {
   spdlog::info("node {} serving rpc on {}, data on {}", options_.name, rpc_endpoint(), data_endpoint());
 }
 
-void Node::Stop() {
+void Node::Stop(std::string_view reason) {
+  uint64_t job_id = 0;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
+    job_id = active_job_;
     if (running_ != nullptr) running_->RequestAbort();
     job_changed_.notify_all();
   }
   stop_.store(true, std::memory_order_relaxed);
   if (data_thread_.joinable()) data_thread_.join();
   if (membership_thread_.joinable()) membership_thread_.join();
+  if (job_id != 0) spdlog::warn("job {}: abandoned: {}", job_id, reason);
+  Leave(reason);
   if (rpc_server_) rpc_server_->Stop();
+}
+
+void Node::Leave(std::string_view reason) {
+  const uint32_t node_id = node_id_.load(std::memory_order_relaxed);
+  if (node_id == 0) return;  // never registered
+  auto client = rpc::RpcClient::Create(context_, {.endpoint = options_.coordinator_endpoint});
+  v1::LeaveNodeRequest request;
+  request.set_node_id(node_id);
+  request.set_reason(std::string(reason));
+  v1::LeaveNodeReply reply;
+  // Brief: a coordinator that is gone has nothing to be told.
+  const absl::Status status = client.ok() ? (*client)->Call("Coordinator.LeaveNode", request, &reply,
+                                                            Deadline::After(std::chrono::milliseconds(500)))
+                                          : client.status();
+  if (status.ok()) {
+    spdlog::info("left coordinator {} as node {}: {}", options_.coordinator_endpoint, node_id, reason);
+  } else {
+    spdlog::warn("could not tell coordinator {} that node {} leaves: {}", options_.coordinator_endpoint,
+                 node_id, status.message());
+  }
 }
 
 void Node::MembershipLoop() {

@@ -31,9 +31,13 @@ namespace meshsim::node {
 
 struct NodeOptions {
   std::string coordinator_endpoint = "tcp://127.0.0.1:7700";
-  std::string name;  // default: node-<pid>
+  std::string name;  // default: <hostname>-<pid>
   std::string rpc_bind = "tcp://127.0.0.1:0";
   std::string data_bind = "tcp://127.0.0.1:0";
+  // The host peers and the coordinator reach this node at; empty: the bound
+  // host, or for a wildcard bind (0.0.0.0) the local address toward the
+  // coordinator.
+  std::string advertise_host;
   // The coordinator is deemed lost (and a running job aborted) after this
   // long without a successful heartbeat.
   Duration coordinator_timeout = std::chrono::seconds(10);
@@ -51,11 +55,13 @@ class Node {
   // Starts the threads. `on_registered(node_id)` is called (on the
   // membership thread) each time the coordinator accepts this node.
   void Start(std::function<void(uint32_t node_id)> on_registered = {});
-  // Aborts any job, stops every thread. Idempotent.
-  void Stop();
+  // Aborts any job, tells the coordinator this node leaves (failing the
+  // job there with `reason`), stops every thread. Idempotent.
+  void Stop(std::string_view reason = "node stopped");
 
-  const std::string& rpc_endpoint() const { return rpc_server_->endpoint(); }
-  const std::string& data_endpoint() const { return inbox_->endpoint(); }
+  // The endpoints this node gives the coordinator (and so its peers).
+  const std::string& rpc_endpoint() const { return rpc_endpoint_; }
+  const std::string& data_endpoint() const { return data_endpoint_; }
   uint64_t frames_dropped() const;
   // http://host:port/metrics, or empty when metrics are off.
   std::string metrics_url() const { return metrics_server_ ? metrics_server_->url() : std::string(); }
@@ -64,6 +70,7 @@ class Node {
   explicit Node(NodeOptions options);
   void RegisterHandlers();
   void MembershipLoop();
+  void Leave(std::string_view reason);
   void DataLoop();
   void RunJob(std::unique_ptr<JobRunner>& runner);
 
@@ -74,6 +81,8 @@ class Node {
   zmq::context_t context_;
   std::unique_ptr<rpc::RpcServer> rpc_server_;
   std::unique_ptr<transport::ZmqFrameInbox> inbox_;
+  std::string rpc_endpoint_;
+  std::string data_endpoint_;
   // This node's co-location probe and doorbell; absent where shared memory
   // is unavailable (then every link is TCP).
   std::optional<transport::shm::ColocationProbe> probe_;

@@ -65,6 +65,9 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
                               "Bytes of data frames received and accepted, by peer node and transport.")),
       ring_occupancy(Gauges(registry, "meshsim_node_ring_occupancy_bytes",
                             "Bytes in the shared-memory ring to a peer not yet read by it, after this "
-                            "node's last frame.")) {}
+                            "node's last frame.")) {
+  // Every result exists from the start at zero, so rate() sees the first.
+  for (const char* result : {"completed", "failed", "aborted"}) jobs.Add({{"result", result}});
+}
 
 }  // namespace meshsim::node

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian packages meshsim needs, only those missing.
+#   scripts/install-packages.sh GROUP...
+#     build  what building the meshsim binary needs (the image's build stage)
+#     test   the test and benchmark libraries and the tools the tests run
+#            (scripts/setup.sh installs build and test)
+#     e2e    Docker, Compose and debootstrap for tests/e2e/compose_test.sh
+#            (scripts/test.sh adds these)
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake ninja-build pkg-config git
+  libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler
+  libspdlog-dev libfmt-dev prometheus-cpp-dev libabsl-dev
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+)
+test_packages=(
+  libgtest-dev libgmock-dev libbenchmark-dev
+  procps python3
+  gnuplot-nox       # bench --plot
+  prometheus curl   # metrics tests (prometheus, promtool), bench/metrics_overhead.sh
+)
+# A Docker engine and Compose, and debootstrap to build the base image where
+# none can be pulled.
+e2e_packages=(docker.io docker-compose debootstrap iptables)
+
+packages=()
+for group in "$@"; do
+  case "$group" in
+    build) packages+=("${build_packages[@]}") ;;
+    test) packages+=("${test_packages[@]}") ;;
+    e2e) packages+=("${e2e_packages[@]}") ;;
+    *) echo "usage: $0 build|test|e2e..." >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "meshsim: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
