@@ -91,6 +91,52 @@ TEST_F(ClusterTest, KilledNodeFailsTheJobAndTheNextJobRunsOnTheSurvivors) {
   EXPECT_EQ(ReadJson(out)["state"], "COMPLETED");
 }
 
+TEST_F(ClusterTest, NodeStoppedBySigtermLeavesAndItsJobFailsWithThatReason) {
+  // A long node timeout: the job must fail because the node said goodbye,
+  // not because its heartbeats stopped.
+  cluster_ = std::make_unique<Cluster>(3, tag_, /*node_timeout_seconds=*/30.0);
+  const auto leaving = NodeNamed("node-3");
+  const uint64_t job = cluster_->SubmitDetached(dir_.Write("long.yaml", kLongScenario), 3);
+  ASSERT_TRUE(cluster_->WaitUntilRunning(job)) << Status(job).dump();
+
+  cluster_->node(2).Signal(SIGTERM);
+  EXPECT_EQ(cluster_->node(2).Wait(Deadline::After(10s)), 0) << "the node should exit cleanly";
+  ASSERT_TRUE(WaitFor([&] { return Status(job)["state"] == "FAILED"; }, 10s)) << Status(job).dump();
+  const std::string reason = Status(job)["reason"];
+  EXPECT_NE(reason.find("node " + std::to_string(leaving["id"].get<int>()) +
+                        " (node-3) left: shutting down on SIGTERM"),
+            std::string::npos)
+      << reason;
+  for (const auto& node : cluster_->ListNodes())
+    EXPECT_NE(node["name"], "node-3") << "a node that left is forgotten";
+
+  // The others let the job go at once and take the next one.
+  const std::string out = dir_.path() + "/next.json";
+  auto next = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 2, out);
+  ASSERT_EQ(next.exit_code, 0) << next.output;
+  EXPECT_EQ(ReadJson(out)["state"], "COMPLETED");
+}
+
+TEST_F(ClusterTest, CoordinatorStoppedBySigtermCancelsItsJobsAndFreesTheNodes) {
+  cluster_ = std::make_unique<Cluster>(2, tag_);
+  const uint64_t job = cluster_->SubmitDetached(dir_.Write("long.yaml", kLongScenario), 2);
+  ASSERT_TRUE(cluster_->WaitUntilRunning(job)) << Status(job).dump();
+  cluster_->coordinator().Signal(SIGTERM);
+  EXPECT_EQ(cluster_->coordinator().Wait(Deadline::After(10s)), 0);
+  // The nodes were told to abort: they log it well before their own 10 s
+  // coordinator timeout would.
+  for (int i = 0; i < 2; ++i) {
+    auto told = [&] {
+      for (const auto& line : cluster_->node(i).Tail()) {
+        if (line.find("aborted by the coordinator: coordinator shutting down") != std::string::npos)
+          return true;
+      }
+      return false;
+    };
+    EXPECT_TRUE(WaitFor(told, 5s)) << "node " << i << " was not told";
+  }
+}
+
 TEST_F(ClusterTest, CancelStopsARunningJobAndFreesItsNodes) {
   cluster_ = std::make_unique<Cluster>(2, tag_);
   const uint64_t job = cluster_->SubmitDetached(dir_.Write("long.yaml", kLongScenario), 2);
