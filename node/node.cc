@@ -220,6 +220,7 @@ void Node::MembershipLoop() {
             std::chrono::duration<double>(reply.heartbeat_interval_seconds()));
         spdlog::info("registered with coordinator {} as node {}", options_.coordinator_endpoint,
                      reply.node_id());
+        if (metrics_) metrics_->registered.Set(1);
         if (on_registered_) on_registered_(reply.node_id());
       } else {
         spdlog::warn("cannot register with coordinator {}: {}", options_.coordinator_endpoint,
@@ -249,12 +250,14 @@ void Node::MembershipLoop() {
         (*client)->Call("Coordinator.Heartbeat", request, &reply, Deadline::After(interval * 4));
     if (status.ok()) {
       last_contact = SteadyClock::now();
+      if (metrics_) metrics_->registered.Set(reply.known() ? 1 : 0);
       if (!reply.known()) {
         spdlog::warn("coordinator does not know node {}; registering again", request.node_id());
         registered = false;
         continue;
       }
     } else if (SteadyClock::now() - last_contact > options_.coordinator_timeout) {
+      if (metrics_) metrics_->registered.Set(0);
       std::lock_guard lock(mutex_);
       if (running_ != nullptr) {
         spdlog::error("job {}: coordinator unreachable for {:.1f} s; aborting the job", running_->job_id(),

@@ -38,6 +38,9 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
                        .Add({})),
       current_job(
           Gauges(registry, "meshsim_node_current_job", "Id of the job this node runs; 0 when idle.").Add({})),
+      registered(Gauges(registry, "meshsim_node_registered",
+                        "1 while the coordinator knows this node (registered, heartbeats answered), else 0.")
+                     .Add({})),
       frames_dropped(Counters(registry, "meshsim_node_frames_dropped_total",
                               "Data frames dropped as malformed, stale or unexpected.")
                          .Add({})),

@@ -22,6 +22,7 @@ struct NodeMetrics {
   prometheus::Gauge& event_queue_depth;
   prometheus::Gauge& virtual_time;
   prometheus::Gauge& current_job;
+  prometheus::Gauge& registered;
   prometheus::Counter& frames_dropped;
   prometheus::Counter& mailbox_posts;
   prometheus::Counter& mailbox_deliveries;
