@@ -94,9 +94,15 @@ ensure_base_image || fail "no debian:bookworm-slim base image"
 compose -f docker/compose.yaml config -q || fail "docker/compose.yaml does not validate"
 
 e2e_log "building $MESHSIM_IMAGE (docker/Dockerfile)"
-docker build -q --network host -f docker/Dockerfile -t "$MESHSIM_IMAGE" \
-  --build-arg MESHSIM_GIT_REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" . >/dev/null ||
-  fail "the image does not build"
+build_args=(--network host -f docker/Dockerfile
+  --build-arg MESHSIM_GIT_REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")
+# The build stage is tagged too, so it stays as the next run's cache while
+# older builds become dangling and are pruned: the vfs storage driver keeps
+# a full copy of every layer.
+docker build -q "${build_args[@]}" --target build -t "$MESHSIM_IMAGE-build" . >/dev/null ||
+  fail "the image's build stage does not build"
+docker build -q "${build_args[@]}" -t "$MESHSIM_IMAGE" . >/dev/null || fail "the image does not build"
+docker image prune -f --filter label=org.opencontainers.image.title=meshsim >/dev/null
 e2e_log "image size: $(docker image inspect -f '{{.Size}}' "$MESHSIM_IMAGE" | awk '{printf "%.0f MB", $1 / 1e6}')"
 [ "$(docker run --rm "$MESHSIM_IMAGE" models >/dev/null && docker image inspect -f '{{.Config.User}}' "$MESHSIM_IMAGE")" = meshsim ] ||
   fail "the image must run meshsim as the non-root user meshsim"
