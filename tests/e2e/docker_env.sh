@@ -53,18 +53,21 @@ ensure_base_image() {
   if timeout 60 docker pull -q "$image" >/dev/null 2>&1; then return 0; fi
   e2e_log "$image cannot be pulled: building it with debootstrap"
   command -v debootstrap >/dev/null || bash "$(dirname "${BASH_SOURCE[0]}")/../../scripts/install-packages.sh" e2e
-  local root
-  root=$(mktemp -d /var/tmp/meshsim-bookworm.XXXXXX)
-  if ! debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$root.log" 2>&1; then
-    tail -20 "$root.log" >&2
-    rm -rf "$root" "$root.log"
+  local work root
+  work=$(mktemp -d /var/tmp/meshsim-bookworm.XXXXXX)
+  # A fresh directory, not mktemp's (mode 0700): it becomes the image's /,
+  # which every user must be able to enter.
+  root="$work/rootfs"
+  if ! debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$work/log" 2>&1; then
+    tail -20 "$work/log" >&2
+    rm -rf "$work"
     return 1
   fi
   # What makes the official image slim: no package caches, lists or docs.
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
     "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
   tar -C "$root" -c . | docker import - "$image" >/dev/null
-  rm -rf "$root" "$root.log"
+  rm -rf "$work"
 }
 
 compose() {
