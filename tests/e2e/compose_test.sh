@@ -185,5 +185,7 @@ done
 leftover=$(docker exec "$(container host-a)" sh -c 'ls /dev/shm')
 [ -z "$leftover" ] || fail "shared memory left in host A after its nodes stopped: $leftover"
 compose -p "$project" -f docker/compose.yaml stop >/dev/null 2>&1
-[ "$(docker inspect -f '{{.State.ExitCode}}' "$(container coordinator)")" = 0 ] || fail "the coordinator did not exit cleanly"
+for name in coordinator host-a; do
+  [ "$(docker inspect -f '{{.State.ExitCode}}' "$(container $name)")" = 0 ] || fail "$name did not exit cleanly"
+done
 e2e_log "PASS"
