@@ -1,6 +1,7 @@
 #include "coordinator/coordinator.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/scenario/scenario.h"
 #include "common/status/format.h"
@@ -114,7 +115,6 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
                                                      .thread_name = "coord-rpc",
                                                      .registry = coordinator->registry_}));
   coordinator->RegisterHandlers();
-  coordinator->RegisterLeaveHandler();
   return coordinator;
 }
 
@@ -392,9 +392,7 @@ void Coordinator::RegisterHandlers() {
         CompleteIfDone(job);
         return absl::OkStatus();
       });
-}
 
-void Coordinator::RegisterLeaveHandler() {
   server_->Register<v1::LeaveNodeRequest, v1::LeaveNodeReply>(
       "Coordinator.LeaveNode", [this](const v1::LeaveNodeRequest& request, v1::LeaveNodeReply*) {
         std::lock_guard lock(mutex_);
@@ -404,6 +402,7 @@ void Coordinator::RegisterLeaveHandler() {
         spdlog::info("node {} ({}) left: {}", request.node_id(), name, request.reason());
         auto job = jobs_.find(it->second.info.job_id());
         nodes_.erase(it);
+        node_left_ = true;
         if (job != jobs_.end() && !Terminal(job->second.info.state())) {
           EndJob(job->second, v1::FAILED,
                  StrCat("node ", request.node_id(), " (", name, ") left: ", request.reason()));
@@ -456,6 +455,7 @@ absl::Status Coordinator::CallNode(const v1::PeerInfo& node, const std::string& 
 
 void Coordinator::ForgetGoneNodeClients() {
   std::lock_guard lock(mutex_);
+  if (!std::exchange(node_left_, false)) return;
   std::erase_if(node_clients_, [this](const auto& entry) { return !nodes_.contains(entry.first); });
 }
 

@@ -74,7 +74,6 @@ class Coordinator {
 
   explicit Coordinator(CoordinatorOptions options);
   void RegisterHandlers();
-  void RegisterLeaveHandler();
   void SchedulerLoop();
   void CheckHeartbeats();
   void AssignNextJob();
@@ -113,6 +112,7 @@ class Coordinator {
   uint32_t next_node_id_ = 1;             // guarded by mutex_
   uint64_t next_job_id_ = 1;              // guarded by mutex_
   bool stop_ = false;                     // guarded by mutex_
+  bool node_left_ = false;                // guarded by mutex_; a LeaveNode since the last client cleanup
 
   // Used by the scheduler thread only.
   std::map<uint32_t, std::unique_ptr<rpc::RpcClient>> node_clients_;

@@ -316,8 +316,7 @@ void Node::RunJob(std::unique_ptr<JobRunner>& runner) {
   absl::StatusOr<v1::NodeShare> share = runner->Run();
   if (metrics_) {
     metrics_->current_job.Set(0);
-    const char* result = share.ok() ? "completed" : absl::IsAborted(share.status()) ? "aborted" : "failed";
-    metrics_->jobs.Add({{"result", result}}).Increment();
+    metrics_->CountJobEnd(share.status());
   }
   {
     std::lock_guard lock(mutex_);

@@ -13,6 +13,11 @@ prometheus::Family<prometheus::Gauge>& Gauges(prometheus::Registry& registry, co
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
 }
 
+// The values of meshsim_node_jobs_total's `result` label.
+constexpr const char* kJobCompleted = "completed";
+constexpr const char* kJobAborted = "aborted";
+constexpr const char* kJobFailed = "failed";
+
 // 100 us to ~1.7 min in factors of 4: a window is microseconds for a tiny
 // lookahead and seconds for a large model.
 const prometheus::Histogram::BucketBoundaries kWindowBuckets = {
@@ -70,7 +75,12 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
                             "Bytes in the shared-memory ring to a peer not yet read by it, after this "
                             "node's last frame.")) {
   // Every result exists from the start at zero, so rate() sees the first.
-  for (const char* result : {"completed", "failed", "aborted"}) jobs.Add({{"result", result}});
+  for (const char* result : {kJobCompleted, kJobAborted, kJobFailed}) jobs.Add({{"result", result}});
+}
+
+void NodeMetrics::CountJobEnd(const absl::Status& status) {
+  const char* result = status.ok() ? kJobCompleted : absl::IsAborted(status) ? kJobAborted : kJobFailed;
+  jobs.Add({{"result", result}}).Increment();
 }
 
 }  // namespace meshsim::node

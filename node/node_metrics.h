@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -15,6 +16,9 @@ namespace meshsim::node {
 
 struct NodeMetrics {
   explicit NodeMetrics(prometheus::Registry& registry);
+
+  // Counts a job this node ended: completed (OK), aborted (ABORTED) or failed.
+  void CountJobEnd(const absl::Status& status);
 
   prometheus::Counter& events_processed;
   prometheus::Counter& windows;

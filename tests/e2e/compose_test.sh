@@ -33,10 +33,10 @@ cleanup() {
   local status=$?
   if [ $status -ne 0 ] && docker info >/dev/null 2>&1; then
     e2e_log "logs of the failed run:"
-    compose -p "$project" -f docker/compose.yaml logs --no-color --tail=40 >&2 2>/dev/null || true
+    cluster logs --no-color --tail=40 >&2 2>/dev/null || true
   fi
   if docker info >/dev/null 2>&1; then
-    compose -p "$project" -f docker/compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
+    cluster down -v --remove-orphans >/dev/null 2>&1 || true
     local left
     left=$(docker ps -aq --filter "label=com.docker.compose.project=$project"
       docker network ls -q --filter "label=com.docker.compose.project=$project"
@@ -53,6 +53,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Compose on this test's project.
+cluster() { compose -p "$project" -f docker/compose.yaml "$@"; }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 meshsim_c() { "$meshsim" "$@" --coordinator "$coordinator"; }
 # The container of service $1, replica $2 (default 1), by compose's labels:
@@ -108,7 +110,7 @@ e2e_log "image size: $(docker image inspect -f '{{.Size}}' "$MESHSIM_IMAGE" | aw
   fail "the image must run meshsim as the non-root user meshsim"
 
 e2e_log "up: ${services[*]}"
-compose -p "$project" -f docker/compose.yaml up -d --no-build "${services[@]}" >/dev/null 2>&1 ||
+cluster up -d --no-build "${services[@]}" >/dev/null 2>&1 ||
   fail "compose up failed"
 wait_ready_nodes 90 3 || fail "three nodes did not register"
 host_a_nodes=$(json "$work/nodes.json" "' '.join(str(n['id']) for n in d if n['name'].startswith('host-a-'))")
@@ -152,7 +154,7 @@ done
 e2e_log "digest $compose_digest; links $links"
 
 e2e_log "the demo client runs a round of the demo scenarios"
-compose -p "$project" -f docker/compose.yaml run --rm --no-deps -e DEMO_ROUNDS=1 -e DEMO_PAUSE=0 demo-client \
+cluster run --rm --no-deps -e DEMO_ROUNDS=1 -e DEMO_PAUSE=0 demo-client \
   >"$work/demo.log" 2>&1 || { cat "$work/demo.log" >&2; fail "the demo client failed"; }
 [ "$(grep -c 'COMPLETED' "$work/demo.log")" -eq 3 ] || { cat "$work/demo.log" >&2; fail "the demo client's 3 jobs did not all complete"; }
 
@@ -168,13 +170,13 @@ meshsim_c submit scenarios/phold.yaml --nodes 2 --json "$work/next.json" >/dev/n
 [ "$(json "$work/next.json" "d['digest']")" = "$local_digest" ] || fail "the next job's digest differs"
 
 e2e_log "stopping the cluster ends the job in flight with a reason and leaves no shared memory"
-compose -p "$project" -f docker/compose.yaml start node-b >/dev/null 2>&1
+cluster start node-b >/dev/null 2>&1
 wait_ready_nodes 60 3 || fail "the restarted node did not register"
 job=$(meshsim_c submit "$work/long.yaml" --nodes 3 --detach | awk '{print $2}')
 wait_job_state "$job" 60 RUNNING || fail "job $job did not start"
 docker exec "$(container host-a)" sh -c 'ls /dev/shm' >"$work/shm-during.txt"
 grep -q '\.j'"$job"'\.' "$work/shm-during.txt" || fail "no shm rings during the job: $(cat "$work/shm-during.txt")"
-compose -p "$project" -f docker/compose.yaml stop node-a node-b >/dev/null 2>&1
+cluster stop node-a node-b >/dev/null 2>&1
 wait_job_state "$job" 10 FAILED || fail "job $job did not fail when its nodes stopped"
 reason=$(json "$work/status.json" "d.get('reason', '')")
 grep -q "left: shutting down on SIGTERM" <<<"$reason" || fail "job $job: unexpected reason: $reason"
@@ -184,7 +186,7 @@ for name in node-a:1 node-a:2 node-b:1; do
 done
 leftover=$(docker exec "$(container host-a)" sh -c 'ls /dev/shm')
 [ -z "$leftover" ] || fail "shared memory left in host A after its nodes stopped: $leftover"
-compose -p "$project" -f docker/compose.yaml stop >/dev/null 2>&1
+cluster stop >/dev/null 2>&1
 for name in coordinator host-a; do
   [ "$(docker inspect -f '{{.State.ExitCode}}' "$(container $name)")" = 0 ] || fail "$name did not exit cleanly"
 done
