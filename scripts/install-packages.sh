@@ -13,6 +13,8 @@ build_packages=(
   libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev prometheus-cpp-dev libabsl-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  libsqlite3-dev    # the coordinator's state directory (embedded database)
+  zlib1g-dev        # checkpoint checksums (CRC-32)
 )
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev

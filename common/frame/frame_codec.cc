@@ -30,13 +30,13 @@ void FrameWriter::Begin(uint64_t job_id, uint64_t window, uint32_t source_rank) 
   Store<uint64_t>(h + offset::kJobId, job_id);
   Store<uint64_t>(h + offset::kWindow, window);
   Store<uint32_t>(h + offset::kSourceRank, source_rank);
-  Store<uint32_t>(h + offset::kReserved, 0);
   size_ = kHeaderBytes;
   event_count_ = 0;
 }
 
-std::span<const std::byte> FrameWriter::Finish(double next_time) {
+std::span<const std::byte> FrameWriter::Finish(double next_time, uint32_t flags) {
   std::byte* h = buffer_.data();
+  Store<uint32_t>(h + offset::kFlags, flags);
   Store<uint32_t>(h + offset::kEventCount, event_count_);
   Store<double>(h + offset::kNextTime, next_time);
   Store<uint32_t>(h + offset::kBodyBytes, static_cast<uint32_t>(size_ - kHeaderBytes));
@@ -71,7 +71,41 @@ absl::StatusOr<FrameHeader> FrameCodec::PeekHeader(std::span<const std::byte> by
   header.event_count = Load<uint32_t>(h + offset::kEventCount);
   header.next_time = Load<double>(h + offset::kNextTime);
   header.body_bytes = Load<uint32_t>(h + offset::kBodyBytes);
+  header.flags = Load<uint32_t>(h + offset::kFlags);
   return header;
+}
+
+absl::StatusOr<size_t> ValidateEvent(const std::byte* p, const std::byte* end, const DecodeLimits& limits,
+                                     uint64_t i) {
+  if (static_cast<size_t>(end - p) < kEventFixedBytes) {
+    return absl::DataLossError(StrCat("truncated in event ", i));
+  }
+  const auto payload_bytes = Load<uint16_t>(p + offset::kEventPayloadBytes);
+  if (payload_bytes > limits.max_payload_bytes) {
+    return absl::DataLossError(
+        StrCat("event ", i, " payload of ", payload_bytes, " bytes exceeds ", limits.max_payload_bytes));
+  }
+  if (static_cast<size_t>(end - p) < kEventFixedBytes + payload_bytes) {
+    return absl::DataLossError(StrCat("truncated in payload of event ", i));
+  }
+  const auto time = Load<double>(p + offset::kEventTime);
+  if (!std::isfinite(time)) {
+    return absl::DataLossError(StrCat("event ", i, " time is not finite"));
+  }
+  const auto dst = Load<uint32_t>(p + offset::kEventDstLp);
+  const auto src = Load<uint32_t>(p + offset::kEventSrcLp);
+  if (src >= limits.lp_count) {
+    return absl::DataLossError(StrCat("event ", i, " comes from lp ", src, " outside 0..", limits.lp_count - 1));
+  }
+  if (sim::IsMailboxAddress(dst)) {
+    if (sim::MailboxOfAddress(dst) >= limits.mailbox_count) {
+      return absl::DataLossError(StrCat("event ", i, " is for mailbox ", sim::MailboxOfAddress(dst),
+                                        "; the job has ", limits.mailbox_count));
+    }
+  } else if (dst >= limits.lp_count) {
+    return absl::DataLossError(StrCat("event ", i, " is for lp ", dst, " outside 0..", limits.lp_count - 1));
+  }
+  return kEventFixedBytes + payload_bytes;
 }
 
 absl::StatusOr<FrameView> FrameCodec::Decode(std::span<const std::byte> bytes, const DecodeLimits& limits) {
@@ -86,37 +120,9 @@ absl::StatusOr<FrameView> FrameCodec::Decode(std::span<const std::byte> bytes, c
   const std::byte* p = bytes.data() + kHeaderBytes;
   const std::byte* end = bytes.data() + bytes.size();
   for (uint32_t i = 0; i < header->event_count; ++i) {
-    if (static_cast<size_t>(end - p) < kEventFixedBytes) {
-      return absl::DataLossError(StrCat("frame truncated in event ", i, " of ", header->event_count));
-    }
-    const auto payload_bytes = Load<uint16_t>(p + offset::kEventPayloadBytes);
-    if (payload_bytes > limits.max_payload_bytes) {
-      return absl::DataLossError(
-          StrCat("event ", i, " payload of ", payload_bytes, " bytes exceeds ", limits.max_payload_bytes));
-    }
-    if (static_cast<size_t>(end - p) < kEventFixedBytes + payload_bytes) {
-      return absl::DataLossError(StrCat("frame truncated in payload of event ", i));
-    }
-    const auto time = Load<double>(p + offset::kEventTime);
-    if (!std::isfinite(time)) {
-      return absl::DataLossError(StrCat("event ", i, " time is not finite"));
-    }
-    const auto dst = Load<uint32_t>(p + offset::kEventDstLp);
-    const auto src = Load<uint32_t>(p + offset::kEventSrcLp);
-    if (src >= limits.lp_count) {
-      return absl::DataLossError(
-          StrCat("event ", i, " comes from lp ", src, " outside 0..", limits.lp_count - 1));
-    }
-    if (sim::IsMailboxAddress(dst)) {
-      if (sim::MailboxOfAddress(dst) >= limits.mailbox_count) {
-        return absl::DataLossError(StrCat("event ", i, " is for mailbox ", sim::MailboxOfAddress(dst),
-                                          "; the job has ", limits.mailbox_count));
-      }
-    } else if (dst >= limits.lp_count) {
-      return absl::DataLossError(
-          StrCat("event ", i, " is for lp ", dst, " outside 0..", limits.lp_count - 1));
-    }
-    p += kEventFixedBytes + payload_bytes;
+    auto size = ValidateEvent(p, end, limits, i);
+    if (!size.ok()) return size.status();
+    p += *size;
   }
   if (p != end) {
     return absl::DataLossError(

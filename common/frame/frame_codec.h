@@ -20,13 +20,47 @@
 namespace meshsim::frame {
 
 struct FrameHeader {
-  uint64_t job_id = 0;
+  uint64_t job_id = 0;  // the run id (RunId(job, attempt))
   uint64_t window = 0;
   uint32_t source_rank = 0;
   uint32_t event_count = 0;
   double next_time = 0;
   uint32_t body_bytes = 0;
+  uint32_t flags = 0;
 };
+
+// One packed event (the layout in frame_format.h), shared by frames and
+// checkpoint parts. EncodeEvent writes kEventFixedBytes + payload bytes at
+// `out` and returns that count; LoadEvent reads one back from bytes that
+// ValidateEvent accepted and returns its size.
+inline size_t EncodeEvent(const sim::Event& event, std::byte* out) {
+  const auto payload_bytes = static_cast<uint16_t>(event.payload.size());
+  std::memcpy(out + offset::kEventTime, &event.time, 8);
+  std::memcpy(out + offset::kEventDstLp, &event.dst_lp, 4);
+  std::memcpy(out + offset::kEventSrcLp, &event.src_lp, 4);
+  std::memcpy(out + offset::kEventSrcSeq, &event.src_seq, 8);
+  std::memcpy(out + offset::kEventPayloadBytes, &payload_bytes, 2);
+  if (payload_bytes != 0) std::memcpy(out + kEventFixedBytes, event.payload.data(), payload_bytes);
+  return kEventFixedBytes + payload_bytes;
+}
+
+inline size_t LoadEvent(const std::byte* p, sim::Event* event) {
+  uint16_t payload_bytes;
+  std::memcpy(&event->time, p + offset::kEventTime, 8);
+  std::memcpy(&event->dst_lp, p + offset::kEventDstLp, 4);
+  std::memcpy(&event->src_lp, p + offset::kEventSrcLp, 4);
+  std::memcpy(&event->src_seq, p + offset::kEventSrcSeq, 8);
+  std::memcpy(&payload_bytes, p + offset::kEventPayloadBytes, 2);
+  event->payload = {p + kEventFixedBytes, payload_bytes};
+  return kEventFixedBytes + payload_bytes;
+}
+
+struct DecodeLimits;
+
+// Checks the event `index` starting at `p` against the bytes up to `end`
+// and `limits`; returns its size. DATA_LOSS names the problem.
+[[nodiscard]] absl::StatusOr<size_t> ValidateEvent(const std::byte* p, const std::byte* end,
+                                                   const DecodeLimits& limits, uint64_t index);
 
 class FrameWriter {
  public:
@@ -37,23 +71,13 @@ class FrameWriter {
   void Append(const sim::Event& event) {
     const size_t need = kEventFixedBytes + event.payload.size();
     if (size_ + need > buffer_.size()) Grow(size_ + need);
-    std::byte* out = buffer_.data() + size_;
-    const auto payload_bytes = static_cast<uint16_t>(event.payload.size());
-    std::memcpy(out + offset::kEventTime, &event.time, 8);
-    std::memcpy(out + offset::kEventDstLp, &event.dst_lp, 4);
-    std::memcpy(out + offset::kEventSrcLp, &event.src_lp, 4);
-    std::memcpy(out + offset::kEventSrcSeq, &event.src_seq, 8);
-    std::memcpy(out + offset::kEventPayloadBytes, &payload_bytes, 2);
-    if (payload_bytes != 0) {
-      std::memcpy(out + kEventFixedBytes, event.payload.data(), payload_bytes);
-    }
-    size_ += need;
+    size_ += EncodeEvent(event, buffer_.data() + size_);
     ++event_count_;
   }
 
   // Patches the header and returns the finished frame, valid until the next
   // Begin().
-  std::span<const std::byte> Finish(double next_time);
+  std::span<const std::byte> Finish(double next_time, uint32_t flags = 0);
 
   uint32_t event_count() const { return event_count_; }
   size_t size() const { return size_; }
@@ -84,15 +108,8 @@ class FrameView {
     const std::byte* p = body_.data();
     sim::Event event;
     for (uint32_t i = 0; i < header_.event_count; ++i) {
-      uint16_t payload_bytes;
-      std::memcpy(&event.time, p + offset::kEventTime, 8);
-      std::memcpy(&event.dst_lp, p + offset::kEventDstLp, 4);
-      std::memcpy(&event.src_lp, p + offset::kEventSrcLp, 4);
-      std::memcpy(&event.src_seq, p + offset::kEventSrcSeq, 8);
-      std::memcpy(&payload_bytes, p + offset::kEventPayloadBytes, 2);
-      event.payload = {p + kEventFixedBytes, payload_bytes};
+      p += LoadEvent(p, &event);
       fn(static_cast<const sim::Event&>(event));
-      p += kEventFixedBytes + payload_bytes;
     }
   }
 

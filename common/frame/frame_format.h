@@ -7,14 +7,15 @@
 //    0    4    magic        kMagic ("MSHF")
 //    4    2    version      kVersion
 //    6    2    header_bytes kHeaderBytes
-//    8    8    job_id
+//    8    8    run_id       the job attempt: RunId(job_id, attempt)
 //   16    8    window       window number (0 = the exchange after init)
 //   24    4    source_rank  sender's rank in the job
 //   28    4    event_count
 //   32    8    next_time    sender's lower bound on any event time it will
 //                           process or send next (+inf when it has none)
 //   40    4    body_bytes   bytes after the header
-//   44    4    reserved     0
+//   44    4    flags        kFlagCheckpoint: the sender asks every node to
+//                           checkpoint at the barrier after this window
 // Then event_count events, packed:
 //    0    8    time
 //    8    4    dst_lp       or a mailbox address: id | 0x80000000
@@ -34,9 +35,15 @@ static_assert(std::endian::native == std::endian::little,
               "the frame codec copies little-endian fields directly");
 
 inline constexpr uint32_t kMagic = 0x4648534d;  // "MSHF" in memory order
-inline constexpr uint16_t kVersion = 2;         // 2: dst_lp may be a mailbox address
+// 2: dst_lp may be a mailbox address; 3: run_id (job and attempt), flags.
+inline constexpr uint16_t kVersion = 3;
 inline constexpr size_t kHeaderBytes = 48;
 inline constexpr size_t kEventFixedBytes = 26;
+inline constexpr uint32_t kFlagCheckpoint = 1u << 0;
+
+// The data plane's name for one attempt of a job: frames and shm rings of
+// an attempt that was abandoned never match the one that replaced it.
+constexpr uint64_t RunId(uint64_t job_id, uint32_t attempt) { return job_id << 16 | (attempt & 0xffffu); }
 
 namespace offset {
 inline constexpr size_t kMagic = 0;
@@ -48,7 +55,7 @@ inline constexpr size_t kSourceRank = 24;
 inline constexpr size_t kEventCount = 28;
 inline constexpr size_t kNextTime = 32;
 inline constexpr size_t kBodyBytes = 40;
-inline constexpr size_t kReserved = 44;
+inline constexpr size_t kFlags = 44;
 
 inline constexpr size_t kEventTime = 0;
 inline constexpr size_t kEventDstLp = 8;

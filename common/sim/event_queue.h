@@ -38,6 +38,17 @@ class EventQueue {
 
   void Reserve(size_t events) { heap_.reserve(events); }
 
+  // Calls fn(const Event&) for every pending event, in no particular order
+  // (for checkpoints; not a hot path). The queue must not change meanwhile.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const Key& key : heap_) {
+      Event event{key.time, key.dst_lp, key.src_lp, key.src_seq, {}};
+      if (key.slot != kNoSlot) event.payload = {SlotData(key.slot), key.payload_bytes};
+      fn(static_cast<const Event&>(event));
+    }
+  }
+
  private:
   struct Key {
     double time;
@@ -59,7 +70,7 @@ class EventQueue {
 
   uint32_t AcquireSlot();
   void SiftUp(size_t hole, const Key& key);
-  std::byte* SlotData(uint32_t slot) {
+  std::byte* SlotData(uint32_t slot) const {
     return chunks_[slot / kSlotsPerChunk].get() + (slot % kSlotsPerChunk) * slot_stride_;
   }
 

@@ -85,6 +85,7 @@ absl::Status Kernel::CheckTiming(const LpContext& from, std::string_view verb, d
 }
 
 absl::Status Kernel::Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload) {
+  if (phase_ == Phase::kRestoring) [[unlikely]] return RefuseWhileRestoring(from, "send");
   MESHSIM_RETURN_IF_ERROR(CheckTiming(from, "send", delay, payload));
   if (dst_lp >= partition_->lp_count()) [[unlikely]] {
     return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " sent to lp ", dst_lp,
@@ -114,8 +115,13 @@ absl::Status Kernel::CheckMailboxName(const LpContext& from, std::string_view ve
   return absl::OkStatus();
 }
 
+absl::Status Kernel::RefuseWhileRestoring(const LpContext& from, std::string_view verb) const {
+  return absl::FailedPreconditionError(
+      StrCat("lp ", from.lp_, ": ", verb, " while restoring from a checkpoint; RestoreState may only subscribe"));
+}
+
 absl::Status Kernel::Subscribe(const LpContext& lp, std::string_view mailbox) {
-  if (phase_ != Phase::kInit) {
+  if (phase_ != Phase::kInit && phase_ != Phase::kRestoring) {
     return absl::FailedPreconditionError(StrCat("lp ", lp.lp_, " at t=", lp.now_, ": subscribe to mailbox '",
                                                 mailbox, "' outside init; LPs subscribe during init"));
   }
@@ -130,6 +136,7 @@ absl::Status Kernel::Subscribe(const LpContext& lp, std::string_view mailbox) {
 
 absl::Status Kernel::Post(LpContext& from, std::string_view mailbox, double delay,
                           std::span<const std::byte> payload) {
+  if (phase_ == Phase::kRestoring) [[unlikely]] return RefuseWhileRestoring(from, "post");
   MESHSIM_RETURN_IF_ERROR(CheckTiming(from, StrCat("post to mailbox '", mailbox, "':"), delay, payload));
   MESHSIM_RETURN_IF_ERROR(CheckMailboxName(from, "post to", mailbox));
   const Event event{from.now_ + delay, 0, from.lp_, *from.sent_, payload};
@@ -293,6 +300,71 @@ KernelOutcome Kernel::Fold() {
                                 series.begin() + static_cast<ptrdiff_t>((k + 1) * points));
   }
   return outcome;
+}
+
+}  // namespace meshsim::sim
+
+namespace meshsim::sim {
+
+void Kernel::SaveCheckpoint(checkpoint::CheckpointPartWriter& out) {
+  std::vector<std::byte> state;
+  for (uint32_t i = 0; i < local_lps_.size(); ++i) {
+    state.clear();
+    StateWriter writer(&state);
+    model_->SaveState(Bind(i, 0), writer);
+    out.AddLp({local_lps_[i], rngs_[i].state(), rngs_[i].gamma(), sent_[i], processed_[i], state});
+  }
+  queue_.ForEach([&](const Event& event) { out.AddEvent(event); });
+}
+
+absl::Status Kernel::Restore(std::span<const checkpoint::CheckpointPart> parts) {
+  if (phase_ != Phase::kCreated) return absl::FailedPreconditionError("restore replaces init, and runs once");
+  std::vector<checkpoint::LpRecord> records(local_lps_.size());
+  std::vector<bool> found(local_lps_.size(), false);
+  size_t restored = 0;
+  for (const auto& part : parts) {
+    const auto& header = part.header();
+    if (header.lp_count != partition_->lp_count() || header.state_bytes != model_->state_bytes()) {
+      return absl::FailedPreconditionError(
+          StrCat("checkpoint part of rank ", header.rank, " has ", header.lp_count, " LPs of ", header.state_bytes,
+                 " state bytes; this model has ", partition_->lp_count(), " of ", model_->state_bytes()));
+    }
+    part.ForEachLp([&](const checkpoint::LpRecord& record) {
+      if (partition_->owner(record.lp) != options_.rank) return;
+      const uint32_t local = partition_->local_index(record.lp);
+      if (!found[local]) ++restored;
+      found[local] = true;
+      records[local] = record;
+    });
+    if (options_.rank == 0) {
+      mailbox_counters_.posts += header.mailbox_posts;
+      mailbox_counters_.deliveries += header.mailbox_deliveries;
+      mailbox_counters_.remote_events += header.mailbox_remote_events;
+    }
+  }
+  if (restored != local_lps_.size()) {
+    return absl::DataLossError(StrCat("checkpoint holds ", restored, " of rank ", options_.rank, "'s ",
+                                      local_lps_.size(), " LPs"));
+  }
+  phase_ = Phase::kRestoring;  // RestoreState re-makes the subscriptions Init made
+  const double now = parts.empty() ? 0 : parts.front().header().next_time;
+  for (uint32_t i = 0; i < local_lps_.size(); ++i) {
+    const checkpoint::LpRecord& record = records[i];
+    rngs_[i] = Rng::FromState(record.rng_state, record.rng_gamma);
+    sent_[i] = record.sent;
+    processed_[i] = record.processed;
+    committed_ += record.processed;
+    StateReader reader(record.state);
+    MESHSIM_RETURN_IF_ERROR(
+        Annotate(model_->RestoreState(Bind(i, now), reader), StrCat("restore of lp ", local_lps_[i])));
+  }
+  for (const auto& part : parts) {
+    part.ForEachEvent([&](const Event& event) {
+      if (partition_->owner(event.dst_lp) == options_.rank) queue_.Push(event);
+    });
+  }
+  phase_ = subscriptions_.empty() ? Phase::kRunning : Phase::kAwaitingMailboxes;
+  return absl::OkStatus();
 }
 
 }  // namespace meshsim::sim

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/checkpoint/checkpoint_codec.h"
 #include "common/sim/event_queue.h"
 #include "common/sim/model.h"
 #include "common/sim/partition.h"
@@ -111,11 +112,23 @@ class Kernel {
   // Folds every local LP's final state. Call once, after the last window.
   KernelOutcome Fold();
 
+  // Checkpoints, taken at a window barrier, where every event sent so far
+  // sits in some node's queue. Writes this node's LPs (in ascending order)
+  // and pending events. `out` was started with this node's header.
+  void SaveCheckpoint(checkpoint::CheckpointPartWriter& out);
+  // In place of Init: takes this node's LPs and pending events from the
+  // parts of one checkpoint, written on any number of nodes (pass them
+  // all). Rank 0 also takes the job's mailbox counters so far, so the sums
+  // over nodes continue. FAILED_PRECONDITION when the parts come from
+  // another model build; DATA_LOSS when an LP is missing or its state does
+  // not restore.
+  [[nodiscard]] absl::Status Restore(std::span<const checkpoint::CheckpointPart> parts);
+
  private:
   friend class LpContext;
   Kernel(const KernelOptions& options, std::unique_ptr<Model> model, const PartitionMap* partition,
          RemoteSink* sink);
-  enum class Phase { kCreated, kInit, kAwaitingMailboxes, kRunning };
+  enum class Phase { kCreated, kInit, kRestoring, kAwaitingMailboxes, kRunning };
   struct Mailbox {
     std::vector<LpId> local_subscribers;  // ascending
     std::vector<uint32_t> remote_ranks;   // ascending
@@ -136,6 +149,7 @@ class Kernel {
   LpContext& Bind(uint32_t local_index, double now);
   absl::Status CheckTiming(const LpContext& from, std::string_view verb, double delay,
                            std::span<const std::byte> payload) const;
+  absl::Status RefuseWhileRestoring(const LpContext& from, std::string_view verb) const;
   absl::Status CheckMailboxName(const LpContext& from, std::string_view verb, std::string_view name) const;
   absl::Status Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload);
   absl::Status Subscribe(const LpContext& lp, std::string_view mailbox);

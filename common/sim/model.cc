@@ -2,6 +2,7 @@
 
 #include <bit>
 
+#include "common/status/format.h"
 #include "common/status/status.h"
 
 namespace meshsim::sim {
@@ -14,6 +15,18 @@ void ResultFolder::AddToSeries(size_t series, size_t point, int64_t value) {
   MESHSIM_CHECK(point < series_points_ && (series + 1) * series_points_ <= series_.size(),
                 "series point out of range");
   series_[series * series_points_ + point] += value;
+}
+
+void Model::SaveState(LpContext& lp, StateWriter& out) {
+  out.PutBytes({lp.state_, state_bytes()});
+}
+
+absl::Status Model::RestoreState(LpContext& lp, StateReader& in) {
+  if (in.remaining() != state_bytes() || !in.GetBytes({lp.state_, state_bytes()})) {
+    return absl::DataLossError(StrCat("lp ", lp.lp(), ": checkpointed state of ", in.remaining(),
+                                      " bytes, the model's is ", state_bytes()));
+  }
+  return absl::OkStatus();
 }
 
 ModelRegistry& ModelRegistry::Global() {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -64,6 +65,7 @@ class LpContext {
 
  private:
   friend class Kernel;
+  friend class Model;  // the default SaveState/RestoreState copy state_
   Kernel* kernel_ = nullptr;
   LpId lp_ = 0;
   double now_ = 0;
@@ -77,6 +79,44 @@ class LpContext {
 struct SeriesSpec {
   std::vector<std::string> names;
   double interval = 1;
+};
+
+// Writes one LP's state into a checkpoint (Model::SaveState). Values are
+// copied as their bytes (little-endian on every platform meshsim builds for).
+class StateWriter {
+ public:
+  explicit StateWriter(std::vector<std::byte>* out) : out_(out) {}
+  void PutBytes(std::span<const std::byte> bytes) { out_->insert(out_->end(), bytes.begin(), bytes.end()); }
+  template <typename T>
+  void Put(const T& value) {
+    static_assert(std::is_trivially_copyable_v<T>, "Put copies bytes");
+    PutBytes(std::as_bytes(std::span<const T, 1>(&value, 1)));
+  }
+
+ private:
+  std::vector<std::byte>* out_;
+};
+
+// Reads back what SaveState wrote (Model::RestoreState). Every read checks
+// the bytes left, so a short or damaged record is an error, not a crash.
+class StateReader {
+ public:
+  explicit StateReader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+  [[nodiscard]] bool GetBytes(std::span<std::byte> out) {
+    if (out.size() > bytes_.size()) return false;
+    std::copy_n(bytes_.begin(), out.size(), out.begin());
+    bytes_ = bytes_.subspan(out.size());
+    return true;
+  }
+  template <typename T>
+  [[nodiscard]] bool Get(T* value) {
+    static_assert(std::is_trivially_copyable_v<T>, "Get copies bytes");
+    return GetBytes(std::as_writable_bytes(std::span<T, 1>(value, 1)));
+  }
+  size_t remaining() const { return bytes_.size(); }
+
+ private:
+  std::span<const std::byte> bytes_;
 };
 
 // Collects one LP's final state into the job's digest, summary and series.
@@ -125,13 +165,25 @@ class Model {
   // The time series this model reports (none by default).
   virtual SeriesSpec series() const { return {}; }
 
-  // Called once per LP at virtual time 0, in ascending LP order; the only
-  // place an LP may Subscribe() to mailboxes.
+  // Called once per LP at virtual time 0, in ascending LP order; with
+  // RestoreState, the only place an LP may Subscribe() to mailboxes.
   [[nodiscard]] virtual absl::Status Init(LpContext& lp) = 0;
   // Called for each event, in (time, src_lp, src_seq) order per LP.
   [[nodiscard]] virtual absl::Status OnEvent(LpContext& lp, const Event& event) = 0;
   // Folds the LP's final state into the digest and summary.
   virtual void Fold(LpContext& lp, ResultFolder& out) = 0;
+
+  // Checkpoints (docs/checkpoints.md). SaveState writes the LP's state at a
+  // window barrier; RestoreState reads it back, in another process and
+  // possibly on another node count, in place of Init. The kernel saves and
+  // restores the LP's random stream, counters and pending events itself.
+  // RestoreState runs once per LP in ascending LP order, starts from
+  // zeroed state, must re-make the Subscribe() calls Init made, and must
+  // not send or post. The defaults copy the state_bytes() block as it is;
+  // a model overrides them to write a layout it controls. INVALID_ARGUMENT
+  // or DATA_LOSS when the bytes do not hold a state this model wrote.
+  virtual void SaveState(LpContext& lp, StateWriter& out);
+  [[nodiscard]] virtual absl::Status RestoreState(LpContext& lp, StateReader& in);
 };
 
 struct ParamSpec {

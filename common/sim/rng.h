@@ -51,7 +51,16 @@ class Rng {
     return static_cast<uint64_t>(m >> 64);
   }
 
+  // A stream as a checkpoint saved it. `gamma` must be odd.
+  static Rng FromState(uint64_t state, uint64_t gamma) {
+    Rng rng;
+    rng.state_ = state;
+    rng.gamma_ = gamma | 1;
+    return rng;
+  }
+
   uint64_t state() const { return state_; }
+  uint64_t gamma() const { return gamma_; }
 
  private:
   uint64_t state_ = 0;

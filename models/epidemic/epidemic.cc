@@ -78,9 +78,28 @@ class Epidemic final : public sim::Model {
   }
 
   absl::Status Init(sim::LpContext& lp) override {
-    if (HasHouseholds()) MESHSIM_RETURN_IF_ERROR(lp.Subscribe(MailboxName(kHousehold, lp.lp())));
-    if (HasWorkplaces()) MESHSIM_RETURN_IF_ERROR(lp.Subscribe(MailboxName(kWorkplace, lp.lp())));
+    MESHSIM_RETURN_IF_ERROR(Subscribe(lp));
     if (IsSeed(lp.lp())) return Infect(lp, kSeed);
+    return absl::OkStatus();
+  }
+
+  void SaveState(sim::LpContext& lp, sim::StateWriter& out) override {
+    const Person& person = lp.state<Person>();
+    out.Put(person.infected_via);
+    if (person.infected_via == kNotInfected) return;  // most of a town, most of the time
+    out.Put(person.exposed_at);
+    out.Put(person.infectious_at);
+    out.Put(person.recovered_at);
+  }
+
+  absl::Status RestoreState(sim::LpContext& lp, sim::StateReader& in) override {
+    MESHSIM_RETURN_IF_ERROR(Subscribe(lp));
+    Person& person = lp.state<Person>();
+    bool ok = in.Get(&person.infected_via) && person.infected_via <= kWorkplace;
+    if (ok && person.infected_via != kNotInfected) {
+      ok = in.Get(&person.exposed_at) && in.Get(&person.infectious_at) && in.Get(&person.recovered_at);
+    }
+    if (!ok || in.remaining() != 0) return absl::DataLossError(StrCat("lp ", lp.lp(), ": not an epidemic state"));
     return absl::OkStatus();
   }
 
@@ -133,6 +152,12 @@ class Epidemic final : public sim::Model {
 
  private:
   bool HasHouseholds() const { return p_.household_size > 1; }
+  // The person's household and workplace, from Init and from RestoreState.
+  absl::Status Subscribe(sim::LpContext& lp) {
+    if (HasHouseholds()) MESHSIM_RETURN_IF_ERROR(lp.Subscribe(MailboxName(kHousehold, lp.lp())));
+    if (HasWorkplaces()) MESHSIM_RETURN_IF_ERROR(lp.Subscribe(MailboxName(kWorkplace, lp.lp())));
+    return absl::OkStatus();
+  }
   bool HasWorkplaces() const { return p_.workplace_size > 1; }
 
   // Persons floor(k * persons / initial_infected), k = 0..initial-1: spread

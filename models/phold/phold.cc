@@ -61,6 +61,23 @@ class Phold final : public sim::Model {
     return SendNext(lp, dst);
   }
 
+  // Field by field, so the checkpoint layout does not follow the struct's.
+  void SaveState(sim::LpContext& lp, sim::StateWriter& out) override {
+    const auto& state = lp.state<PholdLpState>();
+    out.Put(state.history);
+    out.Put(state.remote_sends);
+    out.Put(state.payload_errors);
+  }
+
+  absl::Status RestoreState(sim::LpContext& lp, sim::StateReader& in) override {
+    auto& state = lp.state<PholdLpState>();
+    if (!in.Get(&state.history) || !in.Get(&state.remote_sends) || !in.Get(&state.payload_errors) ||
+        in.remaining() != 0) {
+      return absl::DataLossError(StrCat("lp ", lp.lp(), ": not a phold state"));
+    }
+    return absl::OkStatus();
+  }
+
   void Fold(sim::LpContext& lp, sim::ResultFolder& out) override {
     const auto& state = lp.state<PholdLpState>();
     out.Mix(state.history);

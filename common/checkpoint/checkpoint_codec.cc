@@ -1,0 +1,180 @@
+#include "common/checkpoint/checkpoint_codec.h"
+
+#include <zlib.h>
+
+#include <cmath>
+
+#include "common/status/format.h"
+#include "common/status/status.h"
+
+namespace meshsim::checkpoint {
+namespace {
+
+template <typename T>
+T Load(const std::byte* p) {
+  T value;
+  std::memcpy(&value, p, sizeof(T));
+  return value;
+}
+
+template <typename T>
+void Store(std::byte* p, T value) {
+  std::memcpy(p, &value, sizeof(T));
+}
+
+template <typename T>
+void Append(std::vector<std::byte>& out, T value) {
+  const size_t at = out.size();
+  out.resize(at + sizeof(T));
+  Store(out.data() + at, value);
+}
+
+uint32_t Crc32(std::span<const std::byte> bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // zlib takes a 32-bit length; parts may be larger.
+  constexpr size_t kStep = 1u << 30;
+  for (size_t at = 0; at < bytes.size(); at += kStep) {
+    const size_t n = std::min(kStep, bytes.size() - at);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+}  // namespace
+
+CheckpointPartWriter::CheckpointPartWriter(const PartHeader& header) {
+  bytes_.resize(kHeaderBytes);
+  std::byte* h = bytes_.data();
+  Store<uint32_t>(h + offset::kMagic, kMagic);
+  Store<uint16_t>(h + offset::kVersion, kVersion);
+  Store<uint16_t>(h + offset::kHeaderBytes, static_cast<uint16_t>(kHeaderBytes));
+  Store<uint64_t>(h + offset::kJobId, header.job_id);
+  Store<uint32_t>(h + offset::kAttempt, header.attempt);
+  Store<uint32_t>(h + offset::kRank, header.rank);
+  Store<uint32_t>(h + offset::kRanks, header.ranks);
+  Store<uint32_t>(h + offset::kStateBytes, header.state_bytes);
+  Store<uint64_t>(h + offset::kWindow, header.window);
+  Store<double>(h + offset::kNextTime, header.next_time);
+  Store<uint64_t>(h + offset::kLpCount, header.lp_count);
+  Store<uint64_t>(h + offset::kMailboxPosts, header.mailbox_posts);
+  Store<uint64_t>(h + offset::kMailboxDeliveries, header.mailbox_deliveries);
+  Store<uint64_t>(h + offset::kMailboxRemoteEvents, header.mailbox_remote_events);
+}
+
+void CheckpointPartWriter::AddLp(const LpRecord& record) {
+  const size_t at = bytes_.size();
+  bytes_.resize(at + kLpFixedBytes + record.state.size());
+  std::byte* p = bytes_.data() + at;
+  Store<uint32_t>(p + offset::kLp, record.lp);
+  Store<uint64_t>(p + offset::kRngState, record.rng_state);
+  Store<uint64_t>(p + offset::kRngGamma, record.rng_gamma);
+  Store<uint64_t>(p + offset::kSent, record.sent);
+  Store<uint64_t>(p + offset::kProcessed, record.processed);
+  Store<uint32_t>(p + offset::kStateLen, static_cast<uint32_t>(record.state.size()));
+  if (!record.state.empty()) std::memcpy(p + kLpFixedBytes, record.state.data(), record.state.size());
+  ++lp_records_;
+}
+
+void CheckpointPartWriter::AddEvent(const sim::Event& event) {
+  const size_t at = bytes_.size();
+  bytes_.resize(at + frame::kEventFixedBytes + event.payload.size());
+  frame::EncodeEvent(event, bytes_.data() + at);
+  ++event_records_;
+}
+
+std::vector<std::byte> CheckpointPartWriter::Finish() && {
+  Store<uint64_t>(bytes_.data() + offset::kLpRecords, lp_records_);
+  Store<uint64_t>(bytes_.data() + offset::kEventRecords, event_records_);
+  const uint32_t crc = Crc32(bytes_);
+  Append<uint32_t>(bytes_, crc);
+  Append<uint32_t>(bytes_, kEndMagic);
+  return std::move(bytes_);
+}
+
+absl::StatusOr<PartHeader> VerifyCheckpointPart(std::span<const std::byte> bytes) {
+  if (bytes.size() < kHeaderBytes + kTrailerBytes) {
+    return absl::DataLossError(StrCat("checkpoint part of ", bytes.size(), " bytes is too short"));
+  }
+  const std::byte* h = bytes.data();
+  const std::byte* trailer = bytes.data() + bytes.size() - kTrailerBytes;
+  if (Load<uint32_t>(h + offset::kMagic) != kMagic || Load<uint32_t>(trailer + 4) != kEndMagic) {
+    return absl::DataLossError("checkpoint part magic mismatch (not a part, or truncated)");
+  }
+  if (const auto version = Load<uint16_t>(h + offset::kVersion); version != kVersion) {
+    return absl::DataLossError(StrCat("checkpoint part version ", version, " unsupported"));
+  }
+  if (Load<uint16_t>(h + offset::kHeaderBytes) != kHeaderBytes) {
+    return absl::DataLossError("checkpoint part header size mismatch");
+  }
+  const uint32_t stored = Load<uint32_t>(trailer);
+  const uint32_t computed = Crc32(bytes.first(bytes.size() - kTrailerBytes));
+  if (stored != computed) {
+    return absl::DataLossError(
+        fmt::format("checkpoint part checksum mismatch: stored {:08x}, computed {:08x}", stored, computed));
+  }
+  PartHeader header;
+  header.job_id = Load<uint64_t>(h + offset::kJobId);
+  header.attempt = Load<uint32_t>(h + offset::kAttempt);
+  header.rank = Load<uint32_t>(h + offset::kRank);
+  header.ranks = Load<uint32_t>(h + offset::kRanks);
+  header.state_bytes = Load<uint32_t>(h + offset::kStateBytes);
+  header.window = Load<uint64_t>(h + offset::kWindow);
+  header.next_time = Load<double>(h + offset::kNextTime);
+  header.lp_count = Load<uint64_t>(h + offset::kLpCount);
+  header.lp_records = Load<uint64_t>(h + offset::kLpRecords);
+  header.event_records = Load<uint64_t>(h + offset::kEventRecords);
+  header.mailbox_posts = Load<uint64_t>(h + offset::kMailboxPosts);
+  header.mailbox_deliveries = Load<uint64_t>(h + offset::kMailboxDeliveries);
+  header.mailbox_remote_events = Load<uint64_t>(h + offset::kMailboxRemoteEvents);
+  if (header.ranks == 0 || header.rank >= header.ranks) {
+    return absl::DataLossError(StrCat("checkpoint part rank ", header.rank, " of ", header.ranks));
+  }
+  if (std::isnan(header.next_time)) return absl::DataLossError("checkpoint part next_time is NaN");
+  return header;
+}
+
+absl::StatusOr<CheckpointPart> CheckpointPart::Parse(std::span<const std::byte> bytes, size_t max_payload_bytes) {
+  auto header = VerifyCheckpointPart(bytes);
+  if (!header.ok()) return header.status();
+  CheckpointPart part;
+  part.header_ = *header;
+  const std::byte* begin = bytes.data() + kHeaderBytes;
+  const std::byte* end = bytes.data() + bytes.size() - kTrailerBytes;
+  const std::byte* p = begin;
+  int64_t previous_lp = -1;
+  for (uint64_t i = 0; i < header->lp_records; ++i) {
+    if (static_cast<size_t>(end - p) < kLpFixedBytes) {
+      return absl::DataLossError(StrCat("checkpoint part truncated in lp record ", i));
+    }
+    const auto lp = Load<uint32_t>(p + offset::kLp);
+    const auto state_len = Load<uint32_t>(p + offset::kStateLen);
+    if (lp >= header->lp_count || static_cast<int64_t>(lp) <= previous_lp) {
+      return absl::DataLossError(StrCat("checkpoint part lp record ", i, " is for lp ", lp,
+                                        " (out of range or out of order)"));
+    }
+    if (state_len > kMaxStateBytes || static_cast<size_t>(end - p) < kLpFixedBytes + state_len) {
+      return absl::DataLossError(StrCat("checkpoint part lp ", lp, ": state of ", state_len, " bytes overruns"));
+    }
+    if ((Load<uint64_t>(p + offset::kRngGamma) & 1) == 0) {
+      return absl::DataLossError(StrCat("checkpoint part lp ", lp, ": random stream gamma is even"));
+    }
+    previous_lp = lp;
+    p += kLpFixedBytes + state_len;
+  }
+  part.lps_ = {begin, static_cast<size_t>(p - begin)};
+  const std::byte* events = p;
+  // No mailbox addresses: queued mailbox events were fanned out already.
+  const frame::DecodeLimits limits{header->lp_count, 0, max_payload_bytes};
+  for (uint64_t i = 0; i < header->event_records; ++i) {
+    auto size = frame::ValidateEvent(p, end, limits, i);
+    if (!size.ok()) return Annotate(size.status(), "checkpoint part");
+    p += *size;
+  }
+  if (p != end) {
+    return absl::DataLossError(StrCat("checkpoint part has ", end - p, " bytes after its records"));
+  }
+  part.events_ = {events, static_cast<size_t>(p - events)};
+  return part;
+}
+
+}  // namespace meshsim::checkpoint

@@ -1,0 +1,271 @@
+// Checkpoints at window barriers, in one process: the shipped models run on
+// several in-process kernels exchanging events by window, are checkpointed
+// part-way, and restored onto another number of kernels. The result must be
+// the one of the run that was never interrupted.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/checkpoint/checkpoint_codec.h"
+#include "common/sim/kernel.h"
+#include "gtest/gtest.h"
+#include "models/builtin.h"
+
+namespace meshsim::sim {
+namespace {
+
+struct Outcome {
+  uint64_t committed = 0;
+  uint64_t digest = 0;
+  std::vector<int64_t> summary;
+  std::vector<int64_t> first_series;
+  MailboxCounters mailboxes;
+};
+
+struct Routed {
+  uint32_t rank;
+  Event event;
+  std::vector<std::byte> payload;
+};
+
+class OutboxSink final : public RemoteSink {
+ public:
+  void Route(uint32_t rank, const Event& event) override {
+    out.push_back({rank, event, {event.payload.begin(), event.payload.end()}});
+  }
+  std::vector<Routed> out;
+};
+
+// The window loop of node/job_runner.cc, over kernels in one process.
+class InProcessJob {
+ public:
+  InProcessJob(const std::string& model, ModelContext context, uint32_t ranks, PartitionKind kind,
+               std::span<const checkpoint::CheckpointPart> restore = {})
+      : context_(std::move(context)), sinks_(ranks) {
+    models::RegisterBuiltinModels();
+    const ModelInfo* info = ModelRegistry::Global().Find(model);
+    auto probe = info->create(context_);
+    partition_ = std::make_unique<PartitionMap>(*PartitionMap::Create(kind, (*probe)->lp_count(), ranks));
+    for (uint32_t rank = 0; rank < ranks; ++rank) {
+      KernelOptions options{.seed = context_.seed,
+                            .end_time = context_.end_time,
+                            .lookahead = context_.lookahead,
+                            .rank = rank};
+      kernels_.push_back(*Kernel::Create(options, *info->create(context_), partition_.get(), &sinks_[rank]));
+      const absl::Status status = restore.empty() ? kernels_.back()->Init() : kernels_.back()->Restore(restore);
+      EXPECT_TRUE(status.ok()) << status;
+    }
+    InstallMailboxes();
+    if (restore.empty()) {
+      Exchange();
+    } else {
+      window_ = restore.front().header().window;
+      next_ = restore.front().header().next_time;
+    }
+  }
+
+  // Runs windows until `stop_after_window` (or the end).
+  void Run(uint64_t stop_after_window = UINT64_MAX) {
+    while (next_ < context_.end_time && window_ < stop_after_window) {
+      for (auto& kernel : kernels_) ASSERT_TRUE(kernel->RunWindow(next_ + context_.lookahead).ok());
+      ++window_;
+      Exchange();
+    }
+  }
+
+  std::vector<std::vector<std::byte>> Checkpoint() {
+    std::vector<std::vector<std::byte>> parts;
+    for (uint32_t rank = 0; rank < kernels_.size(); ++rank) {
+      const auto& counters = kernels_[rank]->mailbox_counters();
+      checkpoint::CheckpointPartWriter writer({.job_id = 7,
+                                               .attempt = 1,
+                                               .rank = rank,
+                                               .ranks = static_cast<uint32_t>(kernels_.size()),
+                                               .state_bytes = static_cast<uint32_t>(kernels_[rank]->model().state_bytes()),
+                                               .window = window_,
+                                               .next_time = next_,
+                                               .lp_count = partition_->lp_count(),
+                                               .mailbox_posts = counters.posts,
+                                               .mailbox_deliveries = counters.deliveries,
+                                               .mailbox_remote_events = counters.remote_events});
+      kernels_[rank]->SaveCheckpoint(writer);
+      parts.push_back(std::move(writer).Finish());
+    }
+    return parts;
+  }
+
+  Outcome Finish() {
+    Outcome outcome;
+    for (auto& kernel : kernels_) {
+      outcome.committed += kernel->committed_events();
+      const MailboxCounters& m = kernel->mailbox_counters();
+      outcome.mailboxes.posts += m.posts;
+      outcome.mailboxes.deliveries += m.deliveries;
+      const KernelOutcome folded = kernel->Fold();
+      outcome.digest += folded.digest;
+      outcome.summary.resize(folded.summary.size());
+      for (size_t i = 0; i < folded.summary.size(); ++i) outcome.summary[i] += folded.summary[i];
+      if (!folded.series.empty()) {
+        outcome.first_series.resize(folded.series[0].size());
+        for (size_t i = 0; i < folded.series[0].size(); ++i) outcome.first_series[i] += folded.series[0][i];
+      }
+    }
+    return outcome;
+  }
+
+  uint64_t window() const { return window_; }
+
+ private:
+  void InstallMailboxes() {
+    std::map<std::string, std::set<uint32_t>> subscribers;
+    for (uint32_t rank = 0; rank < kernels_.size(); ++rank) {
+      for (const auto& name : kernels_[rank]->subscribed_mailboxes()) subscribers[name].insert(rank);
+    }
+    if (subscribers.empty()) return;
+    for (auto& kernel : kernels_) {
+      std::vector<MailboxRoute> table;
+      for (const auto& [name, ranks] : subscribers) table.push_back({name, {ranks.begin(), ranks.end()}});
+      ASSERT_TRUE(kernel->InstallMailboxes(std::move(table)).ok());
+    }
+  }
+
+  void Exchange() {
+    for (auto& sink : sinks_) {
+      for (Routed& routed : sink.out) {
+        routed.event.payload = routed.payload;
+        kernels_[routed.rank]->Deliver(routed.event);
+      }
+      sink.out.clear();
+    }
+    next_ = std::numeric_limits<double>::infinity();
+    for (auto& kernel : kernels_) next_ = std::min(next_, kernel->next_event_time());
+  }
+
+  ModelContext context_;
+  std::unique_ptr<PartitionMap> partition_;
+  std::vector<OutboxSink> sinks_;
+  std::vector<std::unique_ptr<Kernel>> kernels_;
+  uint64_t window_ = 0;
+  double next_ = 0;
+};
+
+std::vector<checkpoint::CheckpointPart> Parse(const std::vector<std::vector<std::byte>>& bytes) {
+  std::vector<checkpoint::CheckpointPart> parts;
+  for (const auto& part : bytes) {
+    auto parsed = checkpoint::CheckpointPart::Parse(part, kMaxEventPayloadBytes);
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    if (parsed.ok()) parts.push_back(*parsed);
+  }
+  return parts;
+}
+
+ModelContext Phold() {
+  return {.seed = 11,
+          .end_time = 40,
+          .lookahead = 0.25,
+          .params = {{"lps", 300}, {"start_events", 2}, {"remote_fraction", 0.3}, {"mean", 1.0}, {"payload_bytes", 12}}};
+}
+
+ModelContext Epidemic() {
+  return {.seed = 3,
+          .end_time = 60,
+          .lookahead = 0.5,
+          .params = {{"persons", 3000},
+                     {"initial_infected", 6},
+                     {"latent_days", 2},
+                     {"infectious_days", 4},
+                     {"community_rate", 0.2},
+                     {"friends", 6},
+                     {"household_size", 4},
+                     {"household_rate", 0.15},
+                     {"workplace_size", 15},
+                     {"workplace_rate", 0.02}}};
+}
+
+void ExpectSame(const Outcome& a, const Outcome& b) {
+  EXPECT_EQ(a.committed, b.committed);
+  EXPECT_EQ(a.digest, b.digest);
+  EXPECT_EQ(a.summary, b.summary);
+  EXPECT_EQ(a.first_series, b.first_series);
+  EXPECT_EQ(a.mailboxes.posts, b.mailboxes.posts);
+  EXPECT_EQ(a.mailboxes.deliveries, b.mailboxes.deliveries);
+}
+
+struct Case {
+  std::string model;
+  ModelContext (*context)();
+  uint32_t ranks_before;
+  uint32_t ranks_after;
+  PartitionKind kind;
+};
+
+class CheckpointRestoreTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CheckpointRestoreTest, RestoredRunEndsWithTheUninterruptedResult) {
+  const Case& c = GetParam();
+  InProcessJob whole(c.model, c.context(), 1, PartitionKind::kBlock);
+  whole.Run();
+  const Outcome expected = whole.Finish();
+  ASSERT_GT(expected.committed, 1000u);
+
+  InProcessJob first(c.model, c.context(), c.ranks_before, PartitionKind::kBlock);
+  first.Run(/*stop_after_window=*/40);
+  ASSERT_EQ(first.window(), 40u);
+  const auto bytes = first.Checkpoint();
+  const auto parts = Parse(bytes);
+  ASSERT_EQ(parts.size(), c.ranks_before);
+
+  InProcessJob restored(c.model, c.context(), c.ranks_after, c.kind, parts);
+  restored.Run();
+  ExpectSame(restored.Finish(), expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Models, CheckpointRestoreTest,
+    ::testing::Values(Case{"phold", Phold, 3, 3, PartitionKind::kBlock},
+                      Case{"phold", Phold, 3, 2, PartitionKind::kRoundRobin},
+                      Case{"phold", Phold, 1, 4, PartitionKind::kBlock},
+                      Case{"epidemic", Epidemic, 3, 3, PartitionKind::kBlock},
+                      Case{"epidemic", Epidemic, 2, 3, PartitionKind::kRoundRobin},
+                      Case{"epidemic", Epidemic, 4, 1, PartitionKind::kBlock}),
+    [](const auto& info) {
+      return info.param.model + "_" + std::to_string(info.param.ranks_before) + "_to_" +
+             std::to_string(info.param.ranks_after) +
+             (info.param.kind == PartitionKind::kBlock ? "_block" : "_round_robin");
+    });
+
+TEST(CheckpointPartTest, FlippedByteIsDetected) {
+  InProcessJob job("phold", Phold(), 2, PartitionKind::kBlock);
+  job.Run(10);
+  auto bytes = job.Checkpoint();
+  for (size_t at : {size_t{3}, size_t{100}, bytes[0].size() / 2, bytes[0].size() - 5}) {
+    auto damaged = bytes[0];
+    damaged[at] ^= std::byte{0x10};
+    auto parsed = checkpoint::CheckpointPart::Parse(damaged, kMaxEventPayloadBytes);
+    ASSERT_FALSE(parsed.ok()) << "flip at " << at;
+    EXPECT_TRUE(absl::IsDataLoss(parsed.status())) << parsed.status();
+  }
+  auto truncated = bytes[0];
+  truncated.resize(truncated.size() - 20);
+  EXPECT_TRUE(absl::IsDataLoss(checkpoint::CheckpointPart::Parse(truncated, kMaxEventPayloadBytes).status()));
+}
+
+TEST(CheckpointPartTest, RestoreFromPartsMissingAnLpFails) {
+  InProcessJob job("phold", Phold(), 3, PartitionKind::kBlock);
+  job.Run(10);
+  const auto bytes = job.Checkpoint();
+  auto parts = Parse(bytes);
+  parts.pop_back();  // rank 2's LPs are gone
+  models::RegisterBuiltinModels();
+  const ModelContext context = Phold();
+  auto partition = *PartitionMap::Create(PartitionKind::kBlock, 300, 1);
+  OutboxSink sink;
+  auto kernel = *Kernel::Create({.seed = 11, .end_time = 40, .lookahead = 0.25, .rank = 0},
+                                *ModelRegistry::Global().Find("phold")->create(context), &partition, &sink);
+  const absl::Status status = kernel->Restore(parts);
+  EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+  EXPECT_NE(status.message().find("200 of rank 0's 300 LPs"), std::string::npos) << status;
+}
+
+}  // namespace
+}  // namespace meshsim::sim
