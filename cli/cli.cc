@@ -140,6 +140,17 @@ int Main(int argc, char** argv) {
                    "Seconds without a heartbeat before a node is lost")
       ->default_val(2.0)
       ->check(CLI::Range(0.05, 3600.0));
+  coordinator_cmd
+      ->add_option("--state-dir", coordinator_options.state_dir,
+                   "Directory of the coordinator's database and checkpoints (created if missing)")
+      ->envname("MESHSIM_STATE_DIR")
+      ->default_val("meshsim-state");
+  coordinator_cmd
+      ->add_option("--recovery-grace", coordinator_options.recovery_grace_seconds,
+                   "Seconds a job that lost a node waits for a replacement before restarting on fewer "
+                   "nodes; also how long a restarted coordinator waits for running jobs' nodes")
+      ->default_val(10.0)
+      ->check(CLI::Range(0.0, 86400.0));
 
   auto add_metrics_options = [](CLI::App* command, std::string* port, std::string* host) {
     command

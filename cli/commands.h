@@ -73,6 +73,8 @@ struct CoordinatorCommandOptions {
   std::string bind;
   double heartbeat_interval_seconds = 0.2;
   double node_timeout_seconds = 2.0;
+  std::string state_dir;
+  double recovery_grace_seconds = 10;
   std::string metrics_port = "0";  // 0 = off, auto, or a port
   std::string metrics_host = "127.0.0.1";
 };

@@ -3,6 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "common/rpc/rpc_client.h"
@@ -38,12 +41,19 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
     cluster->metrics_urls_.emplace_back(child.name(), std::move(url));
     return absl::OkStatus();
   };
+  std::string state_template = (std::filesystem::temp_directory_path() / "meshsim-run-XXXXXX").string();
+  if (::mkdtemp(state_template.data()) == nullptr) {
+    return absl::UnavailableError(StrCat("cannot create a state directory in ", std::filesystem::temp_directory_path().string(),
+                                         ": ", std::strerror(errno)));
+  }
+  cluster->state_dir_ = state_template;
   MESHSIM_ASSIGN_OR_RETURN(
       cluster->coordinator_,
       process::ChildProcess::Spawn(
           {.name = "coordinator",
            .argv = {options.executable, "coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout",
-                    fmt::format("{}", options.node_timeout_seconds), "--log-level", options.log_level,
+                    fmt::format("{}", options.node_timeout_seconds), "--state-dir", cluster->state_dir_,
+                    "--log-level", options.log_level,
                     "--log-format", options.log_format, "--metrics-port", metrics_port},
            .on_log_line = forward}));
   MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_endpoint_,
@@ -98,6 +108,11 @@ void LocalCluster::Stop() {
   if (coordinator_) {
     coordinator_->Stop(kStopGrace);
     coordinator_.reset();
+  }
+  if (!state_dir_.empty()) {
+    std::error_code error;
+    std::filesystem::remove_all(state_dir_, error);
+    state_dir_.clear();
   }
 }
 

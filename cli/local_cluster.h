@@ -1,7 +1,8 @@
 // A coordinator and N nodes started as children of this process (what
 // `meshsim run` stands up). Children report their endpoints through their
 // output pipe; they die with this process, and Stop() (also run by the
-// destructor) ends them in order: nodes first, then the coordinator.
+// destructor) ends them in order: nodes first, then the coordinator. The
+// coordinator keeps its state in a temporary directory that Stop() removes.
 #pragma once
 
 #include <memory>
@@ -41,6 +42,7 @@ class LocalCluster {
   std::unique_ptr<process::ChildProcess> coordinator_;
   std::vector<std::unique_ptr<process::ChildProcess>> nodes_;
   std::string coordinator_endpoint_;
+  std::string state_dir_;  // removed by Stop()
   std::vector<std::pair<std::string, std::string>> metrics_urls_;
 };
 

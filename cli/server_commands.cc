@@ -52,6 +52,8 @@ int ServeCoordinator(const GlobalOptions&, const CoordinatorCommandOptions& opti
   coordinator_options.bind = options.bind;
   coordinator_options.heartbeat_interval = Seconds(options.heartbeat_interval_seconds);
   coordinator_options.node_timeout = Seconds(options.node_timeout_seconds);
+  coordinator_options.state_dir = options.state_dir;
+  coordinator_options.recovery_grace = Seconds(options.recovery_grace_seconds);
   auto metrics = metrics::ParseMetricsPort(options.metrics_port, options.metrics_host);
   if (!metrics.ok()) return FailWith(metrics.status());
   coordinator_options.metrics = *metrics;

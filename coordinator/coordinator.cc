@@ -9,10 +9,15 @@
 #include "common/thread/named_thread.h"
 #include "coordinator/job_result.h"
 #include "coordinator/mailbox_registry.h"
+#include "coordinator/internal/job_states.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {
 namespace {
+
+using internal::kCheckpointsKept;
+using internal::Terminal;
+using internal::WallSeconds;
 
 constexpr auto kSchedulerTick = std::chrono::milliseconds(20);
 constexpr auto kAbortTimeout = std::chrono::seconds(1);
@@ -20,13 +25,7 @@ constexpr auto kAbortTimeout = std::chrono::seconds(1);
 const prometheus::Histogram::BucketBoundaries kJobDurationBuckets = {0.01,  0.04,  0.16,   0.64,   2.56,
                                                                      10.24, 40.96, 163.84, 655.36, 2621.44};
 
-bool Terminal(v1::JobState state) {
-  return state == v1::COMPLETED || state == v1::FAILED || state == v1::CANCELLED;
-}
 
-double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -59,7 +58,7 @@ std::vector<prometheus::MetricFamily> Coordinator::CollectStateMetrics() {
   for (v1::NodeState state : {v1::NODE_READY, v1::NODE_BUSY, v1::NODE_LOST}) {
     nodes_by_state[std::string(NodeStateName(state))] = 0;
   }
-  for (int state = v1::QUEUED; state <= v1::CANCELLED; ++state) {
+  for (int state = v1::QUEUED; state <= v1::JobState_MAX; ++state) {
     jobs_by_state[std::string(JobStateName(static_cast<v1::JobState>(state)))] = 0;
   }
   {
@@ -77,31 +76,29 @@ std::vector<prometheus::MetricFamily> Coordinator::CollectStateMetrics() {
     }
     return out;
   };
+  auto gauge = [](std::string name, std::string help, double value) {
+    prometheus::MetricFamily out{std::move(name), std::move(help), prometheus::MetricType::Gauge, {}};
+    prometheus::ClientMetric metric;
+    metric.gauge.value = value;
+    out.metric.push_back(metric);
+    return out;
+  };
   return {family("meshsim_coordinator_nodes", "Nodes the coordinator knows, by state.", nodes_by_state),
           family("meshsim_coordinator_jobs",
-                 "Jobs the coordinator holds (queued, running, or kept finished), by state.", jobs_by_state)};
+                 "Jobs the coordinator holds (queued, running, recovering, or kept finished), by state.",
+                 jobs_by_state),
+          gauge("meshsim_coordinator_state_db_bytes", "Size of the state database and its write-ahead log.",
+                static_cast<double>(store_->size_bytes())),
+          gauge("meshsim_coordinator_checkpoint_store_bytes", "Bytes of checkpoint parts stored.",
+                static_cast<double>(checkpoints_->size_bytes()))};
 }
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOptions options) {
+  if (options.state_dir.empty()) return absl::InvalidArgumentError("a state directory is required");
   auto coordinator = std::unique_ptr<Coordinator>(new Coordinator(std::move(options)));
+  coordinator->RegisterMetrics();
+  MESHSIM_RETURN_IF_ERROR(coordinator->OpenState());
   if (coordinator->options_.metrics) {
-    coordinator->registry_ = metrics::NewProcessRegistry("coordinator");
-    coordinator->jobs_finished_ = &prometheus::BuildCounter()
-                                       .Name("meshsim_coordinator_jobs_finished_total")
-                                       .Help("Jobs that ended, by final state.")
-                                       .Register(*coordinator->registry_);
-    coordinator->job_duration_ =
-        &prometheus::BuildHistogram()
-             .Name("meshsim_coordinator_job_duration_seconds")
-             .Help("Wall time from a job's start on its nodes to its end, by final state.")
-             .Register(*coordinator->registry_);
-    // Every final state exists from the start at zero, so rate() and
-    // dashboards see the first job end rather than a series appearing.
-    for (v1::JobState state : {v1::COMPLETED, v1::FAILED, v1::CANCELLED}) {
-      const std::string name(JobStateName(state));
-      coordinator->jobs_finished_->Add({{"state", name}});
-      coordinator->job_duration_->Add({{"state", name}}, kJobDurationBuckets);
-    }
     MESHSIM_ASSIGN_OR_RETURN(
         coordinator->metrics_server_,
         metrics::MetricsServer::Start(*coordinator->options_.metrics, coordinator->registry_));
@@ -126,6 +123,82 @@ Coordinator::~Coordinator() {
   Stop();
 }
 
+absl::Status Coordinator::OpenState() {
+  MESHSIM_ASSIGN_OR_RETURN(store_, JobStore::Open(options_.state_dir));
+  MESHSIM_ASSIGN_OR_RETURN(checkpoints_, CheckpointStore::Open(options_.state_dir + "/checkpoints"));
+  MESHSIM_ASSIGN_OR_RETURN(std::vector<v1::JobInfo> stored, store_->LoadJobs());
+  MESHSIM_ASSIGN_OR_RETURN(next_job_id_, store_->LoadCounter("next_job_id", 1));
+  MESHSIM_ASSIGN_OR_RETURN(uint64_t next_node, store_->LoadCounter("next_node_id", 1));
+  next_node_id_ = static_cast<uint32_t>(next_node);
+  const auto now = SteadyClock::now();
+  size_t unfinished = 0;
+  for (v1::JobInfo& info : stored) {
+    // A crash between storing a job and its counter must not reuse its id.
+    next_job_id_ = std::max(next_job_id_, info.job_id() + 1);
+    JobRecord& job = jobs_[info.job_id()];
+    job.info = std::move(info);
+    for (const v1::NodeShare& share : job.info.reported()) job.shares[share.rank()] = share;
+    std::vector<CheckpointKey> keep;
+    for (const auto& c : job.info.checkpoints()) keep.push_back({job.info.job_id(), c.window(), c.attempt()});
+    checkpoints_->RemoveAllBut(job.info.job_id(), keep);  // parts of checkpoints that never completed
+    if (Terminal(job.info.state())) continue;
+    ++unfinished;
+    job.waiting_since = now;
+    if (job.info.state() == v1::RUNNING) {
+      job.adopting = true;  // its nodes may still be running it
+    } else if (job.info.state() == v1::ASSIGNING) {
+      // Which nodes prepared or started is unknown: run the attempt again.
+      BeginRecovery(job, "the coordinator restarted while assigning the job");
+    }
+  }
+  spdlog::info("state directory {}: {} jobs ({} unfinished), next job id {}", options_.state_dir, jobs_.size(),
+               unfinished, next_job_id_);
+  return absl::OkStatus();
+}
+
+void Coordinator::RegisterMetrics() {
+  registry_ = metrics::NewProcessRegistry("coordinator");
+  prometheus::Registry& registry = *registry_;
+  metrics_.jobs_finished =
+      &prometheus::BuildCounter().Name("meshsim_coordinator_jobs_finished_total").Help("Jobs that ended, by final state.").Register(registry);
+  metrics_.job_duration = &prometheus::BuildHistogram()
+                               .Name("meshsim_coordinator_job_duration_seconds")
+                               .Help("Wall time from a job's start on its nodes to its end, by final state.")
+                               .Register(registry);
+  // Every final state exists from the start at zero, so rate() and
+  // dashboards see the first job end rather than a series appearing.
+  for (v1::JobState state : {v1::COMPLETED, v1::FAILED, v1::CANCELLED}) {
+    const std::string name(JobStateName(state));
+    metrics_.jobs_finished->Add({{"state", name}});
+    metrics_.job_duration->Add({{"state", name}}, kJobDurationBuckets);
+  }
+  auto counter = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+  };
+  metrics_.restarts = counter("meshsim_coordinator_job_restarts_total",
+                              "Job restarts after a lost node (or a coordinator restart mid-assignment).");
+  metrics_.replayed_windows = counter("meshsim_coordinator_replayed_windows_total",
+                                      "Windows run again because a restart went back to a checkpoint.");
+  metrics_.checkpoints = counter("meshsim_coordinator_checkpoints_total", "Complete checkpoints stored.");
+  metrics_.checkpoint_bytes =
+      counter("meshsim_coordinator_checkpoint_bytes_total", "Bytes of checkpoint parts stored.");
+  metrics_.checkpoint_write_seconds =
+      &prometheus::BuildHistogram()
+           .Name("meshsim_coordinator_checkpoint_part_write_seconds")
+           .Help("Time to write, sync and check one checkpoint part's last chunk.")
+           .Register(registry)
+           .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.004, 0.016, 0.064, 0.256, 1.024, 4.096});
+  metrics_.checkpoint_failures = &prometheus::BuildCounter()
+                                      .Name("meshsim_coordinator_checkpoint_failures_total")
+                                      .Help("Checkpoint parts not stored or found damaged, by reason.")
+                                      .Register(registry);
+  for (const char* reason : {"disk_full", "not_writable", "damaged", "other"}) {
+    metrics_.checkpoint_failures->Add({{"reason", reason}});
+  }
+  metrics_.state_write_failures = counter("meshsim_coordinator_state_write_failures_total",
+                                          "Writes to the state database that failed (retried).");
+}
+
 void Coordinator::Start() {
   server_->Start();
   scheduler_ = StartNamedThread("scheduler", [this] { SchedulerLoop(); });
@@ -133,23 +206,26 @@ void Coordinator::Start() {
 }
 
 void Coordinator::Stop() {
+  size_t unfinished = 0;
   {
     std::lock_guard lock(mutex_);
+    if (stop_) return;
     stop_ = true;
-    // Jobs end with a reason rather than vanish: running ones are aborted
-    // on their nodes below, so the nodes are free at once.
-    for (auto& [id, job] : jobs_) {
-      if (!Terminal(job.info.state())) EndJob(job, v1::CANCELLED, "coordinator shutting down");
-    }
+    for (const auto& [id, job] : jobs_) unfinished += !Terminal(job.info.state());
     wake_scheduler_.notify_all();
   }
   if (scheduler_.joinable()) scheduler_.join();
   SendAborts();
   if (server_) server_->Stop();
+  if (unfinished > 0) {
+    spdlog::info("coordinator stopped; {} unfinished jobs stay in {} for the next start", unfinished,
+                 options_.state_dir);
+  }
 }
 
 v1::JobInfo Coordinator::Snapshot(const JobRecord& job) const {
   v1::JobInfo info = job.info;
+  info.clear_reported();  // internal
   if (info.state() == v1::RUNNING || info.state() == v1::ASSIGNING) {
     double slowest = -1;
     uint64_t committed = 0;
@@ -159,10 +235,10 @@ v1::JobInfo Coordinator::Snapshot(const JobRecord& job) const {
       const auto& node = it->second;
       const bool reported = std::any_of(job.shares.begin(), job.shares.end(),
                                         [&](const auto& s) { return s.second.node_id() == node_id; });
-      const double time = reported ? info.scenario().end_time()
-                                   : (node.info.job_id() == info.job_id() ? node.virtual_time : 0);
+      const bool holds = HoldsCurrentAttempt(node, job);
+      const double time = reported ? info.scenario().end_time() : (holds ? node.virtual_time : 0);
       slowest = slowest < 0 ? time : std::min(slowest, time);
-      committed += node.info.job_id() == info.job_id() ? node.committed_events : 0;
+      committed += holds ? node.committed_events : 0;
     }
     for (const auto& [rank, share] : job.shares) committed += share.committed_events();
     info.set_virtual_time(std::max(0.0, slowest));
@@ -171,41 +247,118 @@ v1::JobInfo Coordinator::Snapshot(const JobRecord& job) const {
   return info;
 }
 
+bool Coordinator::HoldsCurrentAttempt(const NodeRecord& node, const JobRecord& job) const {
+  return node.info.job_id() == job.info.job_id() && node.attempt == job.info.attempt();
+}
+
+void Coordinator::Persist(JobRecord& job) {
+  const absl::Status status = store_->SaveJob(job.info);
+  if (status.ok()) {
+    job.dirty = false;
+    return;
+  }
+  if (!job.dirty) spdlog::error("job {}: cannot store its state (will retry): {}", job.info.job_id(), status.message());
+  job.dirty = true;
+  metrics_.state_write_failures->Increment();
+}
+
+void Coordinator::RetryDirtyJobs() {
+  for (auto& [id, job] : jobs_) {
+    if (!job.dirty) continue;
+    if (!store_->SaveJob(job.info).ok()) return;  // still failing; the next tick tries again
+    job.dirty = false;
+    spdlog::info("job {}: state stored again", id);
+  }
+}
+
 void Coordinator::SetJobState(JobRecord& job, v1::JobState state, const std::string& reason) {
   const auto from = job.info.state();
   job.info.set_state(state);
   job.info.set_reason(reason);
-  if (jobs_finished_ != nullptr && Terminal(state)) {
+  v1::JobStateChange* change = job.info.add_history();
+  change->set_state(state);
+  change->set_reason(reason);
+  change->set_at_unix(WallSeconds());
+  if (Terminal(state)) {
     const std::string name(JobStateName(state));
-    jobs_finished_->Add({{"state", name}}).Increment();
+    metrics_.jobs_finished->Add({{"state", name}}).Increment();
     if (job.started != TimePoint{}) {
-      job_duration_->Add({{"state", name}}, kJobDurationBuckets).Observe(SecondsSince(job.started));
+      metrics_.job_duration->Add({{"state", name}}, kJobDurationBuckets).Observe(SecondsSince(job.started));
     }
+    // A finished job is never restored; its history keeps the count.
+    job.info.clear_checkpoints();
+    job.info.clear_reported();
+    job.pending_checkpoints.clear();
+    checkpoints_->RemoveJob(job.info.job_id());
   }
+  Persist(job);
   if (reason.empty()) {
     spdlog::info("job {}: {} -> {}", job.info.job_id(), JobStateName(from), JobStateName(state));
   } else {
-    spdlog::log(state == v1::FAILED ? spdlog::level::warn : spdlog::level::info, "job {}: {} -> {}: {}",
-                job.info.job_id(), JobStateName(from), JobStateName(state), reason);
+    spdlog::log(state == v1::FAILED || state == v1::RECOVERING ? spdlog::level::warn : spdlog::level::info,
+                "job {}: {} -> {}: {}", job.info.job_id(), JobStateName(from), JobStateName(state), reason);
   }
   wake_scheduler_.notify_all();
 }
 
-void Coordinator::EndJob(JobRecord& job, v1::JobState state, const std::string& reason) {
-  if (Terminal(job.info.state())) return;
-  SetJobState(job, state, reason);
+void Coordinator::AbortAssignedNodes(const JobRecord& job, const std::string& reason) {
   for (uint32_t node_id : job.info.assigned_nodes()) {
     auto it = nodes_.find(node_id);
     if (it == nodes_.end()) continue;
-    NodeRecord& node = it->second;
+    const NodeRecord& node = it->second;
     const bool reported = std::any_of(job.shares.begin(), job.shares.end(),
                                       [&](const auto& s) { return s.second.node_id() == node_id; });
     if (node.info.state() != v1::NODE_LOST && !reported) {
       // The node stays BUSY until a heartbeat shows it has let the job go.
-      aborts_.push_back({node_id, node.info.rpc_endpoint(), job.info.job_id(), reason});
+      aborts_.push_back({node_id, node.info.rpc_endpoint(), job.info.job_id(), job.info.attempt(), reason});
     }
   }
+}
+
+void Coordinator::EndJob(JobRecord& job, v1::JobState state, const std::string& reason) {
+  if (Terminal(job.info.state())) return;
+  AbortAssignedNodes(job, reason);
+  SetJobState(job, state, reason);
   ForgetOldJobs();
+}
+
+void Coordinator::BeginRecovery(JobRecord& job, const std::string& reason) {
+  const v1::JobState state = job.info.state();
+  if (Terminal(state) || state == v1::QUEUED) return;
+  const uint32_t max_restarts = job.info.scenario().max_restarts();
+  if (static_cast<uint32_t>(job.info.restarts_size()) >= max_restarts) {
+    std::vector<std::string> reasons;
+    for (const auto& restart : job.info.restarts()) reasons.push_back(restart.reason());
+    reasons.push_back(reason);
+    EndJob(job, v1::FAILED,
+           StrCat("gave up after ", max_restarts, " restarts: ", StrJoin(reasons, "; then ")));
+    return;
+  }
+  if (state != v1::RECOVERING) AbortAssignedNodes(job, reason);
+  const uint64_t from_window = job.info.checkpoints().empty() ? 0 : job.info.checkpoints().rbegin()->window();
+  v1::JobRestart* restart = job.info.add_restarts();
+  restart->set_attempt(job.info.attempt() + 1);
+  restart->set_reason(reason);
+  restart->set_at_unix(WallSeconds());
+  restart->set_from_window(from_window);
+  restart->set_replayed_windows(job.info.window() > from_window ? job.info.window() - from_window : 0);
+  metrics_.restarts->Increment();
+  metrics_.replayed_windows->Increment(static_cast<double>(restart->replayed_windows()));
+  job.info.set_attempt(job.info.attempt() + 1);
+  job.info.clear_assigned_nodes();
+  job.info.clear_reported();
+  job.info.set_window(from_window);
+  job.shares.clear();
+  job.pending_checkpoints.clear();
+  job.adopting = false;
+  job.waiting_since = SteadyClock::now();
+  SetJobState(job, v1::RECOVERING, reason);
+}
+
+void Coordinator::LoseNode(uint64_t job_id, const std::string& reason) {
+  auto job = jobs_.find(job_id);
+  if (job == jobs_.end() || Terminal(job->second.info.state())) return;
+  BeginRecovery(job->second, reason);
 }
 
 void Coordinator::CompleteIfDone(JobRecord& job) {
@@ -217,7 +370,7 @@ void Coordinator::CompleteIfDone(JobRecord& job) {
     EndJob(job, v1::FAILED, std::string(result.status().message()));
     return;
   }
-  result->set_mailbox_count(job.mailbox_count);
+  result->set_mailbox_count(job.info.mailbox_count());
   *job.info.mutable_result() = std::move(*result);
   const auto& r = job.info.result();
   SetJobState(job, v1::COMPLETED, "");
@@ -232,6 +385,9 @@ void Coordinator::ForgetOldJobs() {
   for (const auto& [id, job] : jobs_) finished += Terminal(job.info.state());
   for (auto it = jobs_.begin(); finished > options_.finished_jobs_kept && it != jobs_.end();) {
     if (Terminal(it->second.info.state())) {
+      if (auto status = store_->DeleteJob(it->first); !status.ok()) {
+        spdlog::warn("job {}: cannot delete it from the state database: {}", it->first, status.message());
+      }
       it = jobs_.erase(it);
       --finished;
     } else {
@@ -240,176 +396,12 @@ void Coordinator::ForgetOldJobs() {
   }
 }
 
-void Coordinator::RegisterHandlers() {
-  server_->Register<v1::RegisterNodeRequest, v1::RegisterNodeReply>(
-      "Coordinator.RegisterNode",
-      [this](const v1::RegisterNodeRequest& request, v1::RegisterNodeReply* reply) {
-        if (request.rpc_endpoint().empty() || request.data_endpoint().empty()) {
-          return absl::InvalidArgumentError("rpc_endpoint and data_endpoint are required");
-        }
-        std::lock_guard lock(mutex_);
-        NodeRecord* record = nullptr;
-        for (auto& [id, node] : nodes_) {
-          if (node.info.rpc_endpoint() == request.rpc_endpoint()) record = &node;
-        }
-        if (record == nullptr) {
-          const uint32_t id = next_node_id_++;
-          record = &nodes_[id];
-          record->info.set_node_id(id);
-          spdlog::info("node {} joined: {} (pid {}) rpc {} data {}", id, request.name(), request.pid(),
-                       request.rpc_endpoint(), request.data_endpoint());
-        }
-        record->info.set_name(request.name());
-        record->info.set_rpc_endpoint(request.rpc_endpoint());
-        record->info.set_data_endpoint(request.data_endpoint());
-        record->info.set_pid(request.pid());
-        record->info.set_probe_name(request.probe_name());
-        record->info.set_probe_token(request.probe_token());
-        record->info.set_state(v1::NODE_READY);
-        record->info.set_job_id(0);
-        record->last_heartbeat = SteadyClock::now();
-        reply->set_node_id(record->info.node_id());
-        reply->set_heartbeat_interval_seconds(
-            std::chrono::duration<double>(options_.heartbeat_interval).count());
-        wake_scheduler_.notify_all();
-        return absl::OkStatus();
-      });
-
-  server_->Register<v1::HeartbeatRequest, v1::HeartbeatReply>(
-      "Coordinator.Heartbeat", [this](const v1::HeartbeatRequest& request, v1::HeartbeatReply* reply) {
-        std::lock_guard lock(mutex_);
-        auto it = nodes_.find(request.node_id());
-        reply->set_known(it != nodes_.end());
-        if (it == nodes_.end()) return absl::OkStatus();
-        NodeRecord& node = it->second;
-        node.last_heartbeat = SteadyClock::now();
-        node.info.set_frames_dropped(request.frames_dropped());
-        node.info.set_rpc_malformed(request.rpc_malformed());
-        if (request.job_id() != 0 && request.job_id() == node.info.job_id()) {
-          node.virtual_time = request.virtual_time();
-          node.committed_events = request.committed_events();
-        }
-        if (node.info.state() == v1::NODE_LOST) {
-          spdlog::info("node {} is back", node.info.node_id());
-          node.info.set_state(v1::NODE_BUSY);  // released below once idle
-        }
-        if (node.info.state() == v1::NODE_BUSY && request.job_id() == 0) {
-          auto job = jobs_.find(node.info.job_id());
-          if (job == jobs_.end() || Terminal(job->second.info.state())) {
-            node.info.set_state(v1::NODE_READY);
-            node.info.set_job_id(0);
-            wake_scheduler_.notify_all();
-          }
-        }
-        return absl::OkStatus();
-      });
-
-  server_->Register<v1::SubmitJobRequest, v1::SubmitJobReply>(
-      "Coordinator.SubmitJob", [this](const v1::SubmitJobRequest& request, v1::SubmitJobReply* reply) {
-        v1::Scenario scenario = request.scenario();
-        MESHSIM_RETURN_IF_ERROR(scenario::Normalize(&scenario));
-        std::lock_guard lock(mutex_);
-        const uint64_t id = next_job_id_++;
-        JobRecord& job = jobs_[id];
-        job.info.set_job_id(id);
-        job.info.set_state(v1::QUEUED);
-        job.info.set_submitted_unix(WallSeconds());
-        *job.info.mutable_scenario() = std::move(scenario);
-        spdlog::info("job {}: QUEUED: {} ({}), {} nodes", id, job.info.scenario().name(),
-                     job.info.scenario().model(), job.info.scenario().nodes());
-        reply->set_job_id(id);
-        wake_scheduler_.notify_all();
-        return absl::OkStatus();
-      });
-
-  server_->Register<v1::GetJobRequest, v1::GetJobReply>(
-      "Coordinator.GetJob", [this](const v1::GetJobRequest& request, v1::GetJobReply* reply) {
-        std::lock_guard lock(mutex_);
-        auto it = jobs_.find(request.job_id());
-        if (it == jobs_.end()) return absl::NotFoundError(StrCat("no job ", request.job_id()));
-        *reply->mutable_job() = Snapshot(it->second);
-        return absl::OkStatus();
-      });
-
-  server_->Register<v1::CancelJobRequest, v1::CancelJobReply>(
-      "Coordinator.CancelJob", [this](const v1::CancelJobRequest& request, v1::CancelJobReply* reply) {
-        std::lock_guard lock(mutex_);
-        auto it = jobs_.find(request.job_id());
-        if (it == jobs_.end()) return absl::NotFoundError(StrCat("no job ", request.job_id()));
-        EndJob(it->second, v1::CANCELLED, "cancelled by request");
-        *reply->mutable_job() = Snapshot(it->second);
-        return absl::OkStatus();
-      });
-
-  server_->Register<v1::ListNodesRequest, v1::ListNodesReply>(
-      "Coordinator.ListNodes", [this](const v1::ListNodesRequest&, v1::ListNodesReply* reply) {
-        std::lock_guard lock(mutex_);
-        for (const auto& [id, node] : nodes_) {
-          v1::NodeInfo* info = reply->add_nodes();
-          *info = node.info;
-          info->set_last_heartbeat_age_seconds(SecondsSince(node.last_heartbeat));
-        }
-        return absl::OkStatus();
-      });
-
-  server_->Register<v1::ListJobsRequest, v1::ListJobsReply>(
-      "Coordinator.ListJobs", [this](const v1::ListJobsRequest&, v1::ListJobsReply* reply) {
-        std::lock_guard lock(mutex_);
-        for (const auto& [id, job] : jobs_) *reply->add_jobs() = Snapshot(job);
-        return absl::OkStatus();
-      });
-
-  server_->Register<v1::ReportJobRequest, v1::ReportJobReply>(
-      "Coordinator.ReportJob", [this](const v1::ReportJobRequest& request, v1::ReportJobReply*) {
-        std::lock_guard lock(mutex_);
-        auto it = jobs_.find(request.job_id());
-        if (it == jobs_.end()) return absl::NotFoundError(StrCat("no job ", request.job_id()));
-        JobRecord& job = it->second;
-        const auto& assigned = job.info.assigned_nodes();
-        auto rank_it = std::find(assigned.begin(), assigned.end(), request.node_id());
-        if (rank_it == assigned.end()) {
-          return absl::PermissionDeniedError(
-              StrCat("node ", request.node_id(), " is not assigned to job ", request.job_id()));
-        }
-        const auto rank = static_cast<uint32_t>(rank_it - assigned.begin());
-        auto node = nodes_.find(request.node_id());
-        if (request.ok() && node != nodes_.end() && node->second.info.job_id() == request.job_id()) {
-          // The node reports after letting the job go: it is idle now.
-          node->second.info.set_state(v1::NODE_READY);
-          node->second.info.set_job_id(0);
-          wake_scheduler_.notify_all();
-        }
-        if (Terminal(job.info.state())) return absl::OkStatus();  // late or repeated report
-        if (!request.ok()) {
-          EndJob(job, v1::FAILED,
-                 StrCat("node ", request.node_id(), " (rank ", rank, "): ", request.error()));
-          return absl::OkStatus();
-        }
-        v1::NodeShare share = request.share();
-        share.set_rank(rank);
-        share.set_node_id(request.node_id());
-        job.shares[rank] = std::move(share);
-        CompleteIfDone(job);
-        return absl::OkStatus();
-      });
-
-  server_->Register<v1::LeaveNodeRequest, v1::LeaveNodeReply>(
-      "Coordinator.LeaveNode", [this](const v1::LeaveNodeRequest& request, v1::LeaveNodeReply*) {
-        std::lock_guard lock(mutex_);
-        auto it = nodes_.find(request.node_id());
-        if (it == nodes_.end()) return absl::OkStatus();  // already gone: a repeated goodbye
-        const std::string name = it->second.info.name();
-        spdlog::info("node {} ({}) left: {}", request.node_id(), name, request.reason());
-        auto job = jobs_.find(it->second.info.job_id());
-        nodes_.erase(it);
-        node_left_ = true;
-        if (job != jobs_.end() && !Terminal(job->second.info.state())) {
-          EndJob(job->second, v1::FAILED,
-                 StrCat("node ", request.node_id(), " (", name, ") left: ", request.reason()));
-        }
-        wake_scheduler_.notify_all();
-        return absl::OkStatus();
-      });
+void Coordinator::CountCheckpointFailure(const absl::Status& status) {
+  const char* reason = absl::IsResourceExhausted(status)    ? "disk_full"
+                       : absl::IsFailedPrecondition(status) ? "not_writable"
+                       : absl::IsDataLoss(status)           ? "damaged"
+                                                            : "other";
+  metrics_.checkpoint_failures->Add({{"reason", reason}}).Increment();
 }
 
 void Coordinator::SchedulerLoop() {
@@ -418,8 +410,10 @@ void Coordinator::SchedulerLoop() {
       std::unique_lock lock(mutex_);
       wake_scheduler_.wait_for(lock, kSchedulerTick);
       if (stop_) return;
+      RetryDirtyJobs();
     }
     CheckHeartbeats();
+    CheckAdoptions();
     ForgetGoneNodeClients();
     SendAborts();
     AssignNextJob();
@@ -435,10 +429,36 @@ void Coordinator::CheckHeartbeats() {
     node.info.set_state(v1::NODE_LOST);
     spdlog::warn("node {} ({}) lost: no heartbeat for {:.1f} s", id, node.info.name(), silent);
     auto job = jobs_.find(node.info.job_id());
-    if (job != jobs_.end() && !Terminal(job->second.info.state())) {
-      EndJob(job->second, v1::FAILED,
-             StrCat("node ", id, " (", node.info.name(), ") lost: no heartbeat for ",
-                    fmt::format("{:.1f}", silent), " s"));
+    if (job != jobs_.end() && HoldsCurrentAttempt(node, job->second)) {
+      LoseNode(job->first, StrCat("node ", id, " (", node.info.name(), ") lost: no heartbeat for ",
+                                  fmt::format("{:.1f}", silent), " s"));
+    }
+  }
+}
+
+void Coordinator::CheckAdoptions() {
+  std::lock_guard lock(mutex_);
+  const auto now = SteadyClock::now();
+  for (auto& [id, job] : jobs_) {
+    if (!job.adopting) continue;
+    if (job.info.state() != v1::RUNNING) {
+      job.adopting = false;
+      continue;
+    }
+    std::vector<std::string> missing;
+    for (int rank = 0; rank < job.info.assigned_nodes_size(); ++rank) {
+      const uint32_t node_id = job.info.assigned_nodes(rank);
+      auto node = nodes_.find(node_id);
+      const bool back = node != nodes_.end() && HoldsCurrentAttempt(node->second, job);
+      if (!back && !job.shares.contains(static_cast<uint32_t>(rank))) {
+        missing.push_back(StrCat("node ", node_id, " (rank ", rank, ")"));
+      }
+    }
+    if (missing.empty()) {
+      job.adopting = false;
+      spdlog::info("job {}: every node came back after the coordinator restarted", id);
+    } else if (now - job.waiting_since > options_.recovery_grace) {
+      LoseNode(id, StrCat(StrJoin(missing, ", "), " did not come back after the coordinator restarted"));
     }
   }
 }
@@ -468,6 +488,7 @@ void Coordinator::SendAborts() {
   for (const AbortCall& call : calls) {
     v1::AbortJobRequest request;
     request.set_job_id(call.job_id);
+    request.set_attempt(call.attempt);
     request.set_reason(call.reason);
     v1::AbortJobReply reply;
     v1::PeerInfo peer;
@@ -497,116 +518,6 @@ absl::StatusOr<std::vector<std::vector<v1::Transport>>> ChooseTransports(
     }
   }
   return chosen;
-}
-
-void Coordinator::AssignNextJob() {
-  uint64_t job_id = 0;
-  v1::PrepareJobRequest prepare;
-  std::vector<std::string> endpoints;  // rpc endpoint by rank
-  {
-    std::lock_guard lock(mutex_);
-    JobRecord* job = nullptr;
-    for (auto& [id, record] : jobs_) {
-      if (record.info.state() == v1::QUEUED) {
-        job = &record;
-        break;
-      }
-    }
-    if (job == nullptr) return;
-    const uint32_t wanted = job->info.scenario().nodes();
-    std::vector<NodeRecord*> ready;
-    for (auto& [id, node] : nodes_) {
-      if (node.info.state() == v1::NODE_READY) ready.push_back(&node);
-    }
-    if (ready.size() < wanted) {
-      job->info.set_reason(StrCat("waiting for ", wanted, " ready nodes (", ready.size(), " ready)"));
-      return;
-    }
-    job_id = job->info.job_id();
-    prepare.set_job_id(job_id);
-    *prepare.mutable_scenario() = job->info.scenario();
-    for (uint32_t rank = 0; rank < wanted; ++rank) {
-      NodeRecord& node = *ready[rank];
-      node.info.set_state(v1::NODE_BUSY);
-      node.info.set_job_id(job_id);
-      node.virtual_time = 0;
-      node.committed_events = 0;
-      job->info.add_assigned_nodes(node.info.node_id());
-      v1::PeerInfo* peer = prepare.add_peers();
-      peer->set_rank(rank);
-      peer->set_node_id(node.info.node_id());
-      peer->set_data_endpoint(node.info.data_endpoint());
-      peer->set_probe_name(node.info.probe_name());
-      peer->set_probe_token(node.info.probe_token());
-      endpoints.push_back(node.info.rpc_endpoint());
-    }
-    SetJobState(*job, v1::ASSIGNING, "");
-  }
-
-  // Prepare every node, then start them all: a node only runs once every
-  // peer has its LPs ready, and links can only be chosen once every node
-  // has said which peers' probes it can see.
-  const auto ranks = static_cast<uint32_t>(endpoints.size());
-  auto fail_unless_live = [&](uint32_t rank, std::string_view step, const absl::Status& status) {
-    std::lock_guard lock(mutex_);
-    auto it = jobs_.find(job_id);
-    if (it == jobs_.end() || Terminal(it->second.info.state()))
-      return false;  // cancelled or failed meanwhile
-    if (!status.ok()) {
-      EndJob(it->second, v1::FAILED,
-             StrCat("node ", prepare.peers(rank).node_id(), " (rank ", rank, ") ", step, ": ",
-                    status.message()));
-      return false;
-    }
-    return true;
-  };
-  std::vector<std::vector<bool>> sees(ranks, std::vector<bool>(ranks, false));
-  std::vector<std::vector<std::string>> subscribed(ranks);
-  for (uint32_t rank = 0; rank < ranks; ++rank) {
-    prepare.set_rank(rank);
-    v1::PrepareJobReply reply;
-    const absl::Status status = CallNode(prepare.peers(rank), endpoints[rank], "Node.PrepareJob", prepare,
-                                         &reply, options_.node_call_timeout);
-    if (!fail_unless_live(rank, "PrepareJob", status)) return;
-    for (uint32_t peer : reply.colocated_ranks()) {
-      if (peer < ranks) sees[rank][peer] = true;
-    }
-    subscribed[rank].assign(std::make_move_iterator(reply.mutable_mailboxes()->begin()),
-                            std::make_move_iterator(reply.mutable_mailboxes()->end()));
-  }
-  auto fail = [&](const absl::Status& status) {
-    std::lock_guard lock(mutex_);
-    auto it = jobs_.find(job_id);
-    if (it != jobs_.end()) EndJob(it->second, v1::FAILED, std::string(status.message()));
-  };
-  auto transports = ChooseTransports(prepare.scenario().transport(), sees);
-  if (!transports.ok()) return fail(transports.status());
-  auto mailboxes = BuildMailboxTable(subscribed);
-  if (!mailboxes.ok()) return fail(mailboxes.status());
-  if (!mailboxes->empty()) {
-    std::lock_guard lock(mutex_);
-    auto it = jobs_.find(job_id);
-    if (it != jobs_.end()) it->second.mailbox_count = static_cast<uint32_t>(mailboxes->size());
-    spdlog::info("job {}: mailbox registry has {} mailboxes", job_id, mailboxes->size());
-  }
-  v1::StartJobRequest start;
-  start.set_job_id(job_id);
-  start.mutable_mailboxes()->Add(std::make_move_iterator(mailboxes->begin()),
-                                 std::make_move_iterator(mailboxes->end()));
-  for (uint32_t rank = 0; rank < ranks; ++rank) {
-    start.clear_link_transports();
-    for (v1::Transport transport : (*transports)[rank]) start.add_link_transports(transport);
-    v1::StartJobReply reply;
-    const absl::Status status = CallNode(prepare.peers(rank), endpoints[rank], "Node.StartJob", start, &reply,
-                                         options_.node_call_timeout);
-    if (!fail_unless_live(rank, "StartJob", status)) return;
-  }
-  std::lock_guard lock(mutex_);
-  auto it = jobs_.find(job_id);
-  if (it != jobs_.end() && it->second.info.state() == v1::ASSIGNING) {
-    it->second.started = SteadyClock::now();
-    SetJobState(it->second, v1::RUNNING, "");
-  }
 }
 
 }  // namespace meshsim::coordinator

@@ -1,11 +1,19 @@
 // The coordinator: serves the Coordinator RPC service, keeps node membership
 // (LOST after a heartbeat timeout), the job queue and each job's lifecycle
 //   QUEUED -> ASSIGNING -> RUNNING -> COMPLETED | FAILED | CANCELLED
-// partitions jobs over idle nodes, and keeps finished jobs' results.
+//                 ^            |
+//                 +-- RECOVERING <-- a node lost, left or unreachable
+// partitions jobs over idle nodes, stores checkpoint parts the nodes upload
+// and restarts a job that lost a node from its last complete checkpoint.
+// Every job lives in the state directory's database (coordinator/
+// job_store.h): a coordinator killed at any point and started again on the
+// same directory finds its jobs, takes back the nodes that come back to it
+// and the results they held, and restarts what they cannot finish.
 //
 // Threads: the RPC server thread runs handlers, which only change state
-// under mutex_; the scheduler thread makes every outgoing call to nodes
-// (prepare, start, abort), never holding the lock across a call.
+// under mutex_ (checkpoint file I/O happens outside it); the scheduler
+// thread makes every outgoing call to nodes (prepare, start, abort), never
+// holding the lock across a call.
 #pragma once
 
 #include <condition_variable>
@@ -13,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +30,8 @@
 #include "common/metrics/metrics.h"
 #include "common/rpc/rpc_client.h"
 #include "common/rpc/rpc_server.h"
+#include "coordinator/checkpoint_store.h"
+#include "coordinator/job_store.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "proto/meshsim.pb.h"
@@ -30,10 +41,18 @@ namespace meshsim::coordinator {
 
 struct CoordinatorOptions {
   std::string bind = "tcp://127.0.0.1:7700";
+  // Jobs, results and checkpoints live here (required).
+  std::string state_dir;
   Duration heartbeat_interval = std::chrono::milliseconds(200);
-  // A node is LOST after this long without a heartbeat; its job fails.
+  // A node is LOST after this long without a heartbeat; its job recovers.
   Duration node_timeout = std::chrono::seconds(2);
   Duration node_call_timeout = std::chrono::seconds(10);
+  // PrepareJob of a restart includes downloading the checkpoint.
+  Duration restore_call_timeout = std::chrono::seconds(120);
+  // A recovering job waits this long for enough nodes before it restarts
+  // on fewer; after a coordinator restart, running jobs' nodes have this
+  // long to come back before their job recovers without them.
+  Duration recovery_grace = std::chrono::seconds(10);
   size_t finished_jobs_kept = 1000;
   // Serve Prometheus metrics here; none when unset.
   std::optional<metrics::MetricsBind> metrics;
@@ -41,10 +60,13 @@ struct CoordinatorOptions {
 
 class Coordinator {
  public:
+  // FAILED_PRECONDITION when the state directory is not usable.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Coordinator>> Create(CoordinatorOptions options);
   ~Coordinator();
 
   void Start();
+  // Stops serving. Unfinished jobs stay in the state directory: running
+  // ones keep running on their nodes, which report to the next coordinator.
   void Stop();
 
   const std::string& endpoint() const { return server_->endpoint(); }
@@ -56,27 +78,59 @@ class Coordinator {
   struct NodeRecord {
     v1::NodeInfo info;
     TimePoint last_heartbeat;
+    uint32_t attempt = 0;  // of info.job_id
     double virtual_time = 0;
     uint64_t committed_events = 0;
   };
+  // A checkpoint whose parts are still arriving.
+  struct PendingCheckpoint {
+    std::set<uint32_t> ranks;
+    uint64_t bytes = 0;
+    double virtual_time = 0;
+  };
   struct JobRecord {
-    v1::JobInfo info;
-    std::map<uint32_t, v1::NodeShare> shares;  // by rank
-    TimePoint started;
-    uint32_t mailbox_count = 0;  // size of the job's mailbox registry
+    v1::JobInfo info;                          // what is stored
+    std::map<uint32_t, v1::NodeShare> shares;  // this attempt's, by rank
+    TimePoint started;                         // first start on nodes
+    TimePoint waiting_since;                   // RECOVERING, or adopting
+    // RUNNING when this coordinator started: its nodes may come back.
+    bool adopting = false;
+    bool dirty = false;  // the last store write failed; retried
+    std::map<std::pair<uint64_t, uint32_t>, PendingCheckpoint> pending_checkpoints;  // (window, attempt)
   };
   struct AbortCall {
     uint32_t node_id;
     std::string endpoint;
     uint64_t job_id;
+    uint32_t attempt;
     std::string reason;
+  };
+  struct Metrics {
+    prometheus::Family<prometheus::Counter>* jobs_finished = nullptr;   // {state}
+    prometheus::Family<prometheus::Histogram>* job_duration = nullptr;  // {state}
+    prometheus::Counter* restarts = nullptr;
+    prometheus::Counter* replayed_windows = nullptr;
+    prometheus::Counter* checkpoints = nullptr;
+    prometheus::Counter* checkpoint_bytes = nullptr;
+    prometheus::Histogram* checkpoint_write_seconds = nullptr;
+    prometheus::Family<prometheus::Counter>* checkpoint_failures = nullptr;  // {reason}
+    prometheus::Counter* state_write_failures = nullptr;
   };
 
   explicit Coordinator(CoordinatorOptions options);
+  absl::Status OpenState();
+  void RegisterMetrics();
   void RegisterHandlers();
+  void RegisterNodeHandlers();
+  void RegisterJobHandlers();
+  void RegisterCheckpointHandlers();
   void SchedulerLoop();
   void CheckHeartbeats();
+  void CheckAdoptions();
   void AssignNextJob();
+  // The newest stored checkpoint of `job` that passes its checksums;
+  // damaged ones are dropped on the way. None: restart from the start.
+  std::optional<v1::CheckpointInfo> PickCheckpoint(uint64_t job_id, std::vector<v1::CheckpointInfo> candidates);
   absl::Status CallNode(const v1::PeerInfo& node, const std::string& rpc_endpoint, std::string_view method,
                         const google::protobuf::Message& request, google::protobuf::Message* reply,
                         Duration timeout);
@@ -84,22 +138,36 @@ class Coordinator {
   // Drops the RPC clients of nodes that left (scheduler thread).
   void ForgetGoneNodeClients();
 
-  // Moves a job to FAILED or CANCELLED and releases its nodes. Needs mutex_.
+  // The functions below need mutex_.
+  // Moves a job to FAILED or CANCELLED and releases its nodes.
   void EndJob(JobRecord& job, v1::JobState state, const std::string& reason);
+  // A node of the job's attempt is gone: abort the rest, and restart from
+  // the last checkpoint, or fail once max_restarts are spent.
+  void BeginRecovery(JobRecord& job, const std::string& reason);
+  // What to do when a node of `job_id` is lost, left or failed it.
+  void LoseNode(uint64_t job_id, const std::string& reason);
+  void AbortAssignedNodes(const JobRecord& job, const std::string& reason);
   void SetJobState(JobRecord& job, v1::JobState state, const std::string& reason);
+  void Persist(JobRecord& job);
+  void RetryDirtyJobs();
   void CompleteIfDone(JobRecord& job);
   void ForgetOldJobs();
+  void CountCheckpointFailure(const absl::Status& status);
   v1::JobInfo Snapshot(const JobRecord& job) const;
+  // Whether the node holds the job's current attempt.
+  bool HoldsCurrentAttempt(const NodeRecord& node, const JobRecord& job) const;
 
   class StateCollector;
-  // Nodes and jobs by state, read under mutex_ at each scrape.
+  // Nodes and jobs by state and the state directory's size, read at each
+  // scrape.
   std::vector<prometheus::MetricFamily> CollectStateMetrics();
 
   CoordinatorOptions options_;
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
   std::shared_ptr<prometheus::Registry> registry_;
+  Metrics metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
-  prometheus::Family<prometheus::Counter>* jobs_finished_ = nullptr;   // {state}
-  prometheus::Family<prometheus::Histogram>* job_duration_ = nullptr;  // {state}
   zmq::context_t context_;
   std::unique_ptr<rpc::RpcServer> server_;
   std::thread scheduler_;
@@ -109,8 +177,8 @@ class Coordinator {
   std::map<uint32_t, NodeRecord> nodes_;  // guarded by mutex_
   std::map<uint64_t, JobRecord> jobs_;    // guarded by mutex_; id order is queue order
   std::deque<AbortCall> aborts_;          // guarded by mutex_
-  uint32_t next_node_id_ = 1;             // guarded by mutex_
-  uint64_t next_job_id_ = 1;              // guarded by mutex_
+  uint32_t next_node_id_ = 1;             // guarded by mutex_; stored
+  uint64_t next_job_id_ = 1;              // guarded by mutex_; stored
   bool stop_ = false;                     // guarded by mutex_
   bool node_left_ = false;                // guarded by mutex_; a LeaveNode since the last client cleanup
 

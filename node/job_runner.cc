@@ -11,6 +11,7 @@
 #include "common/transport/shm/probe.h"
 #include "common/transport/shm/shm_link.h"
 #include "common/transport/zmq/zmq_link.h"
+#include "node/checkpoint_client.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::node {
@@ -57,7 +58,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, Job
     const v1::PeerInfo& info_of_peer = runner->setup_.peers[rank];
     peer.stats.set_from_node(runner->setup_.node_id);
     peer.stats.set_to_node(info_of_peer.node_id());
-    peer.writer.Begin(runner->setup_.job_id, 0, runner->setup_.rank);
+    peer.writer.Begin(runner->setup_.run_id(), 0, runner->setup_.rank);
     if (rank == runner->setup_.rank || info_of_peer.probe_name().empty()) continue;
     auto probe =
         transport::shm::ColocationProbe::OpenPeer(info_of_peer.probe_name(), info_of_peer.probe_token());
@@ -69,12 +70,45 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, Job
                     probe.status().message());
     }
   }
-  // Init runs now, before the job starts, because the coordinator needs
-  // every node's mailbox subscriptions to build the job's mailbox table.
-  // What it sends waits in the window-0 frames.
-  MESHSIM_RETURN_IF_ERROR(runner->kernel_->Init());
+  // Init (or restore) runs now, before the job starts, because the
+  // coordinator needs every node's mailbox subscriptions to build the
+  // job's mailbox table. What init sends waits in the window-0 frames.
+  if (runner->setup_.restore_parts.empty()) {
+    MESHSIM_RETURN_IF_ERROR(runner->kernel_->Init());
+  } else {
+    MESHSIM_RETURN_IF_ERROR(runner->Restore());
+  }
   runner->subscribed_mailboxes_ = runner->kernel_->subscribed_mailboxes();
+  runner->last_checkpoint_ = SteadyClock::now();
   return runner;
+}
+
+absl::Status JobRunner::Restore() {
+  std::vector<checkpoint::CheckpointPart> parts;
+  for (const auto& bytes : setup_.restore_parts) {
+    auto part = checkpoint::CheckpointPart::Parse(bytes, limits_.max_payload_bytes);
+    if (!part.ok()) return Annotate(part.status(), StrCat("job ", setup_.job_id, ": checkpoint part ", parts.size()));
+    parts.push_back(*part);
+  }
+  const auto& first = parts.front().header();
+  for (const auto& part : parts) {
+    if (part.header().window != first.window || part.header().job_id != setup_.job_id ||
+        part.header().ranks != parts.size()) {
+      return absl::DataLossError(StrCat("job ", setup_.job_id, ": checkpoint parts disagree (rank ",
+                                        part.header().rank, " is of window ", part.header().window, ")"));
+    }
+  }
+  MESHSIM_RETURN_IF_ERROR(Annotate(kernel_->Restore(parts), StrCat("job ", setup_.job_id)));
+  restored_ = true;
+  start_window_ = first.window;
+  start_next_ = first.next_time;
+  if (options_.metrics != nullptr) options_.metrics->restores.Increment();
+  spdlog::info("job {}: attempt {} restored window {} (t={}) from {} parts: {} LPs and {} pending events here",
+               setup_.job_id, setup_.attempt, first.window, first.next_time, parts.size(),
+               kernel_->local_lp_count(), kernel_->pending_events());
+  setup_.restore_parts.clear();  // the kernel has copied what it needs
+  setup_.restore_parts.shrink_to_fit();
+  return absl::OkStatus();
 }
 
 JobRunner::JobRunner(JobSetup setup, JobRunnerOptions options, transport::FrameInbox* inbox,
@@ -109,12 +143,12 @@ absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transport
         return absl::FailedPreconditionError(
             StrCat("shm link to rank ", rank, " but its probe is not visible"));
       }
-      const std::string name = transport::shm::RingName(setup_.probe_name, setup_.job_id, setup_.rank, rank);
+      const std::string name = transport::shm::RingName(setup_.probe_name, setup_.run_id(), setup_.rank, rank);
       MESHSIM_ASSIGN_OR_RETURN(
           peer.link, transport::shm::ShmPeerLink::Create(name, transport::shm::kDefaultRingBytes,
-                                                         setup_.job_id, std::move(*peer.probe), &abort_));
+                                                         setup_.run_id(), std::move(*peer.probe), &abort_));
       peer.probe.reset();
-      peer.inbound_ring_name = transport::shm::RingName(info.probe_name(), setup_.job_id, rank, setup_.rank);
+      peer.inbound_ring_name = transport::shm::RingName(info.probe_name(), setup_.run_id(), rank, setup_.rank);
       peer.stats.set_transport(v1::TRANSPORT_SHM);
       BindLinkMetrics(peer, info.node_id(), "shm");
       has_shm_links_ = true;
@@ -156,7 +190,7 @@ absl::Status JobRunner::OpenInboundRings() {
     Peer& peer = peers_[rank];
     if (peer.inbound_ring_name.empty()) continue;
     for (;;) {
-      auto ring = transport::shm::RingReader::Open(peer.inbound_ring_name, setup_.job_id);
+      auto ring = transport::shm::RingReader::Open(peer.inbound_ring_name, setup_.run_id());
       if (ring.ok()) {
         peer.ring.emplace(std::move(*ring));
         break;
@@ -202,7 +236,8 @@ absl::StatusOr<bool> JobRunner::ReceiveAny(std::vector<std::byte>* out, Duration
 }
 
 JobProgress JobRunner::progress() const {
-  return {virtual_time_.load(std::memory_order_relaxed), committed_.load(std::memory_order_relaxed)};
+  return {virtual_time_.load(std::memory_order_relaxed), committed_.load(std::memory_order_relaxed),
+          windows_done_.load(std::memory_order_relaxed)};
 }
 
 void JobRunner::PublishProgress(double virtual_time) {
@@ -265,17 +300,24 @@ absl::StatusOr<v1::NodeShare> JobRunner::Run() {
   const double end_time = setup_.scenario.end_time();
   const double lookahead = setup_.scenario.lookahead();
   MESHSIM_RETURN_IF_ERROR(Annotate(OpenInboundRings(), StrCat("job ", setup_.job_id)));
-  // Init runs at time 0, so everything it sent is at least one lookahead on.
-  MESHSIM_ASSIGN_OR_RETURN(double next, Exchange(0, lookahead));
-  PublishWindow(0, SecondsSince(start));
-  uint64_t windows = 0;
+  uint64_t windows = start_window_;
+  double next = start_next_;
+  if (!restored_) {
+    // Init runs at time 0, so everything it sent is at least one lookahead on.
+    MESHSIM_ASSIGN_OR_RETURN(next, Exchange(0, lookahead));
+    PublishWindow(0, SecondsSince(start));
+  }
   while (next < end_time) {
     const auto window_start = SteadyClock::now();
     const double window_end = next + lookahead;
     MESHSIM_RETURN_IF_ERROR(kernel_->RunWindow(window_end));
     ++windows;
     PublishProgress(std::min(window_end, end_time));
-    MESHSIM_ASSIGN_OR_RETURN(next, Exchange(windows, window_end));
+    MESHSIM_ASSIGN_OR_RETURN(next, Exchange(windows, window_end, WantCheckpoint()));
+    windows_done_.store(windows, std::memory_order_relaxed);
+    // After the exchange every event sent so far sits in some node's
+    // queue: a consistent cut, so this node's part is complete.
+    if (checkpoint_agreed_ && next < end_time) SaveCheckpoint(windows, next);
     PublishWindow(std::min(window_end, end_time), SecondsSince(window_start));
   }
   PublishProgress(end_time);
@@ -309,16 +351,50 @@ absl::StatusOr<v1::NodeShare> JobRunner::Run() {
   return share;
 }
 
-absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor) {
+bool JobRunner::WantCheckpoint() const {
+  const double every = setup_.scenario.checkpoint_every_seconds();
+  if (options_.checkpoints == nullptr || !(every > 0)) return false;
+  // A part still on its way: the next can wait, rather than pile up.
+  return SecondsSince(last_checkpoint_) >= every && !options_.checkpoints->busy();
+}
+
+void JobRunner::SaveCheckpoint(uint64_t window, double next_time) {
+  const auto begin = SteadyClock::now();
+  last_checkpoint_ = begin;
+  const sim::MailboxCounters& mailboxes = kernel_->mailbox_counters();
+  checkpoint::CheckpointPartWriter writer({.job_id = setup_.job_id,
+                                           .attempt = setup_.attempt,
+                                           .rank = setup_.rank,
+                                           .ranks = static_cast<uint32_t>(peers_.size()),
+                                           .state_bytes = static_cast<uint32_t>(kernel_->model().state_bytes()),
+                                           .window = window,
+                                           .next_time = next_time,
+                                           .lp_count = limits_.lp_count,
+                                           .mailbox_posts = mailboxes.posts,
+                                           .mailbox_deliveries = mailboxes.deliveries,
+                                           .mailbox_remote_events = mailboxes.remote_events});
+  kernel_->SaveCheckpoint(writer);
+  CheckpointUpload upload{setup_.node_id, setup_.job_id, setup_.attempt, window, setup_.rank, next_time,
+                          std::move(writer).Finish()};
+  const double seconds = SecondsSince(begin);
+  if (options_.metrics != nullptr) options_.metrics->checkpoint_save_seconds.Observe(seconds);
+  spdlog::info("job {}: checkpoint at window {} (t={}): {} KiB saved in {:.1f} ms", setup_.job_id, window,
+               next_time, upload.bytes.size() / 1024, seconds * 1e3);
+  options_.checkpoints->Submit(std::move(upload));
+}
+
+absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor, bool want_checkpoint) {
   // This node's bound: nothing it processes next, and nothing it just sent,
   // is earlier. The minimum of all nodes' bounds is the next window start.
   double global_next = std::min(kernel_->next_event_time(), min_sent_time_);
+  checkpoint_agreed_ = want_checkpoint;
+  const uint32_t flags = want_checkpoint ? frame::kFlagCheckpoint : 0;
   for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
     Peer& peer = peers_[rank];
     peer.received = rank == setup_.rank;
     if (!peer.link) continue;
     const uint32_t events = peer.writer.event_count();
-    const auto frame = peer.writer.Finish(global_next);
+    const auto frame = peer.writer.Finish(global_next, flags);
     MESHSIM_RETURN_IF_ERROR(Annotate(peer.link->Send(frame),
                                      StrCat("job ", setup_.job_id, " window ", window, " to rank ", rank)));
     peer.stats.set_messages(peer.stats.messages() + 1);
@@ -359,7 +435,7 @@ absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor) {
                  " for ", std::chrono::duration<double>(options_.stall_timeout).count(), " s"));
     }
   }
-  for (Peer& peer : peers_) peer.writer.Begin(setup_.job_id, window + 1, setup_.rank);
+  for (Peer& peer : peers_) peer.writer.Begin(setup_.run_id(), window + 1, setup_.rank);
   min_sent_time_ = kInfinity;
   return global_next;
 }
@@ -371,8 +447,9 @@ bool JobRunner::Accept(std::vector<std::byte>& bytes, uint64_t window, double se
     Drop(ToStd(header.status().message()));
     return false;
   }
-  if (header->job_id != setup_.job_id) {
-    Drop(StrCat("frame of job ", header->job_id, " (expected ", setup_.job_id, ")"));
+  if (header->job_id != setup_.run_id()) {
+    Drop(StrCat("frame of job ", header->job_id >> 16, " attempt ", header->job_id & 0xffff, " (expected job ",
+                setup_.job_id, " attempt ", setup_.attempt, ")"));
     return false;
   }
   if (header->source_rank >= peers_.size() || header->source_rank == setup_.rank) {
@@ -423,6 +500,7 @@ bool JobRunner::Deliver(std::span<const std::byte> bytes, double sent_floor, dou
   }
   view->ForEachEvent([&](const sim::Event& event) { kernel_->Deliver(event); });
   *global_next = std::min(*global_next, view->header().next_time);
+  checkpoint_agreed_ = checkpoint_agreed_ || (view->header().flags & frame::kFlagCheckpoint) != 0;
   return true;
 }
 

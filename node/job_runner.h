@@ -34,13 +34,21 @@ namespace meshsim::node {
 
 struct JobSetup {
   uint64_t job_id = 0;
+  uint32_t attempt = 1;
   uint32_t node_id = 0;
   v1::Scenario scenario;  // normalized
   uint32_t rank = 0;
   std::vector<v1::PeerInfo> peers;               // indexed by rank, this node included
   std::string probe_name;                        // this node's co-location probe
   transport::shm::Doorbell* doorbell = nullptr;  // this node's; rung by peers' shm writes
+  // A restart: every part of the checkpoint to resume from (in place of init).
+  std::vector<std::vector<std::byte>> restore_parts;
+
+  // The attempt's name on the data plane (frames and shm rings).
+  uint64_t run_id() const { return frame::RunId(job_id, attempt); }
 };
+
+class CheckpointClient;
 
 struct JobRunnerOptions {
   // A job fails when no expected frame arrives for this long.
@@ -49,17 +57,21 @@ struct JobRunnerOptions {
   Duration link_linger = std::chrono::seconds(5);
   // Published once per window; none when null.
   NodeMetrics* metrics = nullptr;
+  // Takes the checkpoint parts this node saves; no checkpoints when null.
+  CheckpointClient* checkpoints = nullptr;
 };
 
 struct JobProgress {
   double virtual_time = 0;
   uint64_t committed_events = 0;
+  uint64_t windows = 0;
 };
 
 class JobRunner final : private sim::RemoteSink {
  public:
-  // Builds the kernel, runs the model's init and opens every peer's
-  // co-location probe. `inbox` is
+  // Builds the kernel, runs the model's init (or restores the checkpoint
+  // in setup.restore_parts) and opens every peer's co-location probe.
+  // `inbox` is
   // the node's TCP data inbox; it must outlive the runner, and only Run()
   // reads it. Links come later, from ConnectLinks().
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<JobRunner>> Create(JobSetup setup,
@@ -94,6 +106,7 @@ class JobRunner final : private sim::RemoteSink {
   void RequestAbort() { abort_.store(true, std::memory_order_relaxed); }
   JobProgress progress() const;
   uint64_t job_id() const { return setup_.job_id; }
+  uint32_t attempt() const { return setup_.attempt; }
   // Data frames this runner dropped as malformed, stale or unexpected.
   uint64_t frames_dropped() const { return frames_dropped_.load(std::memory_order_relaxed); }
 
@@ -121,9 +134,17 @@ class JobRunner final : private sim::RemoteSink {
   JobRunner(JobSetup setup, JobRunnerOptions options, transport::FrameInbox* inbox,
             sim::PartitionMap partition);
   void Route(uint32_t rank, const sim::Event& event) override;
+  // Takes the kernel's state from setup_.restore_parts, in place of init.
+  absl::Status Restore();
   // Sends this window's frames and collects the peers'; returns the global
-  // minimum next event time.
-  absl::StatusOr<double> Exchange(uint64_t window, double sent_floor);
+  // minimum next event time. `want_checkpoint` asks every node to save a
+  // checkpoint at this barrier; checkpoint_agreed_ says whether any did.
+  absl::StatusOr<double> Exchange(uint64_t window, double sent_floor, bool want_checkpoint = false);
+  // Whether this node asks for a checkpoint at the next barrier.
+  bool WantCheckpoint() const;
+  // Saves this node's part of the checkpoint at the barrier after `window`
+  // and hands it to the checkpoint client.
+  void SaveCheckpoint(uint64_t window, double next_time);
   // Takes one frame for `window`: delivers it, stashes it, or drops it.
   // Returns true when it was this window's frame from a peer.
   bool Accept(std::vector<std::byte>& bytes, uint64_t window, double sent_floor, double* global_next);
@@ -152,6 +173,15 @@ class JobRunner final : private sim::RemoteSink {
   zmq::context_t* context_ = nullptr;
   std::vector<uint32_t> colocated_ranks_;
   std::vector<std::string> subscribed_mailboxes_;
+  // Where Run() starts: after init, window 0 at time 0; after a restore,
+  // the checkpoint's window and next window start.
+  bool restored_ = false;
+  uint64_t start_window_ = 0;
+  double start_next_ = 0;
+  // Checkpoints: when the last one was asked for, and whether a frame of
+  // the window being exchanged asked for one.
+  TimePoint last_checkpoint_;
+  bool checkpoint_agreed_ = false;
   bool has_tcp_links_ = false;
   bool has_shm_links_ = false;
   double min_sent_time_;  // over events routed to peers this window
@@ -167,6 +197,7 @@ class JobRunner final : private sim::RemoteSink {
   // stands alone.
   std::atomic<double> virtual_time_{0};
   std::atomic<uint64_t> committed_{0};
+  std::atomic<uint64_t> windows_done_{0};
   std::atomic<uint64_t> frames_dropped_{0};
 };
 

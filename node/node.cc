@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <random>
+
 #include "common/net/endpoint.h"
 #include "common/rpc/rpc_client.h"
 #include "common/scenario/scenario.h"
@@ -58,6 +60,9 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
     spdlog::warn("no shared memory here ({}); every link of this node will use tcp",
                  probe.status().message());
   }
+  node->checkpoints_ = std::make_unique<CheckpointClient>(node->context_, node->options_.coordinator_endpoint,
+                                                          node->metrics_.get());
+  node->options_.job.checkpoints = node->checkpoints_.get();
   node->RegisterHandlers();
   return node;
 }
@@ -76,18 +81,23 @@ void Node::RegisterHandlers() {
       "Node.PrepareJob", [this](const v1::PrepareJobRequest& request, v1::PrepareJobReply* reply) {
         {
           std::lock_guard lock(mutex_);
-          if (active_job_ == request.job_id()) {  // a retried call: the same answer again
-            *reply = prepared_reply_;
+          if (active_job_ == request.job_id() && active_attempt_ == request.attempt()) {
+            *reply = prepared_reply_;  // a retried call: the same answer again
             return absl::OkStatus();
           }
           if (active_job_ != 0) {
-            return absl::FailedPreconditionError(StrCat("node busy with job ", active_job_));
+            return absl::FailedPreconditionError(
+                StrCat("node busy with job ", active_job_, " attempt ", active_attempt_));
           }
         }
         v1::Scenario scenario = request.scenario();
         MESHSIM_RETURN_IF_ERROR(Annotate(scenario::Normalize(&scenario), "scenario"));
         JobSetup setup;
         setup.job_id = request.job_id();
+        setup.attempt = std::max<uint32_t>(request.attempt(), 1);
+        if (request.has_restore()) {
+          MESHSIM_ASSIGN_OR_RETURN(setup.restore_parts, checkpoints_->Download(request.job_id(), request.restore()));
+        }
         setup.node_id = node_id_.load(std::memory_order_relaxed);
         setup.scenario = std::move(scenario);
         setup.rank = request.rank();
@@ -108,15 +118,17 @@ void Node::RegisterHandlers() {
         prepared_ = std::move(runner);
         started_ = false;
         active_job_ = request.job_id();
-        spdlog::info("job {}: prepared as rank {} of {}", request.job_id(), request.rank(),
-                     request.peers_size());
+        active_attempt_ = prepared_->attempt();
+        spdlog::info("job {}: attempt {} prepared as rank {} of {}", request.job_id(), active_attempt_,
+                     request.rank(), request.peers_size());
         return absl::OkStatus();
       });
   rpc_server_->Register<v1::StartJobRequest, v1::StartJobReply>(
       "Node.StartJob", [this](const v1::StartJobRequest& request, v1::StartJobReply*) {
         std::lock_guard lock(mutex_);
-        if (active_job_ != request.job_id()) {
-          return absl::NotFoundError(StrCat("job ", request.job_id(), " is not prepared here"));
+        if (active_job_ != request.job_id() || active_attempt_ != std::max<uint32_t>(request.attempt(), 1)) {
+          return absl::NotFoundError(
+              StrCat("job ", request.job_id(), " attempt ", request.attempt(), " is not prepared here"));
         }
         if (started_ || running_ != nullptr) return absl::OkStatus();  // a retried call
         std::vector<v1::Transport> transports;
@@ -131,13 +143,17 @@ void Node::RegisterHandlers() {
   rpc_server_->Register<v1::AbortJobRequest, v1::AbortJobReply>(
       "Node.AbortJob", [this](const v1::AbortJobRequest& request, v1::AbortJobReply*) {
         std::lock_guard lock(mutex_);
-        if (active_job_ != request.job_id()) return absl::OkStatus();  // already gone
-        spdlog::warn("job {}: aborted by the coordinator: {}", request.job_id(), request.reason());
+        if (active_job_ != request.job_id() || active_attempt_ != std::max<uint32_t>(request.attempt(), 1)) {
+          return absl::OkStatus();  // already gone
+        }
+        spdlog::warn("job {}: attempt {} aborted by the coordinator: {}", request.job_id(), active_attempt_,
+                     request.reason());
         if (running_ != nullptr) {
           running_->RequestAbort();
         } else {
           prepared_.reset();
           active_job_ = 0;
+          active_attempt_ = 0;
         }
         return absl::OkStatus();
       });
@@ -146,6 +162,7 @@ void Node::RegisterHandlers() {
 void Node::Start(std::function<void(uint32_t)> on_registered) {
   on_registered_ = std::move(on_registered);
   rpc_server_->Start();
+  checkpoints_->Start();
   membership_thread_ = StartNamedThread("membership", [this] { MembershipLoop(); });
   data_thread_ = StartNamedThread("data", [this] { DataLoop(); });
   spdlog::info("node {} serving rpc on {}, data on {}", options_.name, rpc_endpoint(), data_endpoint());
@@ -164,7 +181,15 @@ void Node::Stop(std::string_view reason) {
   stop_.store(true, std::memory_order_relaxed);
   if (data_thread_.joinable()) data_thread_.join();
   if (membership_thread_.joinable()) membership_thread_.join();
+  checkpoints_->Stop();
   if (job_id != 0) spdlog::warn("job {}: abandoned: {}", job_id, reason);
+  {
+    std::lock_guard lock(mutex_);
+    if (!reports_.empty()) {
+      spdlog::warn("{} job reports not delivered to the coordinator (job {} first)", reports_.size(),
+                   reports_.front().job_id());
+    }
+  }
   Leave(reason);
   if (rpc_server_) rpc_server_->Stop();
 }
@@ -189,46 +214,118 @@ void Node::Leave(std::string_view reason) {
   }
 }
 
+absl::StatusOr<Duration> Node::Register(rpc::RpcClient& client) {
+  v1::RegisterNodeRequest request;
+  request.set_name(options_.name);
+  request.set_rpc_endpoint(rpc_endpoint());
+  request.set_data_endpoint(data_endpoint());
+  request.set_pid(static_cast<uint32_t>(getpid()));
+  request.set_previous_node_id(node_id_.load(std::memory_order_relaxed));
+  if (probe_) {
+    request.set_probe_name(probe_->name());
+    request.set_probe_token(probe_->token_hex());
+  }
+  {
+    std::lock_guard lock(mutex_);
+    request.set_job_id(active_job_);
+    request.set_attempt(active_attempt_);
+  }
+  v1::RegisterNodeReply reply;
+  MESHSIM_RETURN_IF_ERROR(
+      client.Call("Coordinator.RegisterNode", request, &reply, Deadline::After(std::chrono::seconds(2))));
+  node_id_.store(reply.node_id(), std::memory_order_relaxed);
+  spdlog::info("registered with coordinator {} as node {}", options_.coordinator_endpoint, reply.node_id());
+  if (request.job_id() != 0 && reply.drop_job()) {
+    DropJob(request.job_id(), request.attempt(), "the coordinator has moved on from it");
+  } else if (request.job_id() != 0) {
+    spdlog::info("job {}: carries on under the coordinator", request.job_id());
+  }
+  if (metrics_) metrics_->registered.Set(1);
+  if (on_registered_) on_registered_(reply.node_id());
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(reply.heartbeat_interval_seconds()));
+}
+
+void Node::DropJob(uint64_t job_id, uint32_t attempt, std::string_view why) {
+  std::lock_guard lock(mutex_);
+  if (active_job_ != job_id || active_attempt_ != attempt) return;
+  spdlog::warn("job {}: attempt {} dropped: {}", job_id, attempt, why);
+  if (running_ != nullptr) {
+    running_->RequestAbort();
+  } else {
+    prepared_.reset();
+    active_job_ = 0;
+    active_attempt_ = 0;
+  }
+}
+
+void Node::DeliverReports(rpc::RpcClient& client) {
+  for (;;) {
+    v1::ReportJobRequest report;
+    {
+      std::lock_guard lock(mutex_);
+      if (reports_.empty()) return;
+      report = reports_.front();
+    }
+    report.set_node_id(node_id_.load(std::memory_order_relaxed));
+    v1::ReportJobReply reply;
+    const absl::Status status =
+        client.Call("Coordinator.ReportJob", report, &reply, Deadline::After(std::chrono::seconds(5)));
+    // Retry later only what a coordinator that is away or busy may still
+    // take; an answer that the job or attempt is over is final.
+    if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) || absl::IsResourceExhausted(status)) {
+      return;
+    }
+    if (status.ok()) {
+      spdlog::info("job {}: report delivered", report.job_id());
+    } else {
+      spdlog::warn("job {}: report refused, dropped: {}", report.job_id(), status.message());
+    }
+    std::lock_guard lock(mutex_);
+    reports_.pop_front();
+  }
+}
+
 void Node::MembershipLoop() {
   auto client = rpc::RpcClient::Create(context_, {.endpoint = options_.coordinator_endpoint});
   if (!client.ok()) {
     spdlog::critical("{}", client.status().message());
     return;
   }
+  // Registration retries back off exponentially with jitter, so nodes that
+  // lost a coordinator together do not return to it in lockstep.
+  constexpr Duration kFirstBackoff = std::chrono::milliseconds(100);
+  constexpr Duration kMaxBackoff = std::chrono::seconds(2);
+  std::mt19937_64 jitter(static_cast<uint64_t>(getpid()) ^ static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()));
+  Duration backoff = kFirstBackoff;
   Duration interval = std::chrono::milliseconds(200);
   auto last_contact = SteadyClock::now();
   bool registered = false;
+  bool told_unreachable = false;
+  auto pause = [&](Duration length) {
+    const Deadline next = Deadline::After(length);
+    while (!next.Expired() && !stop_.load(std::memory_order_relaxed)) {
+      std::this_thread::sleep_for(std::min<Duration>(next.Remaining(), std::chrono::milliseconds(20)));
+    }
+  };
   while (!stop_.load(std::memory_order_relaxed)) {
     if (!registered) {
-      v1::RegisterNodeRequest request;
-      request.set_name(options_.name);
-      request.set_rpc_endpoint(rpc_endpoint());
-      request.set_data_endpoint(data_endpoint());
-      request.set_pid(static_cast<uint32_t>(getpid()));
-      if (probe_) {
-        request.set_probe_name(probe_->name());
-        request.set_probe_token(probe_->token_hex());
-      }
-      v1::RegisterNodeReply reply;
-      absl::Status status = (*client)->Call("Coordinator.RegisterNode", request, &reply,
-                                            Deadline::After(std::chrono::seconds(2)));
-      if (status.ok()) {
+      auto registered_interval = Register(**client);
+      if (registered_interval.ok()) {
         registered = true;
+        interval = *registered_interval;
+        backoff = kFirstBackoff;
         last_contact = SteadyClock::now();
-        node_id_.store(reply.node_id(), std::memory_order_relaxed);
-        interval = std::chrono::duration_cast<Duration>(
-            std::chrono::duration<double>(reply.heartbeat_interval_seconds()));
-        spdlog::info("registered with coordinator {} as node {}", options_.coordinator_endpoint,
-                     reply.node_id());
-        if (metrics_) metrics_->registered.Set(1);
-        if (on_registered_) on_registered_(reply.node_id());
-      } else {
-        spdlog::warn("cannot register with coordinator {}: {}", options_.coordinator_endpoint,
-                     status.message());
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        told_unreachable = false;
+        continue;
       }
+      spdlog::warn("cannot register with coordinator {}: {}", options_.coordinator_endpoint,
+                   registered_interval.status().message());
+      std::uniform_real_distribution<double> spread(0.75, 1.25);
+      pause(std::chrono::duration_cast<Duration>(backoff * spread(jitter)));
+      backoff = std::min(backoff * 2, kMaxBackoff);
       continue;
     }
+    DeliverReports(**client);
     v1::HeartbeatRequest request;
     request.set_node_id(node_id_.load(std::memory_order_relaxed));
     {
@@ -236,10 +333,12 @@ void Node::MembershipLoop() {
       // The job this node holds, prepared or running: the coordinator
       // releases the node only once this is 0.
       request.set_job_id(active_job_);
+      request.set_attempt(active_attempt_);
       if (running_ != nullptr) {
         const JobProgress progress = running_->progress();
         request.set_virtual_time(progress.virtual_time);
         request.set_committed_events(progress.committed_events);
+        request.set_window(progress.windows);
         job_frames_dropped_.store(running_->frames_dropped(), std::memory_order_relaxed);
       }
     }
@@ -250,26 +349,26 @@ void Node::MembershipLoop() {
         (*client)->Call("Coordinator.Heartbeat", request, &reply, Deadline::After(interval * 4));
     if (status.ok()) {
       last_contact = SteadyClock::now();
+      if (told_unreachable) spdlog::info("coordinator {} reachable again", options_.coordinator_endpoint);
+      told_unreachable = false;
       if (metrics_) metrics_->registered.Set(reply.known() ? 1 : 0);
       if (!reply.known()) {
         spdlog::warn("coordinator does not know node {}; registering again", request.node_id());
         registered = false;
         continue;
       }
-    } else if (SteadyClock::now() - last_contact > options_.coordinator_timeout) {
-      if (metrics_) metrics_->registered.Set(0);
-      std::lock_guard lock(mutex_);
-      if (running_ != nullptr) {
-        spdlog::error("job {}: coordinator unreachable for {:.1f} s; aborting the job", running_->job_id(),
-                      SecondsSince(last_contact));
-        running_->RequestAbort();
+      if (reply.drop_job() && request.job_id() != 0) {
+        DropJob(request.job_id(), request.attempt(), "the coordinator has moved on from it");
       }
+    } else if (SteadyClock::now() - last_contact > options_.coordinator_timeout && !told_unreachable) {
+      if (metrics_) metrics_->registered.Set(0);
+      told_unreachable = true;
+      spdlog::error("coordinator {} unreachable for {:.1f} s{}", options_.coordinator_endpoint,
+                    SecondsSince(last_contact),
+                    request.job_id() != 0 ? fmt::format("; job {} goes on, its report waits for it", request.job_id())
+                                          : std::string());
     }
-    // Sleep in short slices so Stop() is prompt.
-    const Deadline next = Deadline::After(interval);
-    while (!next.Expired() && !stop_.load(std::memory_order_relaxed)) {
-      std::this_thread::sleep_for(std::min<Duration>(next.Remaining(), std::chrono::milliseconds(20)));
-    }
+    pause(interval);
   }
 }
 
@@ -318,16 +417,9 @@ void Node::RunJob(std::unique_ptr<JobRunner>& runner) {
     metrics_->current_job.Set(0);
     metrics_->CountJobEnd(share.status());
   }
-  {
-    std::lock_guard lock(mutex_);
-    job_frames_dropped_.store(0, std::memory_order_relaxed);
-    idle_frames_dropped_.fetch_add(runner->frames_dropped(), std::memory_order_relaxed);
-    running_ = nullptr;
-    active_job_ = 0;
-  }
   v1::ReportJobRequest report;
-  report.set_node_id(node_id_.load(std::memory_order_relaxed));
   report.set_job_id(job_id);
+  report.set_attempt(runner->attempt());
   if (share.ok()) {
     spdlog::info("job {}: done, {} events committed in {:.3f} s", job_id, share->committed_events(),
                  share->loop_seconds());
@@ -339,16 +431,21 @@ void Node::RunJob(std::unique_ptr<JobRunner>& runner) {
     spdlog::error("job {}: failed: {}", job_id, share.status().message());
     report.set_ok(false);
     report.set_error(std::string(share.status().message()));
+    report.set_error_code(static_cast<int32_t>(share.status().code()));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    job_frames_dropped_.store(0, std::memory_order_relaxed);
+    idle_frames_dropped_.fetch_add(runner->frames_dropped(), std::memory_order_relaxed);
+    running_ = nullptr;
+    active_job_ = 0;
+    active_attempt_ = 0;
+    // The membership thread delivers it, now or when the coordinator is
+    // back: a result is never lost to a coordinator that is away.
+    if (!absl::IsAborted(share.status())) reports_.push_back(std::move(report));
   }
   runner.reset();  // closes the links (lingering for the last frames), removes shm rings
   transport::shm::SweepStaleSegments();  // e.g. a dead peer's probe
-  if (!share.ok() && absl::IsAborted(share.status())) return;
-  auto client = rpc::RpcClient::Create(context_, {.endpoint = options_.coordinator_endpoint});
-  v1::ReportJobReply reply;
-  absl::Status status = client.ok() ? (*client)->Call("Coordinator.ReportJob", report, &reply,
-                                                      Deadline::After(std::chrono::seconds(10)))
-                                    : client.status();
-  if (!status.ok()) spdlog::error("job {}: cannot report to the coordinator: {}", job_id, status.message());
 }
 
 }  // namespace meshsim::node

@@ -4,13 +4,18 @@
 //
 // Threads, each owned here with Start()/Stop():
 //   rpc-server   Node service handlers (brief; they only hand work over)
-//   membership   register, then heartbeat with job progress; aborts the job
-//                when the coordinator stays unreachable
+//   membership   register (again, with backoff and jitter, whenever the
+//                coordinator has forgotten this node or restarted), then
+//                heartbeat with job progress; delivers job reports, holding
+//                them while the coordinator is away; a job keeps running
+//                while the coordinator is unreachable
 //   data         runs jobs; between jobs drains and counts stray frames
+//   checkpoints  uploads checkpoint parts (node/checkpoint_client.h)
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -23,6 +28,8 @@
 #include "common/rpc/rpc_server.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/zmq/zmq_link.h"
+#include "common/rpc/rpc_client.h"
+#include "node/checkpoint_client.h"
 #include "node/job_runner.h"
 #include "node/node_metrics.h"
 #include "zmq.hpp"
@@ -38,8 +45,8 @@ struct NodeOptions {
   // host, or for a wildcard bind (0.0.0.0) the local address toward the
   // coordinator.
   std::string advertise_host;
-  // The coordinator is deemed lost (and a running job aborted) after this
-  // long without a successful heartbeat.
+  // After this long without a successful heartbeat the coordinator is
+  // reported unreachable (the job goes on; its report waits).
   Duration coordinator_timeout = std::chrono::seconds(10);
   JobRunnerOptions job;
   size_t max_frame_bytes = 256 << 20;
@@ -70,6 +77,14 @@ class Node {
   explicit Node(NodeOptions options);
   void RegisterHandlers();
   void MembershipLoop();
+  // Registers with the coordinator, naming the id this node had and the
+  // job it holds. Returns the heartbeat interval, or an error.
+  absl::StatusOr<Duration> Register(rpc::RpcClient& client);
+  // Sends held job reports, oldest first, until one cannot be delivered.
+  void DeliverReports(rpc::RpcClient& client);
+  // Aborts the job attempt this node holds when the coordinator says it
+  // is over.
+  void DropJob(uint64_t job_id, uint32_t attempt, std::string_view why);
   void Leave(std::string_view reason);
   void DataLoop();
   void RunJob(std::unique_ptr<JobRunner>& runner);
@@ -81,6 +96,7 @@ class Node {
   zmq::context_t context_;
   std::unique_ptr<rpc::RpcServer> rpc_server_;
   std::unique_ptr<transport::ZmqFrameInbox> inbox_;
+  std::unique_ptr<CheckpointClient> checkpoints_;
   std::string rpc_endpoint_;
   std::string data_endpoint_;
   // This node's co-location probe and doorbell; absent where shared memory
@@ -100,6 +116,9 @@ class Node {
   bool started_ = false;                // guarded by mutex_
   JobRunner* running_ = nullptr;        // guarded by mutex_; owned by the data thread
   uint64_t active_job_ = 0;             // prepared or running job id, guarded by mutex_
+  uint32_t active_attempt_ = 0;         // its attempt, guarded by mutex_
+  // Reports of finished jobs not yet delivered, oldest first.
+  std::deque<v1::ReportJobRequest> reports_;  // guarded by mutex_
   bool stopping_ = false;               // guarded by mutex_
 
   // Read by heartbeats from the membership thread: relaxed, standalone values.

@@ -73,7 +73,29 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
                               "Bytes of data frames received and accepted, by peer node and transport.")),
       ring_occupancy(Gauges(registry, "meshsim_node_ring_occupancy_bytes",
                             "Bytes in the shared-memory ring to a peer not yet read by it, after this "
-                            "node's last frame.")) {
+                            "node's last frame.")),
+      checkpoints_saved(Counters(registry, "meshsim_node_checkpoints_saved_total",
+                                 "Checkpoint parts this node saved at a window barrier.")
+                            .Add({})),
+      checkpoint_bytes(Counters(registry, "meshsim_node_checkpoint_bytes_total",
+                                "Bytes of checkpoint parts this node saved.")
+                           .Add({})),
+      checkpoint_save_seconds(prometheus::BuildHistogram()
+                                  .Name("meshsim_node_checkpoint_save_seconds")
+                                  .Help("Time the window loop paused to save a checkpoint part.")
+                                  .Register(registry)
+                                  .Add({}, kWindowBuckets)),
+      checkpoint_upload_seconds(prometheus::BuildHistogram()
+                                    .Name("meshsim_node_checkpoint_upload_seconds")
+                                    .Help("Time to hand a checkpoint part to the coordinator (in the background).")
+                                    .Register(registry)
+                                    .Add({}, kWindowBuckets)),
+      checkpoint_failures(Counters(registry, "meshsim_node_checkpoint_failures_total",
+                                   "Checkpoint parts the coordinator did not store (the job goes on).")
+                              .Add({})),
+      restores(Counters(registry, "meshsim_node_restores_total",
+                        "Jobs this node started from a checkpoint instead of init.")
+                   .Add({})) {
   // Every result exists from the start at zero, so rate() sees the first.
   for (const char* result : {kJobCompleted, kJobAborted, kJobFailed}) jobs.Add({{"result", result}});
 }

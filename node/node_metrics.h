@@ -39,6 +39,15 @@ struct NodeMetrics {
   prometheus::Family<prometheus::Counter>& messages_received;
   prometheus::Family<prometheus::Counter>& bytes_received;
   prometheus::Family<prometheus::Gauge>& ring_occupancy;  // {peer}
+  // Checkpoints: parts this node saved at a barrier and handed to the
+  // coordinator, their size, the barrier pause to save one, the upload
+  // time, parts the coordinator did not take, and jobs restored here.
+  prometheus::Counter& checkpoints_saved;
+  prometheus::Counter& checkpoint_bytes;
+  prometheus::Histogram& checkpoint_save_seconds;
+  prometheus::Histogram& checkpoint_upload_seconds;
+  prometheus::Counter& checkpoint_failures;
+  prometheus::Counter& restores;
 };
 
 }  // namespace meshsim::node

@@ -13,8 +13,8 @@
 namespace meshsim::scenario {
 namespace {
 
-constexpr std::string_view kKeys[] = {"name",  "model",     "seed",      "end_time", "lookahead",
-                                      "nodes", "partition", "transport", "params"};
+constexpr std::string_view kKeys[] = {"name",      "model",     "seed",   "end_time",   "lookahead",   "nodes",
+                                      "partition", "transport", "params", "checkpoint", "max_restarts"};
 
 // Accumulates "source:line: field: problem" messages.
 class Problems {
@@ -82,6 +82,32 @@ bool ReadEnum(const YAML::Node& node, std::string_view field, Problems& problems
   return false;
 }
 
+// checkpoint: { every_seconds: 30 }, or checkpoint: off
+void ParseCheckpoint(const YAML::Node& value, Problems& problems, v1::Scenario* scenario) {
+  if (value.IsScalar() && (value.Scalar() == "off" || value.Scalar() == "false")) {
+    scenario->set_checkpoint_every_seconds(0);
+    return;
+  }
+  if (!value.IsMap()) {
+    problems.Add(value, "checkpoint", "expected 'off' or a mapping such as { every_seconds: 30 }");
+    return;
+  }
+  for (const auto& entry : value) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+    if (key != "every_seconds") {
+      problems.Add(entry.first, StrCat("checkpoint.", key), "unknown key (expected every_seconds)");
+      continue;
+    }
+    double seconds;
+    if (!ReadDouble(entry.second, "checkpoint.every_seconds", problems, &seconds)) continue;
+    if (seconds < 0) {
+      problems.Add(entry.second, "checkpoint.every_seconds", StrCat("must be >= 0 (0 = off), got ", seconds));
+    } else {
+      scenario->set_checkpoint_every_seconds(seconds);
+    }
+  }
+}
+
 void ParseTopLevel(const YAML::Node& root, Problems& problems, v1::Scenario* scenario) {
   for (const auto& entry : root) {
     const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
@@ -120,6 +146,16 @@ void ParseTopLevel(const YAML::Node& root, Problems& problems, v1::Scenario* sce
               {{"auto", v1::TRANSPORT_AUTO}, {"shm", v1::TRANSPORT_SHM}, {"tcp", v1::TRANSPORT_TCP}},
               &transport)) {
         scenario->set_transport(transport);
+      }
+    } else if (key == "checkpoint") {
+      ParseCheckpoint(value, problems, scenario);
+    } else if (key == "max_restarts") {
+      uint64_t restarts;
+      if (!ReadUint(value, key, problems, &restarts)) continue;
+      if (restarts > kMaxRestarts) {
+        problems.Add(value, key, StrCat("must be at most ", kMaxRestarts, ", got ", restarts));
+      } else {
+        scenario->set_max_restarts(static_cast<uint32_t>(restarts));
       }
     } else if (key == "params") {
       if (!value.IsMap()) {
@@ -201,6 +237,12 @@ absl::Status Normalize(v1::Scenario* s) {
   if (!v1::Transport_IsValid(s->transport())) {
     problem("transport", "unknown value");
   }
+  if (!s->has_checkpoint_every_seconds()) s->set_checkpoint_every_seconds(kDefaultCheckpointSeconds);
+  if (!(s->checkpoint_every_seconds() >= 0) || !std::isfinite(s->checkpoint_every_seconds())) {
+    problem("checkpoint.every_seconds", StrCat("must be >= 0 (0 = off), got ", s->checkpoint_every_seconds()));
+  }
+  if (!s->has_max_restarts()) s->set_max_restarts(kDefaultMaxRestarts);
+  if (s->max_restarts() > kMaxRestarts) problem("max_restarts", StrCat("must be at most ", kMaxRestarts));
   if (model != nullptr) {
     auto& params = *s->mutable_params();
     std::set<std::string, std::less<>> declared;

@@ -1,6 +1,7 @@
 // Scenario files: parsing (YAML) and validation. A scenario says what a job
 // runs: the model and its parameters, seed, end time, lookahead, node count,
-// partition and transport. Every error names the field and the problem.
+// partition and transport, how often to checkpoint and how often to
+// restart after lost nodes. Every error names the field and the problem.
 #pragma once
 
 #include <string>
@@ -14,6 +15,10 @@
 namespace meshsim::scenario {
 
 inline constexpr uint32_t kMaxNodes = 256;
+// Checkpoints every this many wall seconds unless the scenario says.
+inline constexpr double kDefaultCheckpointSeconds = 30;
+inline constexpr uint32_t kDefaultMaxRestarts = 3;
+inline constexpr uint32_t kMaxRestarts = 100;
 
 // Parses YAML text into a scenario and normalizes it (see below).
 // `source` prefixes error messages ("phold.yaml:7: params.lps: ...").
@@ -24,8 +29,8 @@ inline constexpr uint32_t kMaxNodes = 256;
 [[nodiscard]] absl::StatusOr<v1::Scenario> LoadFile(const std::string& path);
 
 // Validates a scenario from any source (a file or the network) against the
-// models in the registry, and fills defaults: name, partition, transport and
-// every model parameter left out. INVALID_ARGUMENT names each bad field.
+// models in the registry, and fills defaults: name, partition, transport,
+// checkpoint interval, max_restarts and every model parameter left out. INVALID_ARGUMENT names each bad field.
 [[nodiscard]] absl::Status Normalize(v1::Scenario* scenario);
 
 // The model context for a normalized scenario.

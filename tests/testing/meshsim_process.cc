@@ -152,7 +152,8 @@ nlohmann::json ReadJson(const std::string& path) {
 Cluster::Cluster(int nodes, const std::string& tag, double node_timeout_seconds) : tag_(tag) {
   coordinator_ = StartMeshsim("coordinator",
                               {"coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout",
-                               std::to_string(node_timeout_seconds), "--heartbeat-interval", "0.1"},
+                               std::to_string(node_timeout_seconds), "--heartbeat-interval", "0.1",
+                               "--state-dir", state_dir_.path() + "/state"},
                               tag);
   auto endpoint = coordinator_->WaitForStatus("rpc", Deadline::After(std::chrono::seconds(10)));
   if (!endpoint.ok()) {

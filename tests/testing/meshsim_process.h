@@ -83,6 +83,7 @@ class Cluster {
 
  private:
   std::string tag_;
+  TempDir state_dir_;  // the coordinator's --state-dir lives inside
   std::unique_ptr<process::ChildProcess> coordinator_;
   std::vector<std::unique_ptr<process::ChildProcess>> nodes_;
   std::string endpoint_;
