@@ -58,7 +58,35 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
         {"transport", scenario::TransportName(s.transport())},
         {"params", nlohmann::json(std::map<std::string, double>(s.params().begin(), s.params().end()))}}},
       {"virtual_time", job.state() == v1::COMPLETED ? s.end_time() : job.virtual_time()},
+      {"attempt", std::max<uint32_t>(job.attempt(), 1)},
+      {"assigned_nodes", std::vector<uint32_t>(job.assigned_nodes().begin(), job.assigned_nodes().end())},
+      {"checkpoints_written", job.checkpoints_written()},
   };
+  out["scenario"]["checkpoint_every_seconds"] = s.checkpoint_every_seconds();
+  out["scenario"]["max_restarts"] = s.max_restarts();
+  out["restarts"] = nlohmann::json::array();
+  uint64_t replayed = 0;
+  for (const auto& restart : job.restarts()) {
+    replayed += restart.replayed_windows();
+    out["restarts"].push_back({{"attempt", restart.attempt()},
+                               {"reason", restart.reason()},
+                               {"at_unix", restart.at_unix()},
+                               {"from_window", restart.from_window()},
+                               {"replayed_windows", restart.replayed_windows()},
+                               {"nodes", restart.nodes()}});
+  }
+  out["replayed_windows"] = replayed;
+  if (!job.checkpoints().empty()) {
+    const auto& c = *job.checkpoints().rbegin();
+    out["checkpoint"] = {{"window", c.window()},   {"attempt", c.attempt()}, {"parts", c.parts()},
+                         {"virtual_time", c.virtual_time()}, {"bytes", c.bytes()},      {"at_unix", c.at_unix()}};
+  }
+  out["history"] = nlohmann::json::array();
+  for (const auto& change : job.history()) {
+    out["history"].push_back({{"state", coordinator::JobStateName(change.state())},
+                              {"reason", change.reason()},
+                              {"at_unix", change.at_unix()}});
+  }
   if (job.state() != v1::COMPLETED) return out;
   out["committed_events"] = r.committed_events();
   out["pending_events"] = r.pending_events();
@@ -176,6 +204,18 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
              coordinator::JobStateName(job.state()), s.name(), s.model(), s.seed(), s.nodes(),
              scenario::PartitionName(s.partition()));
   if (!job.reason().empty()) fmt::print(out, "  reason: {}\n", job.reason());
+  for (const auto& restart : job.restarts()) {
+    fmt::print(out, "  restart: attempt {} on {} nodes from {}, {} windows replayed: {}\n", restart.attempt(),
+               restart.nodes(),
+               restart.from_window() > 0 ? fmt::format("the checkpoint at window {}", restart.from_window())
+                                         : std::string("the start"),
+               restart.replayed_windows(), restart.reason());
+  }
+  if (!job.checkpoints().empty() && job.state() != v1::COMPLETED) {
+    const auto& c = *job.checkpoints().rbegin();
+    fmt::print(out, "  checkpoint: window {} (t={:.6g}), {} parts, {}\n", c.window(), c.virtual_time(), c.parts(),
+               HumanBytes(static_cast<double>(c.bytes())));
+  }
   if (job.state() != v1::COMPLETED) {
     if (job.state() == v1::RUNNING) {
       fmt::print(out, "  progress: virtual time {:.6g} of {:.6g}, {} events committed\n", job.virtual_time(),

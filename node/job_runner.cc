@@ -143,12 +143,12 @@ absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transport
         return absl::FailedPreconditionError(
             StrCat("shm link to rank ", rank, " but its probe is not visible"));
       }
-      const std::string name = transport::shm::RingName(setup_.probe_name, setup_.run_id(), setup_.rank, rank);
+      const std::string name = transport::shm::RingName(setup_.probe_name, setup_.job_id, setup_.attempt, setup_.rank, rank);
       MESHSIM_ASSIGN_OR_RETURN(
           peer.link, transport::shm::ShmPeerLink::Create(name, transport::shm::kDefaultRingBytes,
                                                          setup_.run_id(), std::move(*peer.probe), &abort_));
       peer.probe.reset();
-      peer.inbound_ring_name = transport::shm::RingName(info.probe_name(), setup_.run_id(), rank, setup_.rank);
+      peer.inbound_ring_name = transport::shm::RingName(info.probe_name(), setup_.job_id, setup_.attempt, rank, setup_.rank);
       peer.stats.set_transport(v1::TRANSPORT_SHM);
       BindLinkMetrics(peer, info.node_id(), "shm");
       has_shm_links_ = true;
@@ -302,7 +302,10 @@ absl::StatusOr<v1::NodeShare> JobRunner::Run() {
   MESHSIM_RETURN_IF_ERROR(Annotate(OpenInboundRings(), StrCat("job ", setup_.job_id)));
   uint64_t windows = start_window_;
   double next = start_next_;
-  if (!restored_) {
+  if (restored_) {
+    // Frames continue from the checkpoint's window; nothing was sent since.
+    for (Peer& peer : peers_) peer.writer.Begin(setup_.run_id(), windows + 1, setup_.rank);
+  } else {
     // Init runs at time 0, so everything it sent is at least one lookahead on.
     MESHSIM_ASSIGN_OR_RETURN(next, Exchange(0, lookahead));
     PublishWindow(0, SecondsSince(start));

@@ -22,30 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// GET http://127.0.0.1:port/path over HTTP/1.0; the body, or "" on failure.
-std::string HttpGet(const std::string& url) {
-  static const std::regex kUrl(R"(http://([0-9.]+):([0-9]+)(/.*))");
-  std::smatch match;
-  if (!std::regex_match(url, match, kUrl)) return "";
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(std::stoi(match[2])));
-  inet_pton(AF_INET, match[1].str().c_str(), &address.sin_addr);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    const std::string request = "GET " + match[3].str() + " HTTP/1.0\r\nHost: " + match[1].str() + "\r\n\r\n";
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buffer[65536];
-      for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;)
-        response.append(buffer, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
-  const size_t body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") > response.find("\r\n")) return "";
-  return body == std::string::npos ? "" : response.substr(body + 4);
-}
 
 std::string UrlEncode(const std::string& text) {
   std::string out;

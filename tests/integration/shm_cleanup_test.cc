@@ -43,12 +43,15 @@ std::vector<std::string> Segments(const std::string& needle) {
   return found;
 }
 
-std::string JobNeedle(uint64_t job) { return ".j" + std::to_string(job) + "."; }
+// Rings of the job's first attempt.
+std::string JobNeedle(uint64_t job) { return ".j" + std::to_string(job) + "a1."; }
 
 class ShmCleanupTest : public ClusterTestBase {
  protected:
+  // Without restarts, so a lost node ends the job and its cleanup shows.
   uint64_t StartLongJob(int nodes) {
-    const uint64_t job = cluster_->SubmitDetached(dir_.Write("long.yaml", kLongScenario), nodes);
+    const uint64_t job =
+        cluster_->SubmitDetached(dir_.Write("long.yaml", std::string(kLongScenario) + "max_restarts: 0\n"), nodes);
     EXPECT_TRUE(cluster_->WaitUntilRunning(job)) << Status(job).dump();
     return job;
   }
@@ -170,7 +173,7 @@ TEST(RunShmCleanupTest, InterruptedRunLeavesNoSegments) {
         return false;
       },
       30s));
-  ASSERT_TRUE(WaitFor([] { return !Segments(".j1.").empty(); }, 10s));
+  ASSERT_TRUE(WaitFor([] { return !Segments(".j1a1.").empty(); }, 10s));
   std::vector<pid_t> pids = TaggedProcesses(tag);
   run->Signal(SIGINT);
   ASSERT_TRUE(run->Wait(Deadline::After(20s)).has_value());

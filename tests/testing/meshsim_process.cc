@@ -1,6 +1,9 @@
 #include "tests/testing/meshsim_process.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -237,6 +241,31 @@ bool Cluster::WaitUntilRunning(uint64_t job) const {
         return status.is_object() && status["state"] == "RUNNING" && status["virtual_time"].get<double>() > 0;
       },
       std::chrono::seconds(30));
+}
+
+// GET http://127.0.0.1:port/path over HTTP/1.0; the body, or "" on failure.
+std::string HttpGet(const std::string& url) {
+  static const std::regex kUrl(R"(http://([0-9.]+):([0-9]+)(/.*))");
+  std::smatch match;
+  if (!std::regex_match(url, match, kUrl)) return "";
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(std::stoi(match[2])));
+  inet_pton(AF_INET, match[1].str().c_str(), &address.sin_addr);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    const std::string request = "GET " + match[3].str() + " HTTP/1.0\r\nHost: " + match[1].str() + "\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[65536];
+      for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;)
+        response.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") > response.find("\r\n")) return "";
+  return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
 }  // namespace meshsim::testing

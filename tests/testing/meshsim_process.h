@@ -55,6 +55,8 @@ std::unique_ptr<process::ChildProcess> StartMeshsim(const std::string& name,
 bool WaitFor(const std::function<bool()>& condition, Duration timeout);
 
 nlohmann::json ReadJson(const std::string& path);
+// GET http://127.0.0.1:port/path over HTTP/1.0; the body, or "" on failure.
+std::string HttpGet(const std::string& url);
 std::string ReadText(const std::string& path);
 
 // The scenario text with its top-level line `key: ...` replaced by `line`.

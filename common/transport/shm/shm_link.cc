@@ -5,10 +5,11 @@
 
 namespace meshsim::transport::shm {
 
-std::string RingName(const std::string& writer_probe_name, uint64_t job, uint32_t from, uint32_t to) {
+std::string RingName(const std::string& writer_probe_name, uint64_t job, uint32_t attempt, uint32_t from,
+                     uint32_t to) {
   std::string prefix = writer_probe_name;
   if (const size_t dot = prefix.rfind(".probe"); dot != std::string::npos) prefix.resize(dot);
-  return StrCat(prefix, ".j", job, ".", from, "-", to);
+  return StrCat(prefix, ".j", job, "a", attempt, ".", from, "-", to);
 }
 
 absl::StatusOr<std::unique_ptr<ShmPeerLink>> ShmPeerLink::Create(const std::string& ring_name,

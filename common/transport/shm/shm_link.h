@@ -16,10 +16,11 @@ namespace meshsim::transport::shm {
 
 inline constexpr uint32_t kDefaultRingBytes = 1 << 20;
 
-// The ring from rank `from` to rank `to` of `job`, named after the writer's
-// probe ("/meshsim.<pid>.probe" -> "/meshsim.<pid>.j<job>.<from>-<to>"), so
+// The ring from rank `from` to rank `to` of one attempt of `job`, named after the writer's
+// probe ("/meshsim.<pid>.probe" -> "/meshsim.<pid>.j<job>a<attempt>.<from>-<to>"), so
 // the writer's pid is in the name for the stale-segment sweep.
-std::string RingName(const std::string& writer_probe_name, uint64_t job, uint32_t from, uint32_t to);
+std::string RingName(const std::string& writer_probe_name, uint64_t job, uint32_t attempt, uint32_t from,
+                     uint32_t to);
 
 class ShmPeerLink final : public PeerLink {
  public:
