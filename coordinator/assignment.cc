@@ -97,7 +97,22 @@ void Coordinator::AssignNextJob() {
     SetJobState(*job, v1::ASSIGNING, count < wanted ? StrCat("on ", count, " of ", wanted, " nodes") : "");
   }
 
-  if (auto restore = PickCheckpoint(job_id, std::move(candidates))) {
+  auto restore = PickCheckpoint(job_id, std::move(candidates));
+  {
+    // The restart goes back to what was usable, which may be older than
+    // the newest checkpoint it expected.
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(job_id);
+    if (it != jobs_.end() && it->second.info.attempt() == attempt && it->second.info.restarts_size() > 0) {
+      v1::JobRestart& restart = *it->second.info.mutable_restarts()->rbegin();
+      const uint64_t from = restore ? restore->window() : 0;
+      restart.set_replayed_windows(restart.replayed_windows() + restart.from_window() - from);
+      restart.set_from_window(from);
+      metrics_.replayed_windows->Increment(static_cast<double>(restart.replayed_windows()));
+      Persist(it->second);
+    }
+  }
+  if (restore) {
     *prepare.mutable_restore() = *restore;
     spdlog::info("job {}: attempt {} restores the checkpoint at window {} (t={}) on {} nodes", job_id, attempt,
                  restore->window(), restore->virtual_time(), endpoints.size());

@@ -343,7 +343,6 @@ void Coordinator::BeginRecovery(JobRecord& job, const std::string& reason) {
   restart->set_from_window(from_window);
   restart->set_replayed_windows(job.info.window() > from_window ? job.info.window() - from_window : 0);
   metrics_.restarts->Increment();
-  metrics_.replayed_windows->Increment(static_cast<double>(restart->replayed_windows()));
   job.info.set_attempt(job.info.attempt() + 1);
   job.info.clear_assigned_nodes();
   job.info.clear_reported();

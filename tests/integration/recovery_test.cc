@@ -167,18 +167,25 @@ class RecoveryTest : public ::testing::Test {
     return AnswerOf(ReadJson(out));
   }
 
-  // The node process running rank `rank` of the job.
+  // The node process running rank `rank` of the job (waiting for it to be
+  // registered, e.g. with a coordinator that just restarted).
   process::ChildProcess* NodeOfRank(const nlohmann::json& job, size_t rank) {
     const auto assigned = job["assigned_nodes"].get<std::vector<uint32_t>>();
-    auto listed = RunMeshsim({"nodes", "--coordinator", endpoint_, "--json"}, tag_, 20s);
-    for (const auto& node : nlohmann::json::parse(listed.output)) {
-      if (node["id"].get<uint32_t>() != assigned.at(rank)) continue;
-      for (auto& process : nodes_) {
-        if (process->name() == node["name"]) return process.get();
-      }
-    }
-    ADD_FAILURE() << "no process for rank " << rank << " of " << job.dump();
-    return nullptr;
+    process::ChildProcess* found = nullptr;
+    WaitFor(
+        [&] {
+          auto listed = RunMeshsim({"nodes", "--coordinator", endpoint_, "--json"}, tag_, 20s);
+          for (const auto& node : nlohmann::json::parse(listed.output, nullptr, false)) {
+            if (node["id"].get<uint32_t>() != assigned.at(rank)) continue;
+            for (auto& process : nodes_) {
+              if (process->name() == node["name"]) found = process.get();
+            }
+          }
+          return found != nullptr;
+        },
+        15s);
+    if (found == nullptr) ADD_FAILURE() << "no process for rank " << rank << " of " << job.dump();
+    return found;
   }
 
   Duration RandomDelay(double min_seconds, double max_seconds) {
