@@ -23,7 +23,7 @@ trap cleanup EXIT
 run_once() {
   local metrics_port=$1 port=$((20000 + RANDOM % 20000))
   pids=()
-  "$bin" coordinator --bind "tcp://127.0.0.1:$port" --metrics-port "$metrics_port" > "$work/coordinator.out" 2>&1 &
+  "$bin" coordinator --bind "tcp://127.0.0.1:$port" --state-dir "$work/state" --metrics-port "$metrics_port" > "$work/coordinator.out" 2>&1 &
   pids+=($!)
   for ((n = 1; n <= nodes; n++)); do
     "$bin" node --coordinator "tcp://127.0.0.1:$port" --metrics-port "$metrics_port" > "$work/node$n.out" 2>&1 &

@@ -43,19 +43,19 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
   };
   std::string state_template = (std::filesystem::temp_directory_path() / "meshsim-run-XXXXXX").string();
   if (::mkdtemp(state_template.data()) == nullptr) {
-    return absl::UnavailableError(StrCat("cannot create a state directory in ", std::filesystem::temp_directory_path().string(),
-                                         ": ", std::strerror(errno)));
+    return absl::UnavailableError(StrCat("cannot create a state directory in ",
+                                         std::filesystem::temp_directory_path().string(), ": ",
+                                         std::strerror(errno)));
   }
   cluster->state_dir_ = state_template;
-  MESHSIM_ASSIGN_OR_RETURN(
-      cluster->coordinator_,
-      process::ChildProcess::Spawn(
-          {.name = "coordinator",
-           .argv = {options.executable, "coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout",
-                    fmt::format("{}", options.node_timeout_seconds), "--state-dir", cluster->state_dir_,
-                    "--log-level", options.log_level,
-                    "--log-format", options.log_format, "--metrics-port", metrics_port},
-           .on_log_line = forward}));
+  MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_,
+                           process::ChildProcess::Spawn(
+                               {.name = "coordinator",
+                                .argv = {options.executable, "coordinator", "--bind", "tcp://127.0.0.1:0",
+                                         "--node-timeout", fmt::format("{}", options.node_timeout_seconds),
+                                         "--state-dir", cluster->state_dir_, "--log-level", options.log_level,
+                                         "--log-format", options.log_format, "--metrics-port", metrics_port},
+                                .on_log_line = forward}));
   MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_endpoint_,
                            cluster->coordinator_->WaitForStatus("rpc", deadline));
   MESHSIM_RETURN_IF_ERROR(metrics_url(*cluster->coordinator_));

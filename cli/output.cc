@@ -78,8 +78,9 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
   out["replayed_windows"] = replayed;
   if (!job.checkpoints().empty()) {
     const auto& c = *job.checkpoints().rbegin();
-    out["checkpoint"] = {{"window", c.window()},   {"attempt", c.attempt()}, {"parts", c.parts()},
-                         {"virtual_time", c.virtual_time()}, {"bytes", c.bytes()},      {"at_unix", c.at_unix()}};
+    out["checkpoint"] = {{"window", c.window()}, {"attempt", c.attempt()},
+                         {"parts", c.parts()},   {"virtual_time", c.virtual_time()},
+                         {"bytes", c.bytes()},   {"at_unix", c.at_unix()}};
   }
   out["history"] = nlohmann::json::array();
   for (const auto& change : job.history()) {
@@ -213,8 +214,8 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
   }
   if (!job.checkpoints().empty() && job.state() != v1::COMPLETED) {
     const auto& c = *job.checkpoints().rbegin();
-    fmt::print(out, "  checkpoint: window {} (t={:.6g}), {} parts, {}\n", c.window(), c.virtual_time(), c.parts(),
-               HumanBytes(static_cast<double>(c.bytes())));
+    fmt::print(out, "  checkpoint: window {} (t={:.6g}), {} parts, {}\n", c.window(), c.virtual_time(),
+               c.parts(), HumanBytes(static_cast<double>(c.bytes())));
   }
   if (job.state() != v1::COMPLETED) {
     if (job.state() == v1::RUNNING) {

@@ -64,8 +64,8 @@ void Coordinator::AssignNextJob() {
       const bool recovering = job->info.state() == v1::RECOVERING;
       const bool grace_over = SteadyClock::now() - job->waiting_since >= options_.recovery_grace;
       if (!recovering || !grace_over || ready.empty()) {
-        job->info.set_reason(StrCat(recovering ? "recovering: " : "", "waiting for ", wanted, " ready nodes (",
-                                    ready.size(), " ready)"));
+        job->info.set_reason(StrCat(recovering ? "recovering: " : "", "waiting for ", wanted,
+                                    " ready nodes (", ready.size(), " ready)"));
         return;
       }
       count = static_cast<uint32_t>(ready.size());  // no replacement came: fewer nodes, LPs repartitioned
@@ -114,8 +114,8 @@ void Coordinator::AssignNextJob() {
   }
   if (restore) {
     *prepare.mutable_restore() = *restore;
-    spdlog::info("job {}: attempt {} restores the checkpoint at window {} (t={}) on {} nodes", job_id, attempt,
-                 restore->window(), restore->virtual_time(), endpoints.size());
+    spdlog::info("job {}: attempt {} restores the checkpoint at window {} (t={}) on {} nodes", job_id,
+                 attempt, restore->window(), restore->virtual_time(), endpoints.size());
   } else if (attempt > 1) {
     spdlog::info("job {}: attempt {} starts from the beginning (no usable checkpoint) on {} nodes", job_id,
                  attempt, endpoints.size());
@@ -171,7 +171,8 @@ void Coordinator::AssignNextJob() {
   if (!transports.ok()) return fail(transports.status());
   auto mailboxes = BuildMailboxTable(subscribed);
   if (!mailboxes.ok()) return fail(mailboxes.status());
-  if (!mailboxes->empty()) spdlog::info("job {}: mailbox registry has {} mailboxes", job_id, mailboxes->size());
+  if (!mailboxes->empty())
+    spdlog::info("job {}: mailbox registry has {} mailboxes", job_id, mailboxes->size());
   v1::StartJobRequest start;
   start.set_job_id(job_id);
   start.set_attempt(attempt);

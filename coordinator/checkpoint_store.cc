@@ -48,7 +48,8 @@ absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return errno == ENOENT ? absl::NotFoundError(StrCat(path, " is missing")) : ErrnoStatus(StrCat("open ", path), errno);
+    return errno == ENOENT ? absl::NotFoundError(StrCat(path, " is missing"))
+                           : ErrnoStatus(StrCat("open ", path), errno);
   }
   std::string out;
   char buffer[1 << 16];
@@ -117,7 +118,8 @@ absl::StatusOr<uint64_t> CheckpointStore::PutChunk(const CheckpointKey& key, uin
     it = uploads_.emplace(id, Upload{fd, 0}).first;
   }
   if (it == uploads_.end() || it->second.received != offset) {
-    return absl::FailedPreconditionError(StrCat("checkpoint part ", path, ": chunk at ", offset, ", expected ",
+    return absl::FailedPreconditionError(StrCat("checkpoint part ", path, ": chunk at ", offset,
+                                                ", expected ",
                                                 it == uploads_.end() ? 0 : it->second.received));
   }
   Upload& upload = it->second;
@@ -152,8 +154,8 @@ absl::StatusOr<uint64_t> CheckpointStore::PutChunk(const CheckpointKey& key, uin
   return size;
 }
 
-absl::StatusOr<std::string> CheckpointStore::ReadChunk(const CheckpointKey& key, uint32_t rank, uint64_t offset,
-                                                       uint32_t max_bytes, uint64_t* total) {
+absl::StatusOr<std::string> CheckpointStore::ReadChunk(const CheckpointKey& key, uint32_t rank,
+                                                       uint64_t offset, uint32_t max_bytes, uint64_t* total) {
   const std::string path = PartPath(key, rank);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -187,9 +189,9 @@ absl::Status CheckpointStore::Verify(const CheckpointKey& key, uint32_t parts) {
     if (!header.ok()) return Annotate(header.status(), path);
     if (header->job_id != key.job_id || header->window != key.window || header->attempt != key.attempt ||
         header->rank != rank || header->ranks != parts) {
-      return absl::DataLossError(StrCat(path, ": header names job ", header->job_id, " window ", header->window,
-                                        " attempt ", header->attempt, " rank ", header->rank, " of ",
-                                        header->ranks));
+      return absl::DataLossError(StrCat(path, ": header names job ", header->job_id, " window ",
+                                        header->window, " attempt ", header->attempt, " rank ", header->rank,
+                                        " of ", header->ranks));
     }
   }
   return absl::OkStatus();

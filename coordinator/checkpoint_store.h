@@ -43,8 +43,8 @@ class CheckpointStore {
                                                   std::string_view data, bool last);
   // Reads up to `max_bytes` of a stored part from `offset`; `total` gets its
   // size. NOT_FOUND when the part is not stored.
-  [[nodiscard]] absl::StatusOr<std::string> ReadChunk(const CheckpointKey& key, uint32_t rank, uint64_t offset,
-                                                      uint32_t max_bytes, uint64_t* total);
+  [[nodiscard]] absl::StatusOr<std::string> ReadChunk(const CheckpointKey& key, uint32_t rank,
+                                                      uint64_t offset, uint32_t max_bytes, uint64_t* total);
   // Reads and checks every part of a checkpoint. DATA_LOSS or NOT_FOUND
   // naming the first bad part.
   [[nodiscard]] absl::Status Verify(const CheckpointKey& key, uint32_t parts);

@@ -7,9 +7,9 @@
 #include "common/status/format.h"
 #include "common/status/status.h"
 #include "common/thread/named_thread.h"
+#include "coordinator/internal/job_states.h"
 #include "coordinator/job_result.h"
 #include "coordinator/mailbox_registry.h"
-#include "coordinator/internal/job_states.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {
@@ -24,8 +24,6 @@ constexpr auto kAbortTimeout = std::chrono::seconds(1);
 // Job durations: 10 ms to ~45 min in factors of 4.
 const prometheus::Histogram::BucketBoundaries kJobDurationBuckets = {0.01,  0.04,  0.16,   0.64,   2.56,
                                                                      10.24, 40.96, 163.84, 655.36, 2621.44};
-
-
 
 }  // namespace
 
@@ -151,16 +149,18 @@ absl::Status Coordinator::OpenState() {
       BeginRecovery(job, "the coordinator restarted while assigning the job");
     }
   }
-  spdlog::info("state directory {}: {} jobs ({} unfinished), next job id {}", options_.state_dir, jobs_.size(),
-               unfinished, next_job_id_);
+  spdlog::info("state directory {}: {} jobs ({} unfinished), next job id {}", options_.state_dir,
+               jobs_.size(), unfinished, next_job_id_);
   return absl::OkStatus();
 }
 
 void Coordinator::RegisterMetrics() {
   registry_ = metrics::NewProcessRegistry("coordinator");
   prometheus::Registry& registry = *registry_;
-  metrics_.jobs_finished =
-      &prometheus::BuildCounter().Name("meshsim_coordinator_jobs_finished_total").Help("Jobs that ended, by final state.").Register(registry);
+  metrics_.jobs_finished = &prometheus::BuildCounter()
+                                .Name("meshsim_coordinator_jobs_finished_total")
+                                .Help("Jobs that ended, by final state.")
+                                .Register(registry);
   metrics_.job_duration = &prometheus::BuildHistogram()
                                .Name("meshsim_coordinator_job_duration_seconds")
                                .Help("Wall time from a job's start on its nodes to its end, by final state.")
@@ -257,7 +257,8 @@ void Coordinator::Persist(JobRecord& job) {
     job.dirty = false;
     return;
   }
-  if (!job.dirty) spdlog::error("job {}: cannot store its state (will retry): {}", job.info.job_id(), status.message());
+  if (!job.dirty)
+    spdlog::error("job {}: cannot store its state (will retry): {}", job.info.job_id(), status.message());
   job.dirty = true;
   metrics_.state_write_failures->Increment();
 }

@@ -130,7 +130,8 @@ class Coordinator {
   void AssignNextJob();
   // The newest stored checkpoint of `job` that passes its checksums;
   // damaged ones are dropped on the way. None: restart from the start.
-  std::optional<v1::CheckpointInfo> PickCheckpoint(uint64_t job_id, std::vector<v1::CheckpointInfo> candidates);
+  std::optional<v1::CheckpointInfo> PickCheckpoint(uint64_t job_id,
+                                                   std::vector<v1::CheckpointInfo> candidates);
   absl::Status CallNode(const v1::PeerInfo& node, const std::string& rpc_endpoint, std::string_view method,
                         const google::protobuf::Message& request, google::protobuf::Message* reply,
                         Duration timeout);

@@ -18,8 +18,6 @@ using internal::WallSeconds;
 
 constexpr uint32_t kMaxCheckpointChunkBytes = 8 << 20;
 
-
-
 }  // namespace
 
 void Coordinator::RegisterHandlers() {
@@ -54,8 +52,8 @@ void Coordinator::RegisterNodeHandlers() {
           }
           record = &nodes_[id];
           record->info.set_node_id(id);
-          spdlog::info("node {} {}: {} (pid {}) rpc {} data {}", id, reuse ? "is back" : "joined", request.name(),
-                       request.pid(), request.rpc_endpoint(), request.data_endpoint());
+          spdlog::info("node {} {}: {} (pid {}) rpc {} data {}", id, reuse ? "is back" : "joined",
+                       request.name(), request.pid(), request.rpc_endpoint(), request.data_endpoint());
         }
         record->info.set_name(request.name());
         record->info.set_rpc_endpoint(request.rpc_endpoint());
@@ -74,15 +72,18 @@ void Coordinator::RegisterNodeHandlers() {
           record->info.set_job_id(request.job_id());
           record->attempt = request.attempt();
           auto job = jobs_.find(request.job_id());
-          const bool carries_on = job != jobs_.end() && job->second.info.state() == v1::RUNNING &&
-                                  HoldsCurrentAttempt(*record, job->second) &&
-                                  std::ranges::count(job->second.info.assigned_nodes(), record->info.node_id()) > 0;
+          const bool carries_on =
+              job != jobs_.end() && job->second.info.state() == v1::RUNNING &&
+              HoldsCurrentAttempt(*record, job->second) &&
+              std::ranges::count(job->second.info.assigned_nodes(), record->info.node_id()) > 0;
           reply->set_drop_job(!carries_on);
           spdlog::info("node {}: {} job {} attempt {}", record->info.node_id(),
-                       carries_on ? "carries on with" : "is told to drop", request.job_id(), request.attempt());
+                       carries_on ? "carries on with" : "is told to drop", request.job_id(),
+                       request.attempt());
         }
         reply->set_node_id(record->info.node_id());
-        reply->set_heartbeat_interval_seconds(std::chrono::duration<double>(options_.heartbeat_interval).count());
+        reply->set_heartbeat_interval_seconds(
+            std::chrono::duration<double>(options_.heartbeat_interval).count());
         wake_scheduler_.notify_all();
         return absl::OkStatus();
       });
@@ -102,11 +103,12 @@ void Coordinator::RegisterNodeHandlers() {
           node.info.set_state(v1::NODE_BUSY);  // released below once idle
         }
         auto job = jobs_.find(node.info.job_id());
-        const bool current = job != jobs_.end() && HoldsCurrentAttempt(node, job->second) &&
-                             (job->second.info.state() == v1::ASSIGNING || job->second.info.state() == v1::RUNNING);
+        const bool current =
+            job != jobs_.end() && HoldsCurrentAttempt(node, job->second) &&
+            (job->second.info.state() == v1::ASSIGNING || job->second.info.state() == v1::RUNNING);
         if (request.job_id() != 0) {
-          const bool holds_current = current && request.job_id() == node.info.job_id() &&
-                                     request.attempt() == node.attempt;
+          const bool holds_current =
+              current && request.job_id() == node.info.job_id() && request.attempt() == node.attempt;
           reply->set_drop_job(!holds_current);
           if (holds_current) {
             node.virtual_time = request.virtual_time();
@@ -145,7 +147,8 @@ void Coordinator::RegisterNodeHandlers() {
         const bool held = job != jobs_.end() && HoldsCurrentAttempt(it->second, job->second);
         nodes_.erase(it);
         node_left_ = true;
-        if (held) LoseNode(job_id, StrCat("node ", request.node_id(), " (", name, ") left: ", request.reason()));
+        if (held)
+          LoseNode(job_id, StrCat("node ", request.node_id(), " (", name, ") left: ", request.reason()));
         wake_scheduler_.notify_all();
         return absl::OkStatus();
       });
@@ -235,7 +238,8 @@ void Coordinator::RegisterJobHandlers() {
         }
         const auto rank = static_cast<uint32_t>(rank_it - assigned.begin());
         if (!request.ok()) {
-          const std::string reason = StrCat("node ", request.node_id(), " (rank ", rank, "): ", request.error());
+          const std::string reason =
+              StrCat("node ", request.node_id(), " (rank ", rank, "): ", request.error());
           // A peer that stopped answering is a lost node; a model error
           // would happen again on a restart.
           const auto code = static_cast<absl::StatusCode>(request.error_code());
@@ -274,16 +278,18 @@ void Coordinator::RegisterCheckpointHandlers() {
                 StrCat("job ", request.job_id(), " attempt ", request.attempt(), " is not running"));
           }
           ranks = static_cast<uint32_t>(job.info.assigned_nodes_size());
-          if (request.rank() >= ranks || job.info.assigned_nodes(static_cast<int>(request.rank())) != request.node_id()) {
-            return absl::PermissionDeniedError(StrCat("node ", request.node_id(), " is not rank ", request.rank(),
-                                                      " of job ", request.job_id()));
+          if (request.rank() >= ranks ||
+              job.info.assigned_nodes(static_cast<int>(request.rank())) != request.node_id()) {
+            return absl::PermissionDeniedError(StrCat("node ", request.node_id(), " is not rank ",
+                                                      request.rank(), " of job ", request.job_id()));
           }
         }
         if (request.data().size() > kMaxCheckpointChunkBytes) {
           return absl::InvalidArgumentError(StrCat("checkpoint chunk of ", request.data().size(), " bytes"));
         }
         const auto begin = SteadyClock::now();
-        auto stored = checkpoints_->PutChunk(key, request.rank(), request.offset(), request.data(), request.last());
+        auto stored =
+            checkpoints_->PutChunk(key, request.rank(), request.offset(), request.data(), request.last());
         if (!stored.ok()) {
           spdlog::warn("job {}: checkpoint at window {}: part of rank {} not stored: {}", request.job_id(),
                        request.window(), request.rank(), stored.status().message());
@@ -297,8 +303,8 @@ void Coordinator::RegisterCheckpointHandlers() {
         auto it = jobs_.find(request.job_id());
         if (it == jobs_.end() || it->second.info.attempt() != request.attempt()) {
           checkpoints_->Remove(key);  // the attempt ended while the part was written
-          return absl::FailedPreconditionError(StrCat("job ", request.job_id(), " attempt ", request.attempt(),
-                                                      " is over"));
+          return absl::FailedPreconditionError(
+              StrCat("job ", request.job_id(), " attempt ", request.attempt(), " is over"));
         }
         JobRecord& job = it->second;
         PendingCheckpoint& pending = job.pending_checkpoints[{request.window(), request.attempt()}];
@@ -330,8 +336,9 @@ void Coordinator::RegisterCheckpointHandlers() {
         Persist(job);
         metrics_.checkpoints->Increment();
         reply->set_complete(true);
-        spdlog::info("job {}: checkpoint at window {} (t={}) complete: {} parts, {:.1f} KiB", job.info.job_id(),
-                     request.window(), info->virtual_time(), ranks, static_cast<double>(info->bytes()) / 1024);
+        spdlog::info("job {}: checkpoint at window {} (t={}) complete: {} parts, {:.1f} KiB",
+                     job.info.job_id(), request.window(), info->virtual_time(), ranks,
+                     static_cast<double>(info->bytes()) / 1024);
         return absl::OkStatus();
       });
 
@@ -340,9 +347,11 @@ void Coordinator::RegisterCheckpointHandlers() {
       [this](const v1::GetCheckpointRequest& request, v1::GetCheckpointReply* reply) -> absl::Status {
         const CheckpointKey key{request.job_id(), request.window(), request.attempt()};
         uint64_t total = 0;
-        const uint32_t max_bytes = std::min(std::max<uint32_t>(request.max_bytes(), 1), kMaxCheckpointChunkBytes);
-        MESHSIM_ASSIGN_OR_RETURN(*reply->mutable_data(),
-                                 checkpoints_->ReadChunk(key, request.rank(), request.offset(), max_bytes, &total));
+        const uint32_t max_bytes =
+            std::min(std::max<uint32_t>(request.max_bytes(), 1), kMaxCheckpointChunkBytes);
+        MESHSIM_ASSIGN_OR_RETURN(
+            *reply->mutable_data(),
+            checkpoints_->ReadChunk(key, request.rank(), request.offset(), max_bytes, &total));
         reply->set_total_bytes(total);
         return absl::OkStatus();
       });

@@ -38,13 +38,15 @@ absl::Status EnsureWritableDirectory(const std::string& directory) {
   const std::string probe = directory + "/.write-test";
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return absl::FailedPreconditionError(StrCat("state directory ", directory, " is not writable: ", Errno()));
+    return absl::FailedPreconditionError(
+        StrCat("state directory ", directory, " is not writable: ", Errno()));
   }
   const bool ok = ::write(fd, "ok", 2) == 2 && ::fsync(fd) == 0;
   const std::string why = ok ? "" : Errno();
   ::close(fd);
   ::unlink(probe.c_str());
-  if (!ok) return absl::FailedPreconditionError(StrCat("state directory ", directory, " is not writable: ", why));
+  if (!ok)
+    return absl::FailedPreconditionError(StrCat("state directory ", directory, " is not writable: ", why));
   return absl::OkStatus();
 }
 
@@ -53,16 +55,18 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& stat
   const std::string lock_path = state_dir + "/LOCK";
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) {
-    return absl::FailedPreconditionError(StrCat("state directory ", state_dir, ": cannot open LOCK: ", Errno()));
+    return absl::FailedPreconditionError(
+        StrCat("state directory ", state_dir, ": cannot open LOCK: ", Errno()));
   }
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(lock_fd);
-    return absl::FailedPreconditionError(
-        StrCat("state directory ", state_dir, " is in use by another coordinator (", lock_path, " is locked)"));
+    return absl::FailedPreconditionError(StrCat(
+        "state directory ", state_dir, " is in use by another coordinator (", lock_path, " is locked)"));
   }
   auto store = std::unique_ptr<JobStore>(new JobStore(state_dir, lock_fd));
   const std::string path = state_dir + "/meshsim.db";
-  if (sqlite3_open_v2(path.c_str(), &store->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+  if (sqlite3_open_v2(path.c_str(), &store->db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     return store->Error(StrCat("cannot open ", path));
   }
@@ -76,9 +80,10 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& stat
       std::strcmp(reinterpret_cast<const char*>(sqlite3_column_text(check.stmt, 0)), "ok") != 0) {
     return absl::DataLossError(StrCat("state database ", path, " is damaged: ", sqlite3_errmsg(store->db_)));
   }
-  MESHSIM_RETURN_IF_ERROR(store->Exec(
-      "CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, state INTEGER NOT NULL, info BLOB NOT NULL);"));
+  MESHSIM_RETURN_IF_ERROR(
+      store->Exec("CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                  "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, state INTEGER NOT NULL, info BLOB "
+                  "NOT NULL);"));
   Statement version;
   int schema = 0;
   if (sqlite3_prepare_v2(store->db_, "PRAGMA user_version", -1, &version.stmt, nullptr) == SQLITE_OK &&
@@ -95,7 +100,8 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& stat
                ? absl::OkStatus()
                : store->Error(StrCat("cannot prepare '", sql, "'"));
   };
-  MESHSIM_RETURN_IF_ERROR(prepare("INSERT OR REPLACE INTO jobs(id, state, info) VALUES(?, ?, ?)", &store->save_job_));
+  MESHSIM_RETURN_IF_ERROR(
+      prepare("INSERT OR REPLACE INTO jobs(id, state, info) VALUES(?, ?, ?)", &store->save_job_));
   MESHSIM_RETURN_IF_ERROR(prepare("DELETE FROM jobs WHERE id = ?", &store->delete_job_));
   MESHSIM_RETURN_IF_ERROR(
       prepare("INSERT OR REPLACE INTO counters(name, value) VALUES(?, ?)", &store->save_counter_));
@@ -157,7 +163,8 @@ absl::Status JobStore::DeleteJob(uint64_t job_id) {
 
 absl::StatusOr<std::vector<v1::JobInfo>> JobStore::LoadJobs() {
   Statement select;
-  if (sqlite3_prepare_v2(db_, "SELECT id, info FROM jobs ORDER BY id", -1, &select.stmt, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, "SELECT id, info FROM jobs ORDER BY id", -1, &select.stmt, nullptr) !=
+      SQLITE_OK) {
     return Error("cannot read jobs");
   }
   std::vector<v1::JobInfo> jobs;
@@ -187,7 +194,8 @@ absl::Status JobStore::SaveCounter(std::string_view name, uint64_t value) {
 
 absl::StatusOr<uint64_t> JobStore::LoadCounter(std::string_view name, uint64_t fallback) {
   Statement select;
-  if (sqlite3_prepare_v2(db_, "SELECT value FROM counters WHERE name = ?", -1, &select.stmt, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, "SELECT value FROM counters WHERE name = ?", -1, &select.stmt, nullptr) !=
+      SQLITE_OK) {
     return Error("cannot read counters");
   }
   sqlite3_bind_text(select.stmt, 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);

@@ -38,8 +38,8 @@ void CheckpointClient::Stop() {
 void CheckpointClient::Submit(CheckpointUpload upload) {
   std::lock_guard lock(mutex_);
   if (waiting_) {
-    spdlog::warn("job {}: checkpoint part of window {} replaced by window {} before it was sent", waiting_->job_id,
-                 waiting_->window, upload.window);
+    spdlog::warn("job {}: checkpoint part of window {} replaced by window {} before it was sent",
+                 waiting_->job_id, waiting_->window, upload.window);
   }
   waiting_ = std::move(upload);
   wake_.notify_all();
@@ -69,8 +69,8 @@ void CheckpointClient::UploadLoop() {
                     upload.bytes.size());
     } else {
       if (metrics_ != nullptr) metrics_->checkpoint_failures.Increment();
-      spdlog::warn("job {}: checkpoint at window {} not stored, the job goes on: {}", upload.job_id, upload.window,
-                   status.message());
+      spdlog::warn("job {}: checkpoint at window {} not stored, the job goes on: {}", upload.job_id,
+                   upload.window, status.message());
     }
     std::lock_guard lock(mutex_);
     in_flight_ = false;
@@ -78,7 +78,8 @@ void CheckpointClient::UploadLoop() {
 }
 
 absl::Status CheckpointClient::Upload(const CheckpointUpload& upload) {
-  MESHSIM_ASSIGN_OR_RETURN(auto client, rpc::RpcClient::Create(context_, {.endpoint = coordinator_endpoint_}));
+  MESHSIM_ASSIGN_OR_RETURN(auto client,
+                           rpc::RpcClient::Create(context_, {.endpoint = coordinator_endpoint_}));
   v1::PutCheckpointRequest request;
   request.set_node_id(upload.node_id);
   request.set_job_id(upload.job_id);
@@ -93,7 +94,8 @@ absl::Status CheckpointClient::Upload(const CheckpointUpload& upload) {
     request.set_data(data + offset, n);
     request.set_last(offset + n == upload.bytes.size());
     v1::PutCheckpointReply reply;
-    MESHSIM_RETURN_IF_ERROR(client->Call("Coordinator.PutCheckpoint", request, &reply, Deadline::After(kChunkTimeout)));
+    MESHSIM_RETURN_IF_ERROR(
+        client->Call("Coordinator.PutCheckpoint", request, &reply, Deadline::After(kChunkTimeout)));
     if (reply.complete()) {
       spdlog::info("job {}: checkpoint at window {} complete (this node's part was the last)", upload.job_id,
                    upload.window);
@@ -108,7 +110,8 @@ absl::Status CheckpointClient::Upload(const CheckpointUpload& upload) {
 
 absl::StatusOr<std::vector<std::vector<std::byte>>> CheckpointClient::Download(
     uint64_t job_id, const v1::CheckpointInfo& checkpoint) {
-  MESHSIM_ASSIGN_OR_RETURN(auto client, rpc::RpcClient::Create(context_, {.endpoint = coordinator_endpoint_}));
+  MESHSIM_ASSIGN_OR_RETURN(auto client,
+                           rpc::RpcClient::Create(context_, {.endpoint = coordinator_endpoint_}));
   std::vector<std::vector<std::byte>> parts(checkpoint.parts());
   for (uint32_t rank = 0; rank < checkpoint.parts(); ++rank) {
     v1::GetCheckpointRequest request;
@@ -122,12 +125,13 @@ absl::StatusOr<std::vector<std::vector<std::byte>>> CheckpointClient::Download(
     while (part.size() < total) {
       request.set_offset(part.size());
       v1::GetCheckpointReply reply;
-      MESHSIM_RETURN_IF_ERROR(Annotate(client->Call("Coordinator.GetCheckpoint", request, &reply,
-                                                    Deadline::After(kChunkTimeout)),
-                                       StrCat("checkpoint part ", rank)));
+      MESHSIM_RETURN_IF_ERROR(
+          Annotate(client->Call("Coordinator.GetCheckpoint", request, &reply, Deadline::After(kChunkTimeout)),
+                   StrCat("checkpoint part ", rank)));
       total = reply.total_bytes();
       if (reply.data().empty() && part.size() < total) {
-        return absl::DataLossError(StrCat("checkpoint part ", rank, " ended at ", part.size(), " of ", total, " bytes"));
+        return absl::DataLossError(
+            StrCat("checkpoint part ", rank, " ended at ", part.size(), " of ", total, " bytes"));
       }
       const auto* bytes = reinterpret_cast<const std::byte*>(reply.data().data());
       part.insert(part.end(), bytes, bytes + reply.data().size());

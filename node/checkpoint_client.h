@@ -50,8 +50,8 @@ class CheckpointClient {
   bool busy() const;
 
   // Fetches every part of `checkpoint` of `job_id`, in rank order.
-  [[nodiscard]] absl::StatusOr<std::vector<std::vector<std::byte>>> Download(uint64_t job_id,
-                                                                             const v1::CheckpointInfo& checkpoint);
+  [[nodiscard]] absl::StatusOr<std::vector<std::vector<std::byte>>> Download(
+      uint64_t job_id, const v1::CheckpointInfo& checkpoint);
 
  private:
   void UploadLoop();

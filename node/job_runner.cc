@@ -87,7 +87,8 @@ absl::Status JobRunner::Restore() {
   std::vector<checkpoint::CheckpointPart> parts;
   for (const auto& bytes : setup_.restore_parts) {
     auto part = checkpoint::CheckpointPart::Parse(bytes, limits_.max_payload_bytes);
-    if (!part.ok()) return Annotate(part.status(), StrCat("job ", setup_.job_id, ": checkpoint part ", parts.size()));
+    if (!part.ok())
+      return Annotate(part.status(), StrCat("job ", setup_.job_id, ": checkpoint part ", parts.size()));
     parts.push_back(*part);
   }
   const auto& first = parts.front().header();
@@ -103,9 +104,10 @@ absl::Status JobRunner::Restore() {
   start_window_ = first.window;
   start_next_ = first.next_time;
   if (options_.metrics != nullptr) options_.metrics->restores.Increment();
-  spdlog::info("job {}: attempt {} restored window {} (t={}) from {} parts: {} LPs and {} pending events here",
-               setup_.job_id, setup_.attempt, first.window, first.next_time, parts.size(),
-               kernel_->local_lp_count(), kernel_->pending_events());
+  spdlog::info(
+      "job {}: attempt {} restored window {} (t={}) from {} parts: {} LPs and {} pending events here",
+      setup_.job_id, setup_.attempt, first.window, first.next_time, parts.size(), kernel_->local_lp_count(),
+      kernel_->pending_events());
   setup_.restore_parts.clear();  // the kernel has copied what it needs
   setup_.restore_parts.shrink_to_fit();
   return absl::OkStatus();
@@ -143,12 +145,14 @@ absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transport
         return absl::FailedPreconditionError(
             StrCat("shm link to rank ", rank, " but its probe is not visible"));
       }
-      const std::string name = transport::shm::RingName(setup_.probe_name, setup_.job_id, setup_.attempt, setup_.rank, rank);
+      const std::string name =
+          transport::shm::RingName(setup_.probe_name, setup_.job_id, setup_.attempt, setup_.rank, rank);
       MESHSIM_ASSIGN_OR_RETURN(
           peer.link, transport::shm::ShmPeerLink::Create(name, transport::shm::kDefaultRingBytes,
                                                          setup_.run_id(), std::move(*peer.probe), &abort_));
       peer.probe.reset();
-      peer.inbound_ring_name = transport::shm::RingName(info.probe_name(), setup_.job_id, setup_.attempt, rank, setup_.rank);
+      peer.inbound_ring_name =
+          transport::shm::RingName(info.probe_name(), setup_.job_id, setup_.attempt, rank, setup_.rank);
       peer.stats.set_transport(v1::TRANSPORT_SHM);
       BindLinkMetrics(peer, info.node_id(), "shm");
       has_shm_links_ = true;
@@ -365,19 +369,25 @@ void JobRunner::SaveCheckpoint(uint64_t window, double next_time) {
   const auto begin = SteadyClock::now();
   last_checkpoint_ = begin;
   const sim::MailboxCounters& mailboxes = kernel_->mailbox_counters();
-  checkpoint::CheckpointPartWriter writer({.job_id = setup_.job_id,
-                                           .attempt = setup_.attempt,
-                                           .rank = setup_.rank,
-                                           .ranks = static_cast<uint32_t>(peers_.size()),
-                                           .state_bytes = static_cast<uint32_t>(kernel_->model().state_bytes()),
-                                           .window = window,
-                                           .next_time = next_time,
-                                           .lp_count = limits_.lp_count,
-                                           .mailbox_posts = mailboxes.posts,
-                                           .mailbox_deliveries = mailboxes.deliveries,
-                                           .mailbox_remote_events = mailboxes.remote_events});
+  checkpoint::CheckpointPartWriter writer(
+      {.job_id = setup_.job_id,
+       .attempt = setup_.attempt,
+       .rank = setup_.rank,
+       .ranks = static_cast<uint32_t>(peers_.size()),
+       .state_bytes = static_cast<uint32_t>(kernel_->model().state_bytes()),
+       .window = window,
+       .next_time = next_time,
+       .lp_count = limits_.lp_count,
+       .mailbox_posts = mailboxes.posts,
+       .mailbox_deliveries = mailboxes.deliveries,
+       .mailbox_remote_events = mailboxes.remote_events});
   kernel_->SaveCheckpoint(writer);
-  CheckpointUpload upload{setup_.node_id, setup_.job_id, setup_.attempt, window, setup_.rank, next_time,
+  CheckpointUpload upload{setup_.node_id,
+                          setup_.job_id,
+                          setup_.attempt,
+                          window,
+                          setup_.rank,
+                          next_time,
                           std::move(writer).Finish()};
   const double seconds = SecondsSince(begin);
   if (options_.metrics != nullptr) options_.metrics->checkpoint_save_seconds.Observe(seconds);
@@ -451,8 +461,8 @@ bool JobRunner::Accept(std::vector<std::byte>& bytes, uint64_t window, double se
     return false;
   }
   if (header->job_id != setup_.run_id()) {
-    Drop(StrCat("frame of job ", header->job_id >> 16, " attempt ", header->job_id & 0xffff, " (expected job ",
-                setup_.job_id, " attempt ", setup_.attempt, ")"));
+    Drop(StrCat("frame of job ", header->job_id >> 16, " attempt ", header->job_id & 0xffff,
+                " (expected job ", setup_.job_id, " attempt ", setup_.attempt, ")"));
     return false;
   }
   if (header->source_rank >= peers_.size() || header->source_rank == setup_.rank) {

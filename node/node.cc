@@ -96,7 +96,8 @@ void Node::RegisterHandlers() {
         setup.job_id = request.job_id();
         setup.attempt = std::max<uint32_t>(request.attempt(), 1);
         if (request.has_restore()) {
-          MESHSIM_ASSIGN_OR_RETURN(setup.restore_parts, checkpoints_->Download(request.job_id(), request.restore()));
+          MESHSIM_ASSIGN_OR_RETURN(setup.restore_parts,
+                                   checkpoints_->Download(request.job_id(), request.restore()));
         }
         setup.node_id = node_id_.load(std::memory_order_relaxed);
         setup.scenario = std::move(scenario);
@@ -242,7 +243,8 @@ absl::StatusOr<Duration> Node::Register(rpc::RpcClient& client) {
   }
   if (metrics_) metrics_->registered.Set(1);
   if (on_registered_) on_registered_(reply.node_id());
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(reply.heartbeat_interval_seconds()));
+  return std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(reply.heartbeat_interval_seconds()));
 }
 
 void Node::DropJob(uint64_t job_id, uint32_t attempt, std::string_view why) {
@@ -272,7 +274,8 @@ void Node::DeliverReports(rpc::RpcClient& client) {
         client.Call("Coordinator.ReportJob", report, &reply, Deadline::After(std::chrono::seconds(5)));
     // Retry later only what a coordinator that is away or busy may still
     // take; an answer that the job or attempt is over is final.
-    if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) || absl::IsResourceExhausted(status)) {
+    if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
+        absl::IsResourceExhausted(status)) {
       return;
     }
     if (status.ok()) {
@@ -295,7 +298,8 @@ void Node::MembershipLoop() {
   // lost a coordinator together do not return to it in lockstep.
   constexpr Duration kFirstBackoff = std::chrono::milliseconds(100);
   constexpr Duration kMaxBackoff = std::chrono::seconds(2);
-  std::mt19937_64 jitter(static_cast<uint64_t>(getpid()) ^ static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()));
+  std::mt19937_64 jitter(static_cast<uint64_t>(getpid()) ^
+                         static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()));
   Duration backoff = kFirstBackoff;
   Duration interval = std::chrono::milliseconds(200);
   auto last_contact = SteadyClock::now();
@@ -365,8 +369,9 @@ void Node::MembershipLoop() {
       told_unreachable = true;
       spdlog::error("coordinator {} unreachable for {:.1f} s{}", options_.coordinator_endpoint,
                     SecondsSince(last_contact),
-                    request.job_id() != 0 ? fmt::format("; job {} goes on, its report waits for it", request.job_id())
-                                          : std::string());
+                    request.job_id() != 0
+                        ? fmt::format("; job {} goes on, its report waits for it", request.job_id())
+                        : std::string());
     }
     pause(interval);
   }

@@ -25,10 +25,10 @@
 
 #include "absl/status/statusor.h"
 #include "common/metrics/metrics.h"
+#include "common/rpc/rpc_client.h"
 #include "common/rpc/rpc_server.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/zmq/zmq_link.h"
-#include "common/rpc/rpc_client.h"
 #include "node/checkpoint_client.h"
 #include "node/job_runner.h"
 #include "node/node_metrics.h"
@@ -119,7 +119,7 @@ class Node {
   uint32_t active_attempt_ = 0;         // its attempt, guarded by mutex_
   // Reports of finished jobs not yet delivered, oldest first.
   std::deque<v1::ReportJobRequest> reports_;  // guarded by mutex_
-  bool stopping_ = false;               // guarded by mutex_
+  bool stopping_ = false;                     // guarded by mutex_
 
   // Read by heartbeats from the membership thread: relaxed, standalone values.
   std::atomic<uint32_t> node_id_{0};

@@ -85,11 +85,12 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
                                   .Help("Time the window loop paused to save a checkpoint part.")
                                   .Register(registry)
                                   .Add({}, kWindowBuckets)),
-      checkpoint_upload_seconds(prometheus::BuildHistogram()
-                                    .Name("meshsim_node_checkpoint_upload_seconds")
-                                    .Help("Time to hand a checkpoint part to the coordinator (in the background).")
-                                    .Register(registry)
-                                    .Add({}, kWindowBuckets)),
+      checkpoint_upload_seconds(
+          prometheus::BuildHistogram()
+              .Name("meshsim_node_checkpoint_upload_seconds")
+              .Help("Time to hand a checkpoint part to the coordinator (in the background).")
+              .Register(registry)
+              .Add({}, kWindowBuckets)),
       checkpoint_failures(Counters(registry, "meshsim_node_checkpoint_failures_total",
                                    "Checkpoint parts the coordinator did not store (the job goes on).")
                               .Add({})),

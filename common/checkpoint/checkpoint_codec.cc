@@ -133,7 +133,8 @@ absl::StatusOr<PartHeader> VerifyCheckpointPart(std::span<const std::byte> bytes
   return header;
 }
 
-absl::StatusOr<CheckpointPart> CheckpointPart::Parse(std::span<const std::byte> bytes, size_t max_payload_bytes) {
+absl::StatusOr<CheckpointPart> CheckpointPart::Parse(std::span<const std::byte> bytes,
+                                                     size_t max_payload_bytes) {
   auto header = VerifyCheckpointPart(bytes);
   if (!header.ok()) return header.status();
   CheckpointPart part;
@@ -149,11 +150,12 @@ absl::StatusOr<CheckpointPart> CheckpointPart::Parse(std::span<const std::byte> 
     const auto lp = Load<uint32_t>(p + offset::kLp);
     const auto state_len = Load<uint32_t>(p + offset::kStateLen);
     if (lp >= header->lp_count || static_cast<int64_t>(lp) <= previous_lp) {
-      return absl::DataLossError(StrCat("checkpoint part lp record ", i, " is for lp ", lp,
-                                        " (out of range or out of order)"));
+      return absl::DataLossError(
+          StrCat("checkpoint part lp record ", i, " is for lp ", lp, " (out of range or out of order)"));
     }
     if (state_len > kMaxStateBytes || static_cast<size_t>(end - p) < kLpFixedBytes + state_len) {
-      return absl::DataLossError(StrCat("checkpoint part lp ", lp, ": state of ", state_len, " bytes overruns"));
+      return absl::DataLossError(
+          StrCat("checkpoint part lp ", lp, ": state of ", state_len, " bytes overruns"));
     }
     if ((Load<uint64_t>(p + offset::kRngGamma) & 1) == 0) {
       return absl::DataLossError(StrCat("checkpoint part lp ", lp, ": random stream gamma is even"));

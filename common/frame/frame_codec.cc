@@ -95,7 +95,8 @@ absl::StatusOr<size_t> ValidateEvent(const std::byte* p, const std::byte* end, c
   const auto dst = Load<uint32_t>(p + offset::kEventDstLp);
   const auto src = Load<uint32_t>(p + offset::kEventSrcLp);
   if (src >= limits.lp_count) {
-    return absl::DataLossError(StrCat("event ", i, " comes from lp ", src, " outside 0..", limits.lp_count - 1));
+    return absl::DataLossError(
+        StrCat("event ", i, " comes from lp ", src, " outside 0..", limits.lp_count - 1));
   }
   if (sim::IsMailboxAddress(dst)) {
     if (sim::MailboxOfAddress(dst) >= limits.mailbox_count) {

@@ -13,8 +13,9 @@
 namespace meshsim::scenario {
 namespace {
 
-constexpr std::string_view kKeys[] = {"name",      "model",     "seed",   "end_time",   "lookahead",   "nodes",
-                                      "partition", "transport", "params", "checkpoint", "max_restarts"};
+constexpr std::string_view kKeys[] = {"name",      "model",      "seed",        "end_time",
+                                      "lookahead", "nodes",      "partition",   "transport",
+                                      "params",    "checkpoint", "max_restarts"};
 
 // Accumulates "source:line: field: problem" messages.
 class Problems {
@@ -239,7 +240,8 @@ absl::Status Normalize(v1::Scenario* s) {
   }
   if (!s->has_checkpoint_every_seconds()) s->set_checkpoint_every_seconds(kDefaultCheckpointSeconds);
   if (!(s->checkpoint_every_seconds() >= 0) || !std::isfinite(s->checkpoint_every_seconds())) {
-    problem("checkpoint.every_seconds", StrCat("must be >= 0 (0 = off), got ", s->checkpoint_every_seconds()));
+    problem("checkpoint.every_seconds",
+            StrCat("must be >= 0 (0 = off), got ", s->checkpoint_every_seconds()));
   }
   if (!s->has_max_restarts()) s->set_max_restarts(kDefaultMaxRestarts);
   if (s->max_restarts() > kMaxRestarts) problem("max_restarts", StrCat("must be at most ", kMaxRestarts));

@@ -30,7 +30,8 @@ inline constexpr uint32_t kMaxRestarts = 100;
 
 // Validates a scenario from any source (a file or the network) against the
 // models in the registry, and fills defaults: name, partition, transport,
-// checkpoint interval, max_restarts and every model parameter left out. INVALID_ARGUMENT names each bad field.
+// checkpoint interval, max_restarts and every model parameter left out. INVALID_ARGUMENT names each bad
+// field.
 [[nodiscard]] absl::Status Normalize(v1::Scenario* scenario);
 
 // The model context for a normalized scenario.

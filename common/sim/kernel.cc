@@ -85,7 +85,8 @@ absl::Status Kernel::CheckTiming(const LpContext& from, std::string_view verb, d
 }
 
 absl::Status Kernel::Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload) {
-  if (phase_ == Phase::kRestoring) [[unlikely]] return RefuseWhileRestoring(from, "send");
+  if (phase_ == Phase::kRestoring) [[unlikely]]
+    return RefuseWhileRestoring(from, "send");
   MESHSIM_RETURN_IF_ERROR(CheckTiming(from, "send", delay, payload));
   if (dst_lp >= partition_->lp_count()) [[unlikely]] {
     return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " sent to lp ", dst_lp,
@@ -116,8 +117,8 @@ absl::Status Kernel::CheckMailboxName(const LpContext& from, std::string_view ve
 }
 
 absl::Status Kernel::RefuseWhileRestoring(const LpContext& from, std::string_view verb) const {
-  return absl::FailedPreconditionError(
-      StrCat("lp ", from.lp_, ": ", verb, " while restoring from a checkpoint; RestoreState may only subscribe"));
+  return absl::FailedPreconditionError(StrCat(
+      "lp ", from.lp_, ": ", verb, " while restoring from a checkpoint; RestoreState may only subscribe"));
 }
 
 absl::Status Kernel::Subscribe(const LpContext& lp, std::string_view mailbox) {
@@ -136,7 +137,8 @@ absl::Status Kernel::Subscribe(const LpContext& lp, std::string_view mailbox) {
 
 absl::Status Kernel::Post(LpContext& from, std::string_view mailbox, double delay,
                           std::span<const std::byte> payload) {
-  if (phase_ == Phase::kRestoring) [[unlikely]] return RefuseWhileRestoring(from, "post");
+  if (phase_ == Phase::kRestoring) [[unlikely]]
+    return RefuseWhileRestoring(from, "post");
   MESHSIM_RETURN_IF_ERROR(CheckTiming(from, StrCat("post to mailbox '", mailbox, "':"), delay, payload));
   MESHSIM_RETURN_IF_ERROR(CheckMailboxName(from, "post to", mailbox));
   const Event event{from.now_ + delay, 0, from.lp_, *from.sent_, payload};
@@ -325,9 +327,9 @@ absl::Status Kernel::Restore(std::span<const checkpoint::CheckpointPart> parts) 
   for (const auto& part : parts) {
     const auto& header = part.header();
     if (header.lp_count != partition_->lp_count() || header.state_bytes != model_->state_bytes()) {
-      return absl::FailedPreconditionError(
-          StrCat("checkpoint part of rank ", header.rank, " has ", header.lp_count, " LPs of ", header.state_bytes,
-                 " state bytes; this model has ", partition_->lp_count(), " of ", model_->state_bytes()));
+      return absl::FailedPreconditionError(StrCat(
+          "checkpoint part of rank ", header.rank, " has ", header.lp_count, " LPs of ", header.state_bytes,
+          " state bytes; this model has ", partition_->lp_count(), " of ", model_->state_bytes()));
     }
     part.ForEachLp([&](const checkpoint::LpRecord& record) {
       if (partition_->owner(record.lp) != options_.rank) return;
@@ -343,8 +345,8 @@ absl::Status Kernel::Restore(std::span<const checkpoint::CheckpointPart> parts) 
     }
   }
   if (restored != local_lps_.size()) {
-    return absl::DataLossError(StrCat("checkpoint holds ", restored, " of rank ", options_.rank, "'s ",
-                                      local_lps_.size(), " LPs"));
+    return absl::DataLossError(
+        StrCat("checkpoint holds ", restored, " of rank ", options_.rank, "'s ", local_lps_.size(), " LPs"));
   }
   phase_ = Phase::kRestoring;  // RestoreState re-makes the subscriptions Init made
   const double now = parts.empty() ? 0 : parts.front().header().next_time;

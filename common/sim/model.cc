@@ -17,9 +17,7 @@ void ResultFolder::AddToSeries(size_t series, size_t point, int64_t value) {
   series_[series * series_points_ + point] += value;
 }
 
-void Model::SaveState(LpContext& lp, StateWriter& out) {
-  out.PutBytes({lp.state_, state_bytes()});
-}
+void Model::SaveState(LpContext& lp, StateWriter& out) { out.PutBytes({lp.state_, state_bytes()}); }
 
 absl::Status Model::RestoreState(LpContext& lp, StateReader& in) {
   if (in.remaining() != state_bytes() || !in.GetBytes({lp.state_, state_bytes()})) {

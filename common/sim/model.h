@@ -8,9 +8,9 @@
 // partition.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>

@@ -99,7 +99,8 @@ class Epidemic final : public sim::Model {
     if (ok && person.infected_via != kNotInfected) {
       ok = in.Get(&person.exposed_at) && in.Get(&person.infectious_at) && in.Get(&person.recovered_at);
     }
-    if (!ok || in.remaining() != 0) return absl::DataLossError(StrCat("lp ", lp.lp(), ": not an epidemic state"));
+    if (!ok || in.remaining() != 0)
+      return absl::DataLossError(StrCat("lp ", lp.lp(), ": not an epidemic state"));
     return absl::OkStatus();
   }
 

@@ -22,7 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-
 std::string UrlEncode(const std::string& text) {
   std::string out;
   for (unsigned char c : text) {

@@ -115,7 +115,8 @@ class RecoveryTest : public ::testing::Test {
 
   uint64_t SubmitDetached(const std::string& yaml) {
     const std::string path = dir_.Write("job-" + std::to_string(++submitted_) + ".yaml", yaml);
-    auto result = RunMeshsim({"submit", path, "--coordinator", endpoint_, "--detach", "--json", "-"}, tag_, 30s);
+    auto result =
+        RunMeshsim({"submit", path, "--coordinator", endpoint_, "--detach", "--json", "-"}, tag_, 30s);
     EXPECT_EQ(result.exit_code, 0) << result.output;
     try {
       return nlohmann::json::parse(result.output.substr(result.output.find('{')))["job_id"].get<uint64_t>();
@@ -126,7 +127,8 @@ class RecoveryTest : public ::testing::Test {
   }
 
   nlohmann::json Status(uint64_t job) {
-    auto result = RunMeshsim({"status", std::to_string(job), "--coordinator", endpoint_, "--json"}, tag_, 20s);
+    auto result =
+        RunMeshsim({"status", std::to_string(job), "--coordinator", endpoint_, "--json"}, tag_, 20s);
     try {
       return nlohmann::json::parse(result.output.substr(result.output.find('{')));
     } catch (const std::exception&) {
@@ -151,7 +153,8 @@ class RecoveryTest : public ::testing::Test {
     const bool got = WaitFor(
         [&] {
           last = Status(job);
-          return last.value("state", "") == "RUNNING" && last.value("checkpoints_written", uint64_t{0}) >= checkpoints;
+          return last.value("state", "") == "RUNNING" &&
+                 last.value("checkpoints_written", uint64_t{0}) >= checkpoints;
         },
         60s);
     EXPECT_TRUE(got) << last.dump(2);
@@ -381,8 +384,9 @@ TEST_F(RecoveryTest, FlippedByteInTheNewestCheckpointIsDetectedAndTheOneBeforeIs
       },
       30s));
   const uint64_t window = status["checkpoint"]["window"];
-  const std::string part = state_dir_ + "/checkpoints/job-" + std::to_string(job) + "/w" + std::to_string(window) +
-                           "-a" + std::to_string(status["checkpoint"]["attempt"].get<int>()) + "/part-1";
+  const std::string part = state_dir_ + "/checkpoints/job-" + std::to_string(job) + "/w" +
+                           std::to_string(window) + "-a" +
+                           std::to_string(status["checkpoint"]["attempt"].get<int>()) + "/part-1";
   {
     std::fstream file(part, std::ios::in | std::ios::out | std::ios::binary);
     ASSERT_TRUE(file.good()) << part;
@@ -436,7 +440,8 @@ TEST_F(RecoveryTest, FullDiskFailsCheckpointsCleanlyAndTheJobGoesOn) {
   EXPECT_EQ(done["checkpoints_written"], 0);
   EXPECT_TRUE(LogHas(*coordinator_, "not stored")) << Tail(*coordinator_);
   const std::string metrics = HttpGet(metrics_url_);
-  EXPECT_EQ(metrics.find("meshsim_coordinator_checkpoint_failures_total{reason=\"disk_full\"} 0"), std::string::npos)
+  EXPECT_EQ(metrics.find("meshsim_coordinator_checkpoint_failures_total{reason=\"disk_full\"} 0"),
+            std::string::npos)
       << metrics;
   bool node_logged = false;
   for (auto& node : nodes_) node_logged = node_logged || LogHas(*node, "not stored, the job goes on");
@@ -447,7 +452,8 @@ TEST_F(RecoveryTest, CoordinatorRefusesAStateDirectoryItCannotWrite) {
   Tmpfs disk(state_dir_, "size=1m");
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
   ASSERT_TRUE(disk.Remount(MS_RDONLY, "size=1m"));
-  auto result = RunMeshsim({"coordinator", "--bind", "tcp://127.0.0.1:0", "--state-dir", state_dir_}, tag_, 20s);
+  auto result =
+      RunMeshsim({"coordinator", "--bind", "tcp://127.0.0.1:0", "--state-dir", state_dir_}, tag_, 20s);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("state directory " + state_dir_ + " is not writable"), std::string::npos)
       << result.output;
@@ -455,7 +461,8 @@ TEST_F(RecoveryTest, CoordinatorRefusesAStateDirectoryItCannotWrite) {
 
 TEST_F(RecoveryTest, SecondCoordinatorOnTheSameStateDirectoryIsRefused) {
   StartCoordinator();
-  auto result = RunMeshsim({"coordinator", "--bind", "tcp://127.0.0.1:0", "--state-dir", state_dir_}, tag_, 20s);
+  auto result =
+      RunMeshsim({"coordinator", "--bind", "tcp://127.0.0.1:0", "--state-dir", state_dir_}, tag_, 20s);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("in use by another coordinator"), std::string::npos) << result.output;
 }

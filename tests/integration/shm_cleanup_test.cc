@@ -50,8 +50,8 @@ class ShmCleanupTest : public ClusterTestBase {
  protected:
   // Without restarts, so a lost node ends the job and its cleanup shows.
   uint64_t StartLongJob(int nodes) {
-    const uint64_t job =
-        cluster_->SubmitDetached(dir_.Write("long.yaml", std::string(kLongScenario) + "max_restarts: 0\n"), nodes);
+    const uint64_t job = cluster_->SubmitDetached(
+        dir_.Write("long.yaml", std::string(kLongScenario) + "max_restarts: 0\n"), nodes);
     EXPECT_TRUE(cluster_->WaitUntilRunning(job)) << Status(job).dump();
     return job;
   }

@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -154,11 +154,11 @@ nlohmann::json ReadJson(const std::string& path) {
 }
 
 Cluster::Cluster(int nodes, const std::string& tag, double node_timeout_seconds) : tag_(tag) {
-  coordinator_ = StartMeshsim("coordinator",
-                              {"coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout",
-                               std::to_string(node_timeout_seconds), "--heartbeat-interval", "0.1",
-                               "--state-dir", state_dir_.path() + "/state"},
-                              tag);
+  coordinator_ = StartMeshsim(
+      "coordinator",
+      {"coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout", std::to_string(node_timeout_seconds),
+       "--heartbeat-interval", "0.1", "--state-dir", state_dir_.path() + "/state"},
+      tag);
   auto endpoint = coordinator_->WaitForStatus("rpc", Deadline::After(std::chrono::seconds(10)));
   if (!endpoint.ok()) {
     ADD_FAILURE() << endpoint.status().message();

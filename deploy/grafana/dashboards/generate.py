@@ -34,8 +34,8 @@ CLUSTER = [
     panel("Nodes by state", "Node processes the coordinator knows: READY (idle), BUSY (in a job) and LOST "
           "(missed heartbeats beyond the timeout).", "short",
           [target("sum by (state) (meshsim_coordinator_nodes)", "{{state}}")]),
-    panel("Jobs by state", "Jobs the coordinator holds: queued, assigning, running, and finished ones kept "
-          "for `meshsim status`.", "short",
+    panel("Jobs by state", "Jobs the coordinator holds: queued, assigning, running, recovering (a node was "
+          "lost; restarting from a checkpoint), and finished ones kept for `meshsim status`.", "short",
           [target("sum by (state) (meshsim_coordinator_jobs)", "{{state}}")]),
     panel("Jobs finished", "Jobs ending per second, by final state (COMPLETED, FAILED, CANCELLED).", "ops",
           [target(rate("meshsim_coordinator_jobs_finished_total", "state"), "{{state}}")]),
@@ -61,6 +61,30 @@ CLUSTER = [
           [target("process_resident_memory_bytes", "{{job}} {{instance}}")]),
     panel("Builds running", "Processes by meshsim version, git revision and role.", "short",
           [target("sum by (version, revision, role) (meshsim_build_info)", "{{role}} {{version}} {{revision}}")]),
+    # Durability (docs/durability.md)
+    panel("Checkpoints", "Complete checkpoints stored per second (every rank's part in place), and parts "
+          "the coordinator could not store or found damaged, by reason. Failures never stop a job; a full "
+          "disk shows here first.", "ops",
+          [target(rate("meshsim_coordinator_checkpoints_total"), "complete"),
+           target(rate("meshsim_coordinator_checkpoint_failures_total", "reason"), "failed: {{reason}}")]),
+    panel("Checkpoint bytes", "Bytes of checkpoint parts stored per second.", "Bps",
+          [target(rate("meshsim_coordinator_checkpoint_bytes_total"), "stored")]),
+    panel("Checkpoint cost", "The window loop's pause to save a part on a node (p95), the background upload "
+          "(p95), and the coordinator's write, sync and check of a part (p95).", "s",
+          [target(quantile(0.95, "meshsim_node_checkpoint_save_seconds"), "save (node)"),
+           target(quantile(0.95, "meshsim_node_checkpoint_upload_seconds"), "upload (node)"),
+           target(quantile(0.95, "meshsim_coordinator_checkpoint_part_write_seconds"), "write (coordinator)")]),
+    panel("Recoveries", "Job restarts after a lost node, and windows run again because a restart went back "
+          "to a checkpoint (per second).", "ops",
+          [target(rate("meshsim_coordinator_job_restarts_total"), "restarts"),
+           target(rate("meshsim_coordinator_replayed_windows_total"), "replayed windows")]),
+    panel("State directory size", "The coordinator's database (with its write-ahead log) and its stored "
+          "checkpoint parts.", "bytes",
+          [target("meshsim_coordinator_state_db_bytes", "database"),
+           target("meshsim_coordinator_checkpoint_store_bytes", "checkpoints")]),
+    panel("State write failures", "Writes to the coordinator's database that failed and are being retried "
+          "(per second). Anything but zero: the disk is full or failing.", "ops",
+          [target(rate("meshsim_coordinator_state_write_failures_total"), "failed writes")]),
 ]
 
 SIMULATION = [
@@ -132,7 +156,8 @@ def main():
     here = pathlib.Path(__file__).parent
     for name, uid, title, description, panels in [
         ("cluster.json", "meshsim-cluster", "meshsim / Cluster",
-         "Nodes, jobs and the control plane (RPC) of a meshsim cluster.", CLUSTER),
+         "Nodes, jobs, the control plane (RPC) and durability (checkpoints, recoveries, state) of a meshsim "
+         "cluster.", CLUSTER),
         ("simulation.json", "meshsim-simulation", "meshsim / Simulation",
          "What the nodes simulate: event and window rates, the data plane per transport, queues, rings, "
          "virtual time and mailboxes.", SIMULATION),

@@ -52,7 +52,8 @@ class InProcessJob {
                             .lookahead = context_.lookahead,
                             .rank = rank};
       kernels_.push_back(*Kernel::Create(options, *info->create(context_), partition_.get(), &sinks_[rank]));
-      const absl::Status status = restore.empty() ? kernels_.back()->Init() : kernels_.back()->Restore(restore);
+      const absl::Status status =
+          restore.empty() ? kernels_.back()->Init() : kernels_.back()->Restore(restore);
       EXPECT_TRUE(status.ok()) << status;
     }
     InstallMailboxes();
@@ -77,17 +78,18 @@ class InProcessJob {
     std::vector<std::vector<std::byte>> parts;
     for (uint32_t rank = 0; rank < kernels_.size(); ++rank) {
       const auto& counters = kernels_[rank]->mailbox_counters();
-      checkpoint::CheckpointPartWriter writer({.job_id = 7,
-                                               .attempt = 1,
-                                               .rank = rank,
-                                               .ranks = static_cast<uint32_t>(kernels_.size()),
-                                               .state_bytes = static_cast<uint32_t>(kernels_[rank]->model().state_bytes()),
-                                               .window = window_,
-                                               .next_time = next_,
-                                               .lp_count = partition_->lp_count(),
-                                               .mailbox_posts = counters.posts,
-                                               .mailbox_deliveries = counters.deliveries,
-                                               .mailbox_remote_events = counters.remote_events});
+      checkpoint::CheckpointPartWriter writer(
+          {.job_id = 7,
+           .attempt = 1,
+           .rank = rank,
+           .ranks = static_cast<uint32_t>(kernels_.size()),
+           .state_bytes = static_cast<uint32_t>(kernels_[rank]->model().state_bytes()),
+           .window = window_,
+           .next_time = next_,
+           .lp_count = partition_->lp_count(),
+           .mailbox_posts = counters.posts,
+           .mailbox_deliveries = counters.deliveries,
+           .mailbox_remote_events = counters.remote_events});
       kernels_[rank]->SaveCheckpoint(writer);
       parts.push_back(std::move(writer).Finish());
     }
@@ -160,10 +162,12 @@ std::vector<checkpoint::CheckpointPart> Parse(const std::vector<std::vector<std:
 }
 
 ModelContext Phold() {
-  return {.seed = 11,
-          .end_time = 40,
-          .lookahead = 0.25,
-          .params = {{"lps", 300}, {"start_events", 2}, {"remote_fraction", 0.3}, {"mean", 1.0}, {"payload_bytes", 12}}};
+  return {
+      .seed = 11,
+      .end_time = 40,
+      .lookahead = 0.25,
+      .params = {
+          {"lps", 300}, {"start_events", 2}, {"remote_fraction", 0.3}, {"mean", 1.0}, {"payload_bytes", 12}}};
 }
 
 ModelContext Epidemic() {
@@ -220,19 +224,18 @@ TEST_P(CheckpointRestoreTest, RestoredRunEndsWithTheUninterruptedResult) {
   ExpectSame(restored.Finish(), expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Models, CheckpointRestoreTest,
-    ::testing::Values(Case{"phold", Phold, 3, 3, PartitionKind::kBlock},
-                      Case{"phold", Phold, 3, 2, PartitionKind::kRoundRobin},
-                      Case{"phold", Phold, 1, 4, PartitionKind::kBlock},
-                      Case{"epidemic", Epidemic, 3, 3, PartitionKind::kBlock},
-                      Case{"epidemic", Epidemic, 2, 3, PartitionKind::kRoundRobin},
-                      Case{"epidemic", Epidemic, 4, 1, PartitionKind::kBlock}),
-    [](const auto& info) {
-      return info.param.model + "_" + std::to_string(info.param.ranks_before) + "_to_" +
-             std::to_string(info.param.ranks_after) +
-             (info.param.kind == PartitionKind::kBlock ? "_block" : "_round_robin");
-    });
+INSTANTIATE_TEST_SUITE_P(Models, CheckpointRestoreTest,
+                         ::testing::Values(Case{"phold", Phold, 3, 3, PartitionKind::kBlock},
+                                           Case{"phold", Phold, 3, 2, PartitionKind::kRoundRobin},
+                                           Case{"phold", Phold, 1, 4, PartitionKind::kBlock},
+                                           Case{"epidemic", Epidemic, 3, 3, PartitionKind::kBlock},
+                                           Case{"epidemic", Epidemic, 2, 3, PartitionKind::kRoundRobin},
+                                           Case{"epidemic", Epidemic, 4, 1, PartitionKind::kBlock}),
+                         [](const auto& info) {
+                           return info.param.model + "_" + std::to_string(info.param.ranks_before) + "_to_" +
+                                  std::to_string(info.param.ranks_after) +
+                                  (info.param.kind == PartitionKind::kBlock ? "_block" : "_round_robin");
+                         });
 
 TEST(CheckpointPartTest, FlippedByteIsDetected) {
   InProcessJob job("phold", Phold(), 2, PartitionKind::kBlock);
