@@ -206,27 +206,43 @@ class RecoveryTest : public ::testing::Test {
     return Tail(process).find(text) != std::string::npos;
   }
 
-  // Kills the node of a random rank at a random point after the job's
-  // first checkpoint, and checks the job recovers with the right answer.
-  void KillANodeAndExpectRecovery(const std::string& yaml, int spare_nodes) {
+  // Kills the node of a random rank at a random point after each attempt's
+  // first checkpoint, `kills` times, and checks the job recovers each time
+  // with the right answer.
+  void KillNodesAndExpectRecovery(const std::string& yaml, int spare_nodes, int kills = 1) {
     const Answer expected = Reference(yaml);
     StartCoordinator();
     StartNodes(3 + spare_nodes);
     const uint64_t job = SubmitDetached(yaml);
-    const auto running = WaitForCheckpoints(job, 1);
-    std::this_thread::sleep_for(RandomDelay(0, 0.8));  // a random point of the run
-    const size_t rank = std::uniform_int_distribution<size_t>(0, 2)(random_);
-    process::ChildProcess* victim = NodeOfRank(running, rank);
-    ASSERT_NE(victim, nullptr);
-    victim->Signal(SIGKILL);
+    uint64_t checkpoints = 0;
+    for (int kill = 0; kill < kills; ++kill) {
+      // Running as the attempt after the last kill, with a checkpoint of its own.
+      nlohmann::json running;
+      ASSERT_TRUE(WaitFor(
+          [&] {
+            running = Status(job);
+            return running.value("state", "") == "RUNNING" && running.value("attempt", 0) == kill + 1 &&
+                   running.value("checkpoints_written", uint64_t{0}) > checkpoints;
+          },
+          60s))
+          << running.dump(2);
+      checkpoints = running["checkpoints_written"];
+      std::this_thread::sleep_for(RandomDelay(0, 0.8));  // a random point of the run
+      const size_t ranks = running["assigned_nodes"].size();
+      const size_t rank = std::uniform_int_distribution<size_t>(0, ranks - 1)(random_);
+      process::ChildProcess* victim = NodeOfRank(running, rank);
+      ASSERT_NE(victim, nullptr);
+      victim->Signal(SIGKILL);
+    }
     const auto done = WaitForState(job, "COMPLETED", 120s);
     ExpectSameAnswer(done, expected);
-    ASSERT_EQ(done["restarts"].size(), 1u) << done.dump(2);
-    const auto& restart = done["restarts"][0];
-    EXPECT_EQ(restart["attempt"], 2);
-    EXPECT_EQ(restart["nodes"], spare_nodes > 0 ? 3 : 2);
-    EXPECT_NE(restart["reason"].get<std::string>().find("lost"), std::string::npos) << restart.dump();
-    EXPECT_GT(restart["from_window"].get<uint64_t>(), 0u) << "the restart should use a checkpoint";
+    ASSERT_EQ(done["restarts"].size(), static_cast<size_t>(kills)) << done.dump(2);
+    for (const auto& restart : done["restarts"]) {
+      EXPECT_NE(restart["reason"].get<std::string>().find("lost"), std::string::npos) << restart.dump();
+      EXPECT_GT(restart["from_window"].get<uint64_t>(), 0u) << "the restart should use a checkpoint";
+    }
+    EXPECT_EQ(done["restarts"].back()["attempt"], kills + 1);
+    EXPECT_EQ(done["restarts"][0]["nodes"], spare_nodes > 0 ? 3 : 2);
     EXPECT_TRUE(LogHas(*coordinator_, "restores the checkpoint at window")) << Tail(*coordinator_);
   }
 
@@ -241,16 +257,16 @@ class RecoveryTest : public ::testing::Test {
   int submitted_ = 0;
 };
 
-TEST_F(RecoveryTest, PholdLosingANodeWithASpareEndsWithTheUndisturbedResult) {
-  KillANodeAndExpectRecovery(kPhold, /*spare_nodes=*/1);
+TEST_F(RecoveryTest, PholdLosingNodesTwiceWithSparesEndsWithTheUndisturbedResult) {
+  KillNodesAndExpectRecovery(kPhold, /*spare_nodes=*/2, /*kills=*/2);
 }
 
 TEST_F(RecoveryTest, PholdLosingANodeWithoutASpareRestartsOnFewerNodesWithTheSameResult) {
-  KillANodeAndExpectRecovery(kPhold, /*spare_nodes=*/0);
+  KillNodesAndExpectRecovery(kPhold, /*spare_nodes=*/0);
 }
 
 TEST_F(RecoveryTest, EpidemicLosingANodeEndsWithTheSameCurve) {
-  KillANodeAndExpectRecovery(kEpidemic, /*spare_nodes=*/0);
+  KillNodesAndExpectRecovery(kEpidemic, /*spare_nodes=*/0);
 }
 
 TEST_F(RecoveryTest, KilledCoordinatorRestartedMidJobFinishesItWithTheSameDigest) {
