@@ -143,19 +143,9 @@ void Node::RegisterHandlers() {
       });
   rpc_server_->Register<v1::AbortJobRequest, v1::AbortJobReply>(
       "Node.AbortJob", [this](const v1::AbortJobRequest& request, v1::AbortJobReply*) {
-        std::lock_guard lock(mutex_);
-        if (active_job_ != request.job_id() || active_attempt_ != std::max<uint32_t>(request.attempt(), 1)) {
-          return absl::OkStatus();  // already gone
-        }
-        spdlog::warn("job {}: attempt {} aborted by the coordinator: {}", request.job_id(), active_attempt_,
-                     request.reason());
-        if (running_ != nullptr) {
-          running_->RequestAbort();
-        } else {
-          prepared_.reset();
-          active_job_ = 0;
-          active_attempt_ = 0;
-        }
+        // A job already gone is no error: aborts are retried.
+        DropJob(request.job_id(), std::max<uint32_t>(request.attempt(), 1),
+                StrCat("aborted by the coordinator: ", request.reason()));
         return absl::OkStatus();
       });
 }

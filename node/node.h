@@ -82,8 +82,8 @@ class Node {
   absl::StatusOr<Duration> Register(rpc::RpcClient& client);
   // Sends held job reports, oldest first, until one cannot be delivered.
   void DeliverReports(rpc::RpcClient& client);
-  // Aborts the job attempt this node holds when the coordinator says it
-  // is over.
+  // Aborts the job attempt this node holds (when it still holds it) because
+  // the coordinator said it is over: by AbortJob, or in a reply.
   void DropJob(uint64_t job_id, uint32_t attempt, std::string_view why);
   void Leave(std::string_view reason);
   void DataLoop();

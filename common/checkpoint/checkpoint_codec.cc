@@ -4,29 +4,21 @@
 
 #include <cmath>
 
+#include "common/frame/unaligned.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
 
 namespace meshsim::checkpoint {
 namespace {
 
-template <typename T>
-T Load(const std::byte* p) {
-  T value;
-  std::memcpy(&value, p, sizeof(T));
-  return value;
-}
-
-template <typename T>
-void Store(std::byte* p, T value) {
-  std::memcpy(p, &value, sizeof(T));
-}
+using frame::LoadUnaligned;
+using frame::StoreUnaligned;
 
 template <typename T>
 void Append(std::vector<std::byte>& out, T value) {
   const size_t at = out.size();
   out.resize(at + sizeof(T));
-  Store(out.data() + at, value);
+  StoreUnaligned(out.data() + at, value);
 }
 
 uint32_t Crc32(std::span<const std::byte> bytes) {
@@ -45,32 +37,32 @@ uint32_t Crc32(std::span<const std::byte> bytes) {
 CheckpointPartWriter::CheckpointPartWriter(const PartHeader& header) {
   bytes_.resize(kHeaderBytes);
   std::byte* h = bytes_.data();
-  Store<uint32_t>(h + offset::kMagic, kMagic);
-  Store<uint16_t>(h + offset::kVersion, kVersion);
-  Store<uint16_t>(h + offset::kHeaderBytes, static_cast<uint16_t>(kHeaderBytes));
-  Store<uint64_t>(h + offset::kJobId, header.job_id);
-  Store<uint32_t>(h + offset::kAttempt, header.attempt);
-  Store<uint32_t>(h + offset::kRank, header.rank);
-  Store<uint32_t>(h + offset::kRanks, header.ranks);
-  Store<uint32_t>(h + offset::kStateBytes, header.state_bytes);
-  Store<uint64_t>(h + offset::kWindow, header.window);
-  Store<double>(h + offset::kNextTime, header.next_time);
-  Store<uint64_t>(h + offset::kLpCount, header.lp_count);
-  Store<uint64_t>(h + offset::kMailboxPosts, header.mailbox_posts);
-  Store<uint64_t>(h + offset::kMailboxDeliveries, header.mailbox_deliveries);
-  Store<uint64_t>(h + offset::kMailboxRemoteEvents, header.mailbox_remote_events);
+  StoreUnaligned<uint32_t>(h + offset::kMagic, kMagic);
+  StoreUnaligned<uint16_t>(h + offset::kVersion, kVersion);
+  StoreUnaligned<uint16_t>(h + offset::kHeaderBytes, static_cast<uint16_t>(kHeaderBytes));
+  StoreUnaligned<uint64_t>(h + offset::kJobId, header.job_id);
+  StoreUnaligned<uint32_t>(h + offset::kAttempt, header.attempt);
+  StoreUnaligned<uint32_t>(h + offset::kRank, header.rank);
+  StoreUnaligned<uint32_t>(h + offset::kRanks, header.ranks);
+  StoreUnaligned<uint32_t>(h + offset::kStateBytes, header.state_bytes);
+  StoreUnaligned<uint64_t>(h + offset::kWindow, header.window);
+  StoreUnaligned<double>(h + offset::kNextTime, header.next_time);
+  StoreUnaligned<uint64_t>(h + offset::kLpCount, header.lp_count);
+  StoreUnaligned<uint64_t>(h + offset::kMailboxPosts, header.mailbox_posts);
+  StoreUnaligned<uint64_t>(h + offset::kMailboxDeliveries, header.mailbox_deliveries);
+  StoreUnaligned<uint64_t>(h + offset::kMailboxRemoteEvents, header.mailbox_remote_events);
 }
 
 void CheckpointPartWriter::AddLp(const LpRecord& record) {
   const size_t at = bytes_.size();
   bytes_.resize(at + kLpFixedBytes + record.state.size());
   std::byte* p = bytes_.data() + at;
-  Store<uint32_t>(p + offset::kLp, record.lp);
-  Store<uint64_t>(p + offset::kRngState, record.rng_state);
-  Store<uint64_t>(p + offset::kRngGamma, record.rng_gamma);
-  Store<uint64_t>(p + offset::kSent, record.sent);
-  Store<uint64_t>(p + offset::kProcessed, record.processed);
-  Store<uint32_t>(p + offset::kStateLen, static_cast<uint32_t>(record.state.size()));
+  StoreUnaligned<uint32_t>(p + offset::kLp, record.lp);
+  StoreUnaligned<uint64_t>(p + offset::kRngState, record.rng_state);
+  StoreUnaligned<uint64_t>(p + offset::kRngGamma, record.rng_gamma);
+  StoreUnaligned<uint64_t>(p + offset::kSent, record.sent);
+  StoreUnaligned<uint64_t>(p + offset::kProcessed, record.processed);
+  StoreUnaligned<uint32_t>(p + offset::kStateLen, static_cast<uint32_t>(record.state.size()));
   if (!record.state.empty()) std::memcpy(p + kLpFixedBytes, record.state.data(), record.state.size());
   ++lp_records_;
 }
@@ -83,8 +75,8 @@ void CheckpointPartWriter::AddEvent(const sim::Event& event) {
 }
 
 std::vector<std::byte> CheckpointPartWriter::Finish() && {
-  Store<uint64_t>(bytes_.data() + offset::kLpRecords, lp_records_);
-  Store<uint64_t>(bytes_.data() + offset::kEventRecords, event_records_);
+  StoreUnaligned<uint64_t>(bytes_.data() + offset::kLpRecords, lp_records_);
+  StoreUnaligned<uint64_t>(bytes_.data() + offset::kEventRecords, event_records_);
   const uint32_t crc = Crc32(bytes_);
   Append<uint32_t>(bytes_, crc);
   Append<uint32_t>(bytes_, kEndMagic);
@@ -97,35 +89,36 @@ absl::StatusOr<PartHeader> VerifyCheckpointPart(std::span<const std::byte> bytes
   }
   const std::byte* h = bytes.data();
   const std::byte* trailer = bytes.data() + bytes.size() - kTrailerBytes;
-  if (Load<uint32_t>(h + offset::kMagic) != kMagic || Load<uint32_t>(trailer + 4) != kEndMagic) {
+  if (LoadUnaligned<uint32_t>(h + offset::kMagic) != kMagic ||
+      LoadUnaligned<uint32_t>(trailer + 4) != kEndMagic) {
     return absl::DataLossError("checkpoint part magic mismatch (not a part, or truncated)");
   }
-  if (const auto version = Load<uint16_t>(h + offset::kVersion); version != kVersion) {
+  if (const auto version = LoadUnaligned<uint16_t>(h + offset::kVersion); version != kVersion) {
     return absl::DataLossError(StrCat("checkpoint part version ", version, " unsupported"));
   }
-  if (Load<uint16_t>(h + offset::kHeaderBytes) != kHeaderBytes) {
+  if (LoadUnaligned<uint16_t>(h + offset::kHeaderBytes) != kHeaderBytes) {
     return absl::DataLossError("checkpoint part header size mismatch");
   }
-  const uint32_t stored = Load<uint32_t>(trailer);
+  const uint32_t stored = LoadUnaligned<uint32_t>(trailer);
   const uint32_t computed = Crc32(bytes.first(bytes.size() - kTrailerBytes));
   if (stored != computed) {
     return absl::DataLossError(
         fmt::format("checkpoint part checksum mismatch: stored {:08x}, computed {:08x}", stored, computed));
   }
   PartHeader header;
-  header.job_id = Load<uint64_t>(h + offset::kJobId);
-  header.attempt = Load<uint32_t>(h + offset::kAttempt);
-  header.rank = Load<uint32_t>(h + offset::kRank);
-  header.ranks = Load<uint32_t>(h + offset::kRanks);
-  header.state_bytes = Load<uint32_t>(h + offset::kStateBytes);
-  header.window = Load<uint64_t>(h + offset::kWindow);
-  header.next_time = Load<double>(h + offset::kNextTime);
-  header.lp_count = Load<uint64_t>(h + offset::kLpCount);
-  header.lp_records = Load<uint64_t>(h + offset::kLpRecords);
-  header.event_records = Load<uint64_t>(h + offset::kEventRecords);
-  header.mailbox_posts = Load<uint64_t>(h + offset::kMailboxPosts);
-  header.mailbox_deliveries = Load<uint64_t>(h + offset::kMailboxDeliveries);
-  header.mailbox_remote_events = Load<uint64_t>(h + offset::kMailboxRemoteEvents);
+  header.job_id = LoadUnaligned<uint64_t>(h + offset::kJobId);
+  header.attempt = LoadUnaligned<uint32_t>(h + offset::kAttempt);
+  header.rank = LoadUnaligned<uint32_t>(h + offset::kRank);
+  header.ranks = LoadUnaligned<uint32_t>(h + offset::kRanks);
+  header.state_bytes = LoadUnaligned<uint32_t>(h + offset::kStateBytes);
+  header.window = LoadUnaligned<uint64_t>(h + offset::kWindow);
+  header.next_time = LoadUnaligned<double>(h + offset::kNextTime);
+  header.lp_count = LoadUnaligned<uint64_t>(h + offset::kLpCount);
+  header.lp_records = LoadUnaligned<uint64_t>(h + offset::kLpRecords);
+  header.event_records = LoadUnaligned<uint64_t>(h + offset::kEventRecords);
+  header.mailbox_posts = LoadUnaligned<uint64_t>(h + offset::kMailboxPosts);
+  header.mailbox_deliveries = LoadUnaligned<uint64_t>(h + offset::kMailboxDeliveries);
+  header.mailbox_remote_events = LoadUnaligned<uint64_t>(h + offset::kMailboxRemoteEvents);
   if (header.ranks == 0 || header.rank >= header.ranks) {
     return absl::DataLossError(StrCat("checkpoint part rank ", header.rank, " of ", header.ranks));
   }
@@ -147,8 +140,8 @@ absl::StatusOr<CheckpointPart> CheckpointPart::Parse(std::span<const std::byte> 
     if (static_cast<size_t>(end - p) < kLpFixedBytes) {
       return absl::DataLossError(StrCat("checkpoint part truncated in lp record ", i));
     }
-    const auto lp = Load<uint32_t>(p + offset::kLp);
-    const auto state_len = Load<uint32_t>(p + offset::kStateLen);
+    const auto lp = LoadUnaligned<uint32_t>(p + offset::kLp);
+    const auto state_len = LoadUnaligned<uint32_t>(p + offset::kStateLen);
     if (lp >= header->lp_count || static_cast<int64_t>(lp) <= previous_lp) {
       return absl::DataLossError(
           StrCat("checkpoint part lp record ", i, " is for lp ", lp, " (out of range or out of order)"));
@@ -157,7 +150,7 @@ absl::StatusOr<CheckpointPart> CheckpointPart::Parse(std::span<const std::byte> 
       return absl::DataLossError(
           StrCat("checkpoint part lp ", lp, ": state of ", state_len, " bytes overruns"));
     }
-    if ((Load<uint64_t>(p + offset::kRngGamma) & 1) == 0) {
+    if ((LoadUnaligned<uint64_t>(p + offset::kRngGamma) & 1) == 0) {
       return absl::DataLossError(StrCat("checkpoint part lp ", lp, ": random stream gamma is even"));
     }
     previous_lp = lp;

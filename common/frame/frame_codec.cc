@@ -2,44 +2,31 @@
 
 #include <cmath>
 
+#include "common/frame/unaligned.h"
 #include "common/status/format.h"
 
 namespace meshsim::frame {
-namespace {
-
-template <typename T>
-T Load(const std::byte* p) {
-  T value;
-  std::memcpy(&value, p, sizeof(T));
-  return value;
-}
-
-template <typename T>
-void Store(std::byte* p, T value) {
-  std::memcpy(p, &value, sizeof(T));
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void FrameWriter::Begin(uint64_t job_id, uint64_t window, uint32_t source_rank) {
   if (buffer_.size() < kHeaderBytes) Grow(kHeaderBytes);
   std::byte* h = buffer_.data();
-  Store<uint32_t>(h + offset::kMagic, kMagic);
-  Store<uint16_t>(h + offset::kVersion, kVersion);
-  Store<uint16_t>(h + offset::kHeaderBytes, static_cast<uint16_t>(kHeaderBytes));
-  Store<uint64_t>(h + offset::kJobId, job_id);
-  Store<uint64_t>(h + offset::kWindow, window);
-  Store<uint32_t>(h + offset::kSourceRank, source_rank);
+  StoreUnaligned<uint32_t>(h + offset::kMagic, kMagic);
+  StoreUnaligned<uint16_t>(h + offset::kVersion, kVersion);
+  StoreUnaligned<uint16_t>(h + offset::kHeaderBytes, static_cast<uint16_t>(kHeaderBytes));
+  StoreUnaligned<uint64_t>(h + offset::kJobId, job_id);
+  StoreUnaligned<uint64_t>(h + offset::kWindow, window);
+  StoreUnaligned<uint32_t>(h + offset::kSourceRank, source_rank);
   size_ = kHeaderBytes;
   event_count_ = 0;
 }
 
 std::span<const std::byte> FrameWriter::Finish(double next_time, uint32_t flags) {
   std::byte* h = buffer_.data();
-  Store<uint32_t>(h + offset::kFlags, flags);
-  Store<uint32_t>(h + offset::kEventCount, event_count_);
-  Store<double>(h + offset::kNextTime, next_time);
-  Store<uint32_t>(h + offset::kBodyBytes, static_cast<uint32_t>(size_ - kHeaderBytes));
+  StoreUnaligned<uint32_t>(h + offset::kFlags, flags);
+  StoreUnaligned<uint32_t>(h + offset::kEventCount, event_count_);
+  StoreUnaligned<double>(h + offset::kNextTime, next_time);
+  StoreUnaligned<uint32_t>(h + offset::kBodyBytes, static_cast<uint32_t>(size_ - kHeaderBytes));
   return {buffer_.data(), size_};
 }
 
@@ -55,23 +42,24 @@ absl::StatusOr<FrameHeader> FrameCodec::PeekHeader(std::span<const std::byte> by
         StrCat("frame of ", bytes.size(), " bytes is shorter than its ", kHeaderBytes, "-byte header"));
   }
   const std::byte* h = bytes.data();
-  if (Load<uint32_t>(h + offset::kMagic) != kMagic) {
+  if (LoadUnaligned<uint32_t>(h + offset::kMagic) != kMagic) {
     return absl::DataLossError("frame magic mismatch");
   }
-  if (const auto version = Load<uint16_t>(h + offset::kVersion); version != kVersion) {
+  if (const auto version = LoadUnaligned<uint16_t>(h + offset::kVersion); version != kVersion) {
     return absl::DataLossError(StrCat("frame version ", version, " unsupported (expected ", kVersion, ")"));
   }
-  if (const auto header_bytes = Load<uint16_t>(h + offset::kHeaderBytes); header_bytes != kHeaderBytes) {
+  if (const auto header_bytes = LoadUnaligned<uint16_t>(h + offset::kHeaderBytes);
+      header_bytes != kHeaderBytes) {
     return absl::DataLossError(StrCat("frame header_bytes ", header_bytes, " (expected ", kHeaderBytes, ")"));
   }
   FrameHeader header;
-  header.job_id = Load<uint64_t>(h + offset::kJobId);
-  header.window = Load<uint64_t>(h + offset::kWindow);
-  header.source_rank = Load<uint32_t>(h + offset::kSourceRank);
-  header.event_count = Load<uint32_t>(h + offset::kEventCount);
-  header.next_time = Load<double>(h + offset::kNextTime);
-  header.body_bytes = Load<uint32_t>(h + offset::kBodyBytes);
-  header.flags = Load<uint32_t>(h + offset::kFlags);
+  header.job_id = LoadUnaligned<uint64_t>(h + offset::kJobId);
+  header.window = LoadUnaligned<uint64_t>(h + offset::kWindow);
+  header.source_rank = LoadUnaligned<uint32_t>(h + offset::kSourceRank);
+  header.event_count = LoadUnaligned<uint32_t>(h + offset::kEventCount);
+  header.next_time = LoadUnaligned<double>(h + offset::kNextTime);
+  header.body_bytes = LoadUnaligned<uint32_t>(h + offset::kBodyBytes);
+  header.flags = LoadUnaligned<uint32_t>(h + offset::kFlags);
   return header;
 }
 
@@ -80,7 +68,7 @@ absl::StatusOr<size_t> ValidateEvent(const std::byte* p, const std::byte* end, c
   if (static_cast<size_t>(end - p) < kEventFixedBytes) {
     return absl::DataLossError(StrCat("truncated in event ", i));
   }
-  const auto payload_bytes = Load<uint16_t>(p + offset::kEventPayloadBytes);
+  const auto payload_bytes = LoadUnaligned<uint16_t>(p + offset::kEventPayloadBytes);
   if (payload_bytes > limits.max_payload_bytes) {
     return absl::DataLossError(
         StrCat("event ", i, " payload of ", payload_bytes, " bytes exceeds ", limits.max_payload_bytes));
@@ -88,12 +76,12 @@ absl::StatusOr<size_t> ValidateEvent(const std::byte* p, const std::byte* end, c
   if (static_cast<size_t>(end - p) < kEventFixedBytes + payload_bytes) {
     return absl::DataLossError(StrCat("truncated in payload of event ", i));
   }
-  const auto time = Load<double>(p + offset::kEventTime);
+  const auto time = LoadUnaligned<double>(p + offset::kEventTime);
   if (!std::isfinite(time)) {
     return absl::DataLossError(StrCat("event ", i, " time is not finite"));
   }
-  const auto dst = Load<uint32_t>(p + offset::kEventDstLp);
-  const auto src = Load<uint32_t>(p + offset::kEventSrcLp);
+  const auto dst = LoadUnaligned<uint32_t>(p + offset::kEventDstLp);
+  const auto src = LoadUnaligned<uint32_t>(p + offset::kEventSrcLp);
   if (src >= limits.lp_count) {
     return absl::DataLossError(
         StrCat("event ", i, " comes from lp ", src, " outside 0..", limits.lp_count - 1));
