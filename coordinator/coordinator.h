@@ -154,6 +154,9 @@ class Coordinator {
   void CompleteIfDone(JobRecord& job);
   void ForgetOldJobs();
   void CountCheckpointFailure(const absl::Status& status);
+  // Counts a stored part toward its checkpoint; when it was the last, records
+  // the checkpoint as the job's newest, prunes older ones, and returns true.
+  bool RecordStoredPart(JobRecord& job, const v1::PutCheckpointRequest& part, uint32_t ranks, uint64_t bytes);
   v1::JobInfo Snapshot(const JobRecord& job) const;
   // Whether the node holds the job's current attempt.
   bool HoldsCurrentAttempt(const NodeRecord& node, const JobRecord& job) const;

@@ -262,6 +262,41 @@ void Coordinator::RegisterJobHandlers() {
       });
 }
 
+bool Coordinator::RecordStoredPart(JobRecord& job, const v1::PutCheckpointRequest& part, uint32_t ranks,
+                                   uint64_t bytes) {
+  PendingCheckpoint& pending = job.pending_checkpoints[{part.window(), part.attempt()}];
+  pending.ranks.insert(part.rank());
+  pending.bytes += bytes;
+  if (part.rank() == 0) pending.virtual_time = part.virtual_time();
+  if (pending.ranks.size() < ranks) return false;
+  // Complete: it becomes the job's newest once it is in the database.
+  v1::CheckpointInfo* info = job.info.add_checkpoints();
+  info->set_window(part.window());
+  info->set_attempt(part.attempt());
+  info->set_parts(ranks);
+  info->set_virtual_time(pending.virtual_time);
+  info->set_bytes(pending.bytes);
+  info->set_at_unix(WallSeconds());
+  job.info.set_checkpoints_written(job.info.checkpoints_written() + 1);
+  job.pending_checkpoints.erase({part.window(), part.attempt()});
+  spdlog::info("job {}: checkpoint at window {} (t={}) complete: {} parts, {:.1f} KiB", job.info.job_id(),
+               part.window(), info->virtual_time(), ranks, static_cast<double>(info->bytes()) / 1024);
+  auto* list = job.info.mutable_checkpoints();
+  while (list->size() > static_cast<int>(kCheckpointsKept)) {
+    checkpoints_->Remove({job.info.job_id(), list->begin()->window(), list->begin()->attempt()});
+    list->erase(list->begin());
+  }
+  // Parts of checkpoints older than this one that never completed.
+  std::erase_if(job.pending_checkpoints, [&](const auto& entry) {
+    if (entry.first.first >= part.window()) return false;
+    checkpoints_->Remove({job.info.job_id(), entry.first.first, entry.first.second});
+    return true;
+  });
+  Persist(job);
+  metrics_.checkpoints->Increment();
+  return true;
+}
+
 void Coordinator::RegisterCheckpointHandlers() {
   server_->Register<v1::PutCheckpointRequest, v1::PutCheckpointReply>(
       "Coordinator.PutCheckpoint",
@@ -306,39 +341,7 @@ void Coordinator::RegisterCheckpointHandlers() {
           return absl::FailedPreconditionError(
               StrCat("job ", request.job_id(), " attempt ", request.attempt(), " is over"));
         }
-        JobRecord& job = it->second;
-        PendingCheckpoint& pending = job.pending_checkpoints[{request.window(), request.attempt()}];
-        pending.ranks.insert(request.rank());
-        pending.bytes += *stored;
-        if (request.rank() == 0) pending.virtual_time = request.virtual_time();
-        if (pending.ranks.size() < ranks) return absl::OkStatus();
-        // Complete: it becomes the job's newest once it is in the database.
-        v1::CheckpointInfo* info = job.info.add_checkpoints();
-        info->set_window(request.window());
-        info->set_attempt(request.attempt());
-        info->set_parts(ranks);
-        info->set_virtual_time(pending.virtual_time);
-        info->set_bytes(pending.bytes);
-        info->set_at_unix(WallSeconds());
-        job.info.set_checkpoints_written(job.info.checkpoints_written() + 1);
-        job.pending_checkpoints.erase({request.window(), request.attempt()});
-        auto* list = job.info.mutable_checkpoints();
-        while (list->size() > static_cast<int>(kCheckpointsKept)) {
-          checkpoints_->Remove({job.info.job_id(), list->begin()->window(), list->begin()->attempt()});
-          list->erase(list->begin());
-        }
-        // Parts of checkpoints older than this one that never completed.
-        std::erase_if(job.pending_checkpoints, [&](const auto& entry) {
-          if (entry.first.first >= request.window()) return false;
-          checkpoints_->Remove({job.info.job_id(), entry.first.first, entry.first.second});
-          return true;
-        });
-        Persist(job);
-        metrics_.checkpoints->Increment();
-        reply->set_complete(true);
-        spdlog::info("job {}: checkpoint at window {} (t={}) complete: {} parts, {:.1f} KiB",
-                     job.info.job_id(), request.window(), info->virtual_time(), ranks,
-                     static_cast<double>(info->bytes()) / 1024);
+        reply->set_complete(RecordStoredPart(it->second, request, ranks, *stored));
         return absl::OkStatus();
       });
 
