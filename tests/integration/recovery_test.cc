@@ -271,7 +271,9 @@ TEST_F(RecoveryTest, EpidemicLosingANodeEndsWithTheSameCurve) {
 
 TEST_F(RecoveryTest, KilledCoordinatorRestartedMidJobFinishesItWithTheSameDigest) {
   const Answer expected = Reference(kPhold);
-  StartCoordinator();
+  // Time enough for every node to come back, even on a loaded machine.
+  const double grace = 8.0;
+  StartCoordinator(grace);
   StartNodes(3);
   const uint64_t job = SubmitDetached(kPhold);
   WaitForCheckpoints(job, 1);
@@ -279,7 +281,7 @@ TEST_F(RecoveryTest, KilledCoordinatorRestartedMidJobFinishesItWithTheSameDigest
   coordinator_->Signal(SIGKILL);
   coordinator_->Wait(Deadline::After(5s));
   std::this_thread::sleep_for(RandomDelay(0.2, 1.5));  // the nodes carry on alone
-  StartCoordinator();
+  StartCoordinator(grace);
   const auto done = WaitForState(job, "COMPLETED", 120s);
   ExpectSameAnswer(done, expected);
   EXPECT_EQ(done["attempt"], 1) << "the nodes carried on; nothing was restarted";
@@ -358,7 +360,8 @@ bool AnyTemporaryPart(const std::string& directory) {
 
 TEST_F(RecoveryTest, CoordinatorKilledWhileWritingACheckpointRestartsFromThePreviousComplete) {
   const Answer expected = Reference(kBigPhold);
-  StartCoordinator();
+  const double grace = 8.0;  // the nodes come back to the restarted coordinator
+  StartCoordinator(grace);
   StartNodes(3);
   const uint64_t job = SubmitDetached(kBigPhold);
   const auto first = WaitForCheckpoints(job, 1);
@@ -367,9 +370,16 @@ TEST_F(RecoveryTest, CoordinatorKilledWhileWritingACheckpointRestartsFromThePrev
   ASSERT_TRUE(WaitFor([&] { return AnyTemporaryPart(state_dir_ + "/checkpoints"); }, 60s));
   coordinator_->Signal(SIGKILL);
   coordinator_->Wait(Deadline::After(5s));
-  StartCoordinator();
+  StartCoordinator(grace);
   EXPECT_FALSE(AnyTemporaryPart(state_dir_ + "/checkpoints")) << "half-written parts are swept";
-  const auto after = Status(job);
+  nlohmann::json after;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        after = Status(job);
+        return after.value("state", "") == "RUNNING";
+      },
+      30s))
+      << after.dump(2);
   ASSERT_TRUE(after.contains("checkpoint")) << after.dump(2);
   const uint64_t usable = after["checkpoint"]["window"];
   EXPECT_GE(usable, complete_window);
