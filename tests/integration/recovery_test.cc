@@ -287,6 +287,29 @@ TEST_F(RecoveryTest, KilledCoordinatorRestartedMidJobFinishesItWithTheSameDigest
   EXPECT_EQ(done["attempt"], 1) << "the nodes carried on; nothing was restarted";
 }
 
+TEST_F(RecoveryTest, ResultsFinishedWhileTheCoordinatorWasAwayAreDeliveredWhenItIsBack) {
+  const Answer expected = Reference(kPhold);
+  const double grace = 8.0;
+  StartCoordinator(grace);
+  StartNodes(3);
+  const uint64_t job = SubmitDetached(kPhold);
+  WaitForCheckpoints(job, 1);
+  coordinator_->Signal(SIGKILL);
+  coordinator_->Wait(Deadline::After(5s));
+  // Every node finishes its part with nobody to tell.
+  for (auto& node : nodes_) {
+    ASSERT_TRUE(WaitFor([&] { return LogHas(*node, "job " + std::to_string(job) + ": done"); }, 60s))
+        << Tail(*node);
+  }
+  StartCoordinator(grace);
+  const auto done = WaitForState(job, "COMPLETED", 60s);
+  ExpectSameAnswer(done, expected);
+  EXPECT_EQ(done["attempt"], 1);
+  for (auto& node : nodes_) {
+    EXPECT_TRUE(WaitFor([&] { return LogHas(*node, "report delivered"); }, 10s)) << Tail(*node);
+  }
+}
+
 TEST_F(RecoveryTest, KilledCoordinatorKeepsQueuedAndFinishedJobsAndNeverReusesIds) {
   constexpr char kShort[] = R"(
 model: phold
