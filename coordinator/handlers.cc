@@ -158,6 +158,10 @@ void Coordinator::RegisterJobHandlers() {
   server_->Register<v1::SubmitJobRequest, v1::SubmitJobReply>(
       "Coordinator.SubmitJob", [this](const v1::SubmitJobRequest& request, v1::SubmitJobReply* reply) {
         v1::Scenario scenario = request.scenario();
+        if (!request.scenario_yaml().empty()) {
+          MESHSIM_ASSIGN_OR_RETURN(scenario, scenario::ParseYaml(request.scenario_yaml(), "scenario"));
+        }
+        if (request.nodes() != 0) scenario.set_nodes(request.nodes());
         MESHSIM_RETURN_IF_ERROR(scenario::Normalize(&scenario));
         std::lock_guard lock(mutex_);
         const uint64_t id = next_job_id_;
@@ -199,6 +203,25 @@ void Coordinator::RegisterJobHandlers() {
         if (it == jobs_.end()) return absl::NotFoundError(StrCat("no job ", request.job_id()));
         EndJob(it->second, v1::CANCELLED, "cancelled by request");
         *reply->mutable_job() = Snapshot(it->second);
+        return absl::OkStatus();
+      });
+
+  server_->Register<v1::ListModelsRequest, v1::ListModelsReply>(
+      "Coordinator.ListModels", [](const v1::ListModelsRequest&, v1::ListModelsReply* reply) {
+        for (const sim::ModelInfo* info : sim::ModelRegistry::Global().List()) {
+          v1::ModelDescription* model = reply->add_models();
+          model->set_name(info->name);
+          model->set_description(info->description);
+          for (const sim::ParamSpec& spec : info->params) {
+            v1::ModelParam* param = model->add_params();
+            param->set_name(spec.name);
+            param->set_integer(spec.kind == sim::ParamSpec::Kind::kInteger);
+            param->set_min(spec.min);
+            param->set_max(spec.max);
+            param->set_default_value(spec.default_value);
+            param->set_help(spec.help);
+          }
+        }
         return absl::OkStatus();
       });
 

@@ -1,0 +1,112 @@
+"""Jobs as plain data: the same fields as `meshsim status --json`
+(docs/cli.md), built from the JobInfo message, and pandas data frames of a
+result's series, nodes and links when pandas is installed."""
+from meshsim_client._proto import meshsim_pb2
+
+_PARTITIONS = {meshsim_pb2.PARTITION_BLOCK: "block", meshsim_pb2.PARTITION_ROUND_ROBIN: "round_robin"}
+_TRANSPORTS = {meshsim_pb2.TRANSPORT_AUTO: "auto", meshsim_pb2.TRANSPORT_SHM: "shm",
+               meshsim_pb2.TRANSPORT_TCP: "tcp"}
+TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
+
+
+def state_name(state):
+    return meshsim_pb2.JobState.Name(state)
+
+
+def _scenario(s):
+    return {
+        "name": s.name, "model": s.model, "seed": s.seed, "end_time": s.end_time, "lookahead": s.lookahead,
+        "nodes": s.nodes, "partition": _PARTITIONS.get(s.partition, "block"),
+        "transport": _TRANSPORTS.get(s.transport, "auto"), "params": dict(sorted(s.params.items())),
+        "checkpoint_every_seconds": s.checkpoint_every_seconds, "max_restarts": s.max_restarts,
+    }
+
+
+def _mailboxes(m):
+    return {"posts": m.posts, "deliveries": m.deliveries, "remote_events": m.remote_events}
+
+
+def _result_fields(r, out):
+    out.update({
+        "committed_events": r.committed_events, "pending_events": r.pending_events, "end_time": r.end_time,
+        "windows": r.windows, "wall_seconds": r.wall_seconds, "event_rate": r.event_rate,
+        "digest": f"{r.digest:016x}",
+        "nodes": [{"id": n.node_id, "rank": n.rank, "lps": n.lps, "events": n.committed_events,
+                   "pending_events": n.pending_events, "loop_seconds": n.loop_seconds,
+                   "frames_dropped": n.frames_dropped, "mailboxes": _mailboxes(n.mailboxes)} for n in r.nodes],
+        "links": [{"from": l.from_node, "to": l.to_node, "transport": _TRANSPORTS.get(l.transport, "tcp"),
+                   "messages": l.messages, "bytes": l.bytes, "events": l.events}
+                  for n in r.nodes for l in n.links],
+        "summary": dict(sorted(r.summary.items())),
+        "mailboxes": {"count": r.mailbox_count, **_mailboxes(r.mailboxes)},
+    })
+    if r.series:
+        series = {"interval": r.series_interval,
+                  "time": [k * r.series_interval for k in range(len(r.series[0].values))]}
+        for one in r.series:
+            series[one.name] = list(one.values)
+        out["series"] = series
+
+
+def job_to_dict(job):
+    """A JobInfo message as the CLI's --json object."""
+    out = {
+        "job_id": job.job_id,
+        "state": state_name(job.state),
+        "reason": job.reason,
+        "scenario": _scenario(job.scenario),
+        "virtual_time": job.scenario.end_time if job.state == meshsim_pb2.COMPLETED else job.virtual_time,
+        "attempt": max(job.attempt, 1),
+        "assigned_nodes": list(job.assigned_nodes),
+        "checkpoints_written": job.checkpoints_written,
+        "restarts": [{"attempt": r.attempt, "reason": r.reason, "at_unix": r.at_unix, "from_window": r.from_window,
+                      "replayed_windows": r.replayed_windows, "nodes": r.nodes} for r in job.restarts],
+        "replayed_windows": sum(r.replayed_windows for r in job.restarts),
+        "history": [{"state": state_name(c.state), "reason": c.reason, "at_unix": c.at_unix} for c in job.history],
+    }
+    if job.checkpoints:
+        c = job.checkpoints[-1]
+        out["checkpoint"] = {"window": c.window, "attempt": c.attempt, "parts": c.parts,
+                             "virtual_time": c.virtual_time, "bytes": c.bytes, "at_unix": c.at_unix}
+    if job.state == meshsim_pb2.COMPLETED:
+        _result_fields(job.result, out)
+    return out
+
+
+class JobStatus(dict):
+    """One job's state and, once COMPLETED, its result: a dict with the
+    fields of `meshsim status --json`, readable as attributes too
+    (`status.digest`), and as data frames."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def done(self):
+        return self["state"] in TERMINAL_STATES
+
+    def _frame(self, rows, columns):
+        import pandas  # optional: only the frames need it
+
+        return pandas.DataFrame(rows, columns=columns)
+
+    def series_frame(self):
+        """The model's time series: a column `time`, then one per series."""
+        series = self.get("series")
+        if not series:
+            return self._frame([], ["time"])
+        names = ["time"] + [k for k in series if k not in ("interval", "time")]
+        return self._frame(list(zip(*(series[n] for n in names))), names)
+
+    def nodes_frame(self):
+        """One row per node: id, rank, lps, events, pending_events, loop_seconds, frames_dropped."""
+        columns = ["id", "rank", "lps", "events", "pending_events", "loop_seconds", "frames_dropped"]
+        return self._frame([{c: n[c] for c in columns} for n in self.get("nodes", [])], columns)
+
+    def links_frame(self):
+        """One row per directed link: from, to, transport, messages, bytes, events."""
+        columns = ["from", "to", "transport", "messages", "bytes", "events"]
+        return self._frame(self.get("links", []), columns)
