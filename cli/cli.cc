@@ -43,6 +43,9 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--nodes", run.nodes, "Number of node processes (default: the scenario's)");
   run_cmd->add_option("--json", run_json, "Write the JSON result to this file ('-' for stdout)");
   run_cmd->add_option("--csv", run.csv_path, "Write the model's time series to this CSV file");
+  run_cmd->add_option(
+      "--plot", run.plot_path,
+      "Draw the time series, events per node and bytes per link to this .svg or .png (gnuplot)");
   run_cmd->add_flag("--show-logs", run.show_logs, "Show the cluster's logs as they come");
   run_cmd->add_flag(
       "--metrics", run.metrics,
@@ -63,13 +66,19 @@ int Main(int argc, char** argv) {
   submit_cmd->add_flag("--detach", submit.detach, "Print the job id and return without waiting");
   submit_cmd->add_option("--json", submit_json, "Write the JSON result to this file ('-' for stdout)");
   submit_cmd->add_option("--csv", submit.csv_path, "Write the model's time series to this CSV file");
+  submit_cmd->add_option(
+      "--plot", submit.plot_path,
+      "Draw the time series, events per node and bytes per link to this .svg or .png (gnuplot)");
 
   std::string coordinator;
   uint64_t job_id = 0;
   std::string status_csv;
+  std::string status_plot;
   auto* status_cmd = app.add_subcommand("status", "Show a job's state and result");
   status_cmd->add_option("job", job_id, "Job id")->required();
   status_cmd->add_option("--csv", status_csv, "Write the finished job's time series to this CSV file");
+  status_cmd->add_option("--plot", status_plot,
+                         "Draw the finished job's series, events per node and bytes per link (.svg or .png)");
   AddCoordinatorOption(status_cmd, &coordinator);
   AddJsonFlag(status_cmd, &global);
 
@@ -224,7 +233,7 @@ int Main(int argc, char** argv) {
     submit.json_path = json_target(submit_json);
     return Submit(global, submit);
   }
-  if (chosen == status_cmd) return Status(global, coordinator, job_id, status_csv);
+  if (chosen == status_cmd) return Status(global, coordinator, job_id, status_csv, status_plot);
   if (chosen == cancel_cmd) return Cancel(global, coordinator, job_id);
   if (chosen == nodes_cmd) return Nodes(global, coordinator);
   if (chosen == models_cmd) return Models(global);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "cli/bench/plot.h"
 #include "cli/commands.h"
 #include "cli/job_client.h"
 #include "cli/local_cluster.h"
@@ -48,7 +49,8 @@ absl::Status CallCoordinator(const std::string& endpoint, std::string_view metho
 int RunLocal(const GlobalOptions& global, const RunOptions& options) {
   auto scenario = LoadScenario(options.scenario_path, options.nodes);
   if (!scenario.ok()) return FailWith(scenario.status());
-  if (auto status = CheckSeriesWanted(*scenario, options.csv_path); !status.ok()) return FailWith(status);
+  const JobOutputs outputs{options.json_path, options.csv_path, options.plot_path};
+  if (auto status = CheckOutputsWanted(*scenario, outputs); !status.ok()) return FailWith(status);
   CatchInterrupts();
   if (!global.json) {
     fmt::print(stderr, "meshsim: starting a local cluster of {} node(s) for {}\n", scenario->nodes(),
@@ -82,7 +84,7 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
     fmt::print(stderr, "meshsim: {}\n{}", job.status().message(), (*cluster)->DescribeExits());
     return kExitFailed;
   }
-  int code = ReportJob(global, *job, options.json_path, options.csv_path);
+  int code = ReportJob(global, *job, outputs);
   if (job->state() == v1::FAILED) {
     const std::string exits = (*cluster)->DescribeExits();
     if (!exits.empty()) fmt::print(stderr, "{}", exits);
@@ -100,7 +102,8 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
 int Submit(const GlobalOptions& global, const SubmitOptions& options) {
   auto scenario = LoadScenario(options.scenario_path, options.nodes);
   if (!scenario.ok()) return FailWith(scenario.status());
-  if (auto status = CheckSeriesWanted(*scenario, options.csv_path); !status.ok()) return FailWith(status);
+  const JobOutputs outputs{options.json_path, options.csv_path, options.plot_path};
+  if (auto status = CheckOutputsWanted(*scenario, outputs); !status.ok()) return FailWith(status);
   zmq::context_t context;
   auto client = Connect(context, options.coordinator);
   if (!client.ok()) return FailWith(client.status());
@@ -121,12 +124,15 @@ int Submit(const GlobalOptions& global, const SubmitOptions& options) {
   CatchInterrupts();
   auto job = FollowJob(**client, reply.job_id(), &g_interrupted);
   if (!job.ok()) return FailWith(job.status());
-  const int code = ReportJob(global, *job, options.json_path, options.csv_path);
+  const int code = ReportJob(global, *job, outputs);
   return g_interrupted.load() ? kExitInterrupted : code;
 }
 
 int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id,
-           const std::string& csv_path) {
+           const std::string& csv_path, const std::string& plot_path) {
+  if (!plot_path.empty()) {
+    if (auto status = bench::CheckPlotTarget(plot_path); !status.ok()) return FailWith(status);
+  }
   v1::GetJobRequest request;
   request.set_job_id(job_id);
   v1::GetJobReply reply;
@@ -141,6 +147,12 @@ int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t
     if (auto status = WriteSeriesCsv(reply.job().result(), csv_path); !status.ok()) {
       return FailWith(absl::InvalidArgumentError(StrCat("--csv: ", status.message())));
     }
+  }
+  if (!plot_path.empty()) {
+    if (reply.job().state() != v1::COMPLETED) {
+      return FailWith(absl::FailedPreconditionError(StrCat("--plot: job ", job_id, " has not completed")));
+    }
+    if (auto status = PlotJob(reply.job(), plot_path); !status.ok()) return FailWith(status);
   }
   return reply.job().state() == v1::FAILED ? kExitFailed : kExitOk;
 }

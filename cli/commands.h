@@ -25,6 +25,7 @@ struct RunOptions {
   std::optional<uint32_t> nodes;
   std::string json_path;  // also write the JSON result here
   std::string csv_path;   // write the time series here
+  std::string plot_path;  // draw the series and the node and link tables here
   bool show_logs = false;
   double node_timeout_seconds = 2.0;
   bool metrics = false;  // serve /metrics and keep the cluster up after the job
@@ -38,10 +39,11 @@ struct SubmitOptions {
   bool detach = false;
   std::string json_path;
   std::string csv_path;
+  std::string plot_path;
 };
 int Submit(const GlobalOptions& global, const SubmitOptions& options);
 int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id,
-           const std::string& csv_path);
+           const std::string& csv_path, const std::string& plot_path);
 int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t job_id);
 int Nodes(const GlobalOptions& global, const std::string& coordinator);
 int Models(const GlobalOptions& global);

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <thread>
 
+#include "cli/bench/plot.h"
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
 #include "common/sim/model.h"
@@ -52,8 +53,9 @@ absl::StatusOr<v1::JobInfo> FollowJob(rpc::RpcClient& client, uint64_t job_id,
   }
 }
 
-absl::Status CheckSeriesWanted(const v1::Scenario& scenario, const std::string& csv_path) {
-  if (csv_path.empty()) return absl::OkStatus();
+absl::Status CheckOutputsWanted(const v1::Scenario& scenario, const JobOutputs& outputs) {
+  if (!outputs.plot_path.empty()) MESHSIM_RETURN_IF_ERROR(bench::CheckPlotTarget(outputs.plot_path));
+  if (outputs.csv_path.empty()) return absl::OkStatus();
   const sim::ModelInfo* info = sim::ModelRegistry::Global().Find(scenario.model());
   if (info == nullptr) return absl::OkStatus();  // the scenario check names it
   MESHSIM_ASSIGN_OR_RETURN(auto model, info->create(scenario::ModelContextOf(scenario)));
@@ -64,16 +66,18 @@ absl::Status CheckSeriesWanted(const v1::Scenario& scenario, const std::string& 
   return absl::OkStatus();
 }
 
-int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const std::string& json_path,
-              const std::string& csv_path) {
+int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const JobOutputs& outputs) {
   ShowJob(global.json, job);
-  if (!json_path.empty()) {
-    if (auto status = WriteTextFile(json_path, JobJson(job).dump(2) + "\n"); !status.ok()) {
+  if (!outputs.json_path.empty()) {
+    if (auto status = WriteTextFile(outputs.json_path, JobJson(job).dump(2) + "\n"); !status.ok()) {
       return FailWith(status);
     }
   }
-  if (!csv_path.empty() && job.state() == v1::COMPLETED) {
-    if (auto status = WriteSeriesCsv(job.result(), csv_path); !status.ok()) return FailWith(status);
+  if (!outputs.csv_path.empty() && job.state() == v1::COMPLETED) {
+    if (auto status = WriteSeriesCsv(job.result(), outputs.csv_path); !status.ok()) return FailWith(status);
+  }
+  if (!outputs.plot_path.empty() && job.state() == v1::COMPLETED) {
+    if (auto status = PlotJob(job, outputs.plot_path); !status.ok()) return FailWith(status);
   }
   return job.state() == v1::COMPLETED ? kExitOk : kExitFailed;
 }

@@ -22,14 +22,20 @@ namespace meshsim::cli {
 [[nodiscard]] absl::StatusOr<v1::JobInfo> FollowJob(rpc::RpcClient& client, uint64_t job_id,
                                                     const std::atomic<bool>* interrupted);
 
-// INVALID_ARGUMENT naming --csv when the scenario's model reports no time
-// series, so a run that could not produce the file is not started.
-[[nodiscard]] absl::Status CheckSeriesWanted(const v1::Scenario& scenario, const std::string& csv_path);
+// Files a finished job is written to, each when set.
+struct JobOutputs {
+  std::string json_path;  // the JSON result
+  std::string csv_path;   // the model's time series
+  std::string plot_path;  // .svg or .png: series, events per node, bytes per link
+};
 
-// Prints the job (table or JSON per `global`), writes the JSON result to
-// json_path and the time series to csv_path when set, and returns the exit
-// code for its state.
-int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const std::string& json_path,
-              const std::string& csv_path);
+// Checks, before a run that could not produce them starts: INVALID_ARGUMENT
+// naming --csv when the scenario's model reports no time series, and naming
+// --plot for a bad extension; FAILED_PRECONDITION when gnuplot is missing.
+[[nodiscard]] absl::Status CheckOutputsWanted(const v1::Scenario& scenario, const JobOutputs& outputs);
+
+// Prints the job (table or JSON per `global`), writes the outputs that are
+// set, and returns the exit code for its state.
+int ReportJob(const GlobalOptions& global, const v1::JobInfo& job, const JobOutputs& outputs);
 
 }  // namespace meshsim::cli

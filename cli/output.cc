@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <fstream>
 
+#include "cli/bench/plot.h"
 #include "cli/commands.h"
 #include "common/scenario/scenario.h"
 #include "common/status/format.h"
+#include "common/status/status.h"
 #include "coordinator/coordinator.h"
 #include "fmt/format.h"
 
@@ -135,6 +137,44 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
     out["series"] = std::move(series);
   }
   return out;
+}
+
+absl::Status PlotJob(const v1::JobInfo& job, const std::string& path) {
+  const v1::JobResult& r = job.result();
+  std::vector<bench::Chart> charts;
+  const std::string name = StrCat(job.scenario().name(), " (job ", job.job_id(), ")");
+  if (r.series_size() > 0) {
+    bench::Chart series{.title = StrCat(name, ": ", job.scenario().model(), " series"),
+                        .y_label = "count",
+                        .style = bench::Chart::Style::kLines,
+                        .x_label = "virtual time"};
+    for (const auto& one : r.series()) series.series.push_back(one.name());
+    for (int k = 0; k < r.series(0).values_size(); ++k) {
+      series.groups.push_back(fmt::format("{:g}", k * r.series_interval()));
+      std::vector<double> row;
+      for (const auto& one : r.series()) row.push_back(static_cast<double>(one.values(k)));
+      series.values.push_back(std::move(row));
+    }
+    charts.push_back(std::move(series));
+  }
+  bench::Chart nodes{
+      .title = StrCat(name, ": events committed per node"), .y_label = "events", .series = {"events"}};
+  for (const auto& node : r.nodes()) {
+    nodes.groups.push_back(StrCat("node ", node.node_id(), " (rank ", node.rank(), ")"));
+    nodes.values.push_back({static_cast<double>(node.committed_events())});
+  }
+  charts.push_back(std::move(nodes));
+  bench::Chart links{.title = StrCat(name, ": bytes per link"), .y_label = "bytes", .series = {"shm", "tcp"}};
+  for (const auto& node : r.nodes()) {
+    for (const auto& link : node.links()) {
+      const bool shm = link.transport() == v1::TRANSPORT_SHM;
+      links.groups.push_back(StrCat(link.from_node(), " -> ", link.to_node()));
+      links.values.push_back(
+          {shm ? static_cast<double>(link.bytes()) : 0, shm ? 0 : static_cast<double>(link.bytes())});
+    }
+  }
+  if (!links.groups.empty()) charts.push_back(std::move(links));
+  return Annotate(bench::PlotCharts(charts, path), "--plot");
 }
 
 absl::Status WriteSeriesCsv(const v1::JobResult& result, const std::string& path) {

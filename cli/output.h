@@ -14,6 +14,11 @@ namespace meshsim::cli {
 // The job as the stable JSON document of `run --json`, `submit --json` and
 // `status --json`.
 nlohmann::json JobJson(const v1::JobInfo& job);
+
+// Draws a completed job (gnuplot, .svg or .png): the model's time series
+// when it has them, the events each node processed, and the bytes each
+// directed link carried, by transport.
+[[nodiscard]] absl::Status PlotJob(const v1::JobInfo& job, const std::string& path);
 nlohmann::json NodesJson(const v1::ListNodesReply& nodes);
 
 // Writes the job's time series as CSV: a `time` column, then one column per

@@ -98,9 +98,9 @@ int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
     if (auto status = WriteTextFile(path, text); !status.ok()) return FailWith(status);
   }
   if (!options.plot_path.empty()) {
-    bench::BarChart latency{
+    bench::Chart latency{
         .title = "Round-trip latency, p50 (lower is better)", .y_label = "microseconds", .log_y = true};
-    bench::BarChart throughput{
+    bench::Chart throughput{
         .title = "One-way throughput (higher is better)", .y_label = "MB/s", .log_y = true};
     std::map<std::string, size_t> group_of;
     for (size_t size : run.sizes) {
@@ -120,7 +120,7 @@ int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
       latency.values[g][s] = r.p50_us;
       throughput.values[g][s] = r.megabytes_per_second;
     }
-    if (auto status = bench::PlotBarCharts({latency, throughput}, options.plot_path); !status.ok()) {
+    if (auto status = bench::PlotCharts({latency, throughput}, options.plot_path); !status.ok()) {
       return FailWith(status);
     }
     if (!global.json) fmt::print("plot written to {}\n", options.plot_path);

@@ -52,7 +52,7 @@ absl::Status CheckPlotTarget(const std::string& out_path) {
   return absl::OkStatus();
 }
 
-absl::Status PlotBarCharts(const std::vector<BarChart>& charts, const std::string& out_path) {
+absl::Status PlotCharts(const std::vector<Chart>& charts, const std::string& out_path) {
   MESHSIM_RETURN_IF_ERROR(CheckPlotTarget(out_path));
   const std::string extension = std::filesystem::path(out_path).extension().string();
   const std::string gnuplot = FindOnPath("gnuplot");
@@ -69,28 +69,38 @@ absl::Status PlotBarCharts(const std::vector<BarChart>& charts, const std::strin
           : fmt::format("set terminal pngcairo size 1100,{} font 'sans,10' background rgb 'white'\n", height);
   script += "set output " + Quoted(std::filesystem::absolute(out_path).string()) + "\n";
   script += fmt::format("set multiplot layout {},1\n", charts.size());
-  script +=
-      "set style data histograms\nset style histogram clustered gap 1\n"
-      "set style fill solid 0.85 border -1\nset key outside right top\n"
-      "set xtics rotate by -20 nomirror\nset grid ytics\nset bmargin 5\n";
+  script += "set key outside right top\nset grid ytics\nset bmargin 5\n";
   for (size_t c = 0; c < charts.size(); ++c) {
-    const BarChart& chart = charts[c];
+    const Chart& chart = charts[c];
+    const bool lines = chart.style == Chart::Style::kLines;
     const auto data = dir / fmt::format("chart{}.dat", c);
     std::ofstream out(data);
     out << "group";
     for (const auto& series : chart.series) out << " \"" << series << "\"";
     out << "\n";
     for (size_t g = 0; g < chart.groups.size(); ++g) {
-      out << "\"" << chart.groups[g] << "\"";
+      out << (lines ? chart.groups[g] : "\"" + chart.groups[g] + "\"");
       for (double value : chart.values[g]) out << " " << fmt::format("{:.6g}", value);
       out << "\n";
     }
     out.close();
     script += "set title " + Quoted(chart.title) + "\nset ylabel " + Quoted(chart.y_label) + "\n";
+    script += "set xlabel " + Quoted(chart.x_label) + "\n";
     script += chart.log_y ? "set logscale y\n" : "unset logscale y\nset yrange [0:*]\n";
-    script += "plot " + Quoted(data.string()) + " using 2:xtic(1) title columnheader(2)";
-    for (size_t s = 1; s < chart.series.size(); ++s) {
-      script += fmt::format(", '' using {} title columnheader({})", s + 2, s + 2);
+    if (lines) {
+      script += "set style data lines\nset xtics norotate mirror\nset xrange [*:*]\n";
+      script += "plot " + Quoted(data.string()) + " using 1:2 lw 2 title columnheader(2)";
+      for (size_t s = 1; s < chart.series.size(); ++s) {
+        script += fmt::format(", '' using 1:{} lw 2 title columnheader({})", s + 2, s + 2);
+      }
+    } else {
+      script +=
+          "set style data histograms\nset style histogram clustered gap 1\n"
+          "set style fill solid 0.85 border -1\nset xtics rotate by -20 nomirror\n";
+      script += "plot " + Quoted(data.string()) + " using 2:xtic(1) title columnheader(2)";
+      for (size_t s = 1; s < chart.series.size(); ++s) {
+        script += fmt::format(", '' using {} title columnheader({})", s + 2, s + 2);
+      }
     }
     script += "\n";
   }

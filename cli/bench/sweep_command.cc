@@ -239,9 +239,9 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
   }
   if (!options.plot_path.empty()) {
     // One cluster of bars per (value, transport), one bar per node count.
-    bench::BarChart rate{.title = StrCat(base->name(), ": event rate (higher is better)"),
-                         .y_label = "events/s"};
-    bench::BarChart efficiency{.title = "Parallel efficiency: speedup / nodes", .y_label = "percent"};
+    bench::Chart rate{.title = StrCat(base->name(), ": event rate (higher is better)"),
+                      .y_label = "events/s"};
+    bench::Chart efficiency{.title = "Parallel efficiency: speedup / nodes", .y_label = "percent"};
     for (uint32_t nodes : grid->nodes) {
       rate.series.push_back(StrCat(nodes, nodes == 1 ? " node" : " nodes"));
       efficiency.series.push_back(rate.series.back());
@@ -265,7 +265,7 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
         efficiency.values.push_back(efficiencies);
       }
     }
-    if (auto status = bench::PlotBarCharts({rate, efficiency}, options.plot_path); !status.ok()) {
+    if (auto status = bench::PlotCharts({rate, efficiency}, options.plot_path); !status.ok()) {
       return FailWith(status);
     }
     if (!global.json) fmt::print("plot written to {}\n", options.plot_path);

@@ -195,6 +195,37 @@ TEST_F(EpidemicTest, CsvHoldsTheSameSeriesAsTheJsonAndEveryPersonIsCountedEachDa
   EXPECT_EQ(row, static_cast<size_t>(result["scenario"]["end_time"].get<double>()) + 1);
 }
 
+// The picture of a run: a PNG (or SVG) with the curve, events per node and
+// bytes per link, drawn by gnuplot.
+TEST_F(EpidemicTest, PlotDrawsTheRunAsAPicture) {
+  const std::string png = dir_.path() + "/town.png";
+  ASSERT_EQ(Run(town_, 2, {"--plot", png})["state"], "COMPLETED");
+  const std::string bytes = ReadText(png);
+  ASSERT_GT(bytes.size(), 8u);
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << "not a PNG";
+  // The IHDR chunk: width and height, big-endian, after the signature.
+  auto be32 = [&](size_t at) {
+    return (static_cast<uint32_t>(static_cast<unsigned char>(bytes[at])) << 24) |
+           (static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 1])) << 16) |
+           (static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 2])) << 8) |
+           static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 3]));
+  };
+  EXPECT_EQ(bytes.substr(12, 4), "IHDR");
+  EXPECT_EQ(be32(16), 1100u);
+  EXPECT_EQ(be32(20), 3 * 380u) << "three charts: the series, events per node, bytes per link";
+  EXPECT_GT(bytes.size(), 20'000u) << "a picture with content";
+
+  const std::string svg = dir_.path() + "/town.svg";
+  ASSERT_EQ(Run(town_, 1, {"--plot", svg})["state"], "COMPLETED");
+  const std::string text = ReadText(svg);
+  EXPECT_NE(text.find("<svg"), std::string::npos);
+  EXPECT_NE(text.find("infectious"), std::string::npos) << "the series are named in the legend";
+
+  auto bad = RunMeshsim({"run", town_, "--plot", dir_.path() + "/town.txt"}, NewTag());
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--plot"), std::string::npos) << bad.output;
+}
+
 TEST_F(EpidemicTest, BadParametersNameTheFieldAndTheRun) {
   const std::string yaml = ReadText(town_);
   const auto latent = dir_.Write("latent.yaml", WithLine(yaml, "lookahead", "lookahead: 2.0"));
