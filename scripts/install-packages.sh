@@ -21,7 +21,7 @@ test_packages=(
   procps python3
   gnuplot-nox       # bench --plot
   prometheus curl   # metrics tests (prometheus, promtool), bench/metrics_overhead.sh
-  python3-zmq python3-protobuf python3-pytest python3-pandas   # the Python client and its tests
+  python3-zmq python3-protobuf python3-pytest python3-pandas python3-matplotlib   # the Python client, its tests and example
 )
 # A Docker engine and Compose, and debootstrap to build the base image where
 # none can be pulled.

@@ -106,6 +106,43 @@ class JobStatus(dict):
         columns = ["id", "rank", "lps", "events", "pending_events", "loop_seconds", "frames_dropped"]
         return self._frame([{c: n[c] for c in columns} for n in self.get("nodes", [])], columns)
 
+    def plot(self, path=None):
+        """Draws the job with matplotlib: the model's series over virtual time,
+        events per node, bytes per link by transport. Saves to `path` (.png,
+        .svg, ...) when given; returns the figure. ImportError when
+        matplotlib is not installed (Debian: python3-matplotlib)."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg") if path else None
+            import matplotlib.pyplot as plt
+        except ImportError as error:
+            raise ImportError("plot() needs matplotlib (Debian: python3-matplotlib)") from error
+        series = self.get("series")
+        rows = 3 if series else 2
+        figure, axes = plt.subplots(rows, 1, figsize=(10, 3.6 * rows), constrained_layout=True)
+        title = f"{self['scenario']['name']} (job {self['job_id']})"
+        if series:
+            ax = axes[0]
+            for name in (k for k in series if k not in ("interval", "time")):
+                ax.plot(series["time"], series[name], label=name, linewidth=2)
+            ax.set(title=f"{title}: {self['scenario']['model']} series", xlabel="virtual time", ylabel="count")
+            ax.legend(loc="center right")
+            ax.grid(alpha=0.3)
+        nodes, links = axes[-2], axes[-1]
+        node_rows = self.get("nodes", [])
+        nodes.bar([f"node {n['id']} (rank {n['rank']})" for n in node_rows], [n["events"] for n in node_rows])
+        nodes.set(title=f"{title}: events committed per node", ylabel="events")
+        link_rows = self.get("links", [])
+        colors = {"shm": "tab:purple", "tcp": "tab:green"}
+        links.bar([f"{l['from']} -> {l['to']}" for l in link_rows], [l["bytes"] for l in link_rows],
+                  color=[colors.get(l["transport"], "tab:gray") for l in link_rows])
+        links.set(title=f"{title}: bytes per link (purple shm, green tcp)", ylabel="bytes")
+        if path:
+            figure.savefig(path)
+            plt.close(figure)
+        return figure
+
     def links_frame(self):
         """One row per directed link: from, to, transport, messages, bytes, events."""
         columns = ["from", "to", "transport", "messages", "bytes", "events"]

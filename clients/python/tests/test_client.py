@@ -1,4 +1,5 @@
 """The Python client against a real coordinator and nodes."""
+import importlib.util
 import json
 import subprocess
 import sys
@@ -126,3 +127,29 @@ def test_generated_modules_come_from_the_idl(tmp_path):
     probe = "import meshsim_pb2; print('added' in meshsim_pb2.JobInfo.DESCRIPTOR.fields_by_name)"
     out = subprocess.run([sys.executable, "-c", probe], cwd=changed, check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "True"
+
+
+def test_plot_renders_a_picture(cluster, tmp_path):
+    pytest.importorskip("matplotlib")
+    with Client(cluster.endpoint) as client:
+        result = client.submit(SMALL_EPIDEMIC, nodes=2).wait(timeout=120)
+    path = tmp_path / "epidemic.png"
+    result.plot(path)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1000, 1080)  # 10 x 10.8 inches at 100 dpi: three panels
+    assert len(data) > 20_000
+
+
+def test_the_sweep_example_runs_and_draws_final_size_against_the_parameter(tmp_path):
+    picture = tmp_path / "sweep.png"
+    out = subprocess.run([sys.executable, f"{SOURCE_DIR}/examples/epidemic_sweep.py", "--values", "0.05,0.4",
+                          "--persons", "3000", "--plot", str(picture)], check=True, capture_output=True, text=True,
+                         timeout=300).stdout
+    rows = [line.split() for line in out.splitlines() if line.strip() and line.split()[0] in ("0.05", "0.4")]
+    assert len(rows) == 2, out
+    low, high = (float(row[1].rstrip("%")) for row in rows)
+    assert high > low, "more community contacts infect more people"
+    if importlib.util.find_spec("matplotlib"):
+        assert picture.read_bytes()[:4] == b"\x89PNG"
