@@ -137,8 +137,10 @@ absl::StatusOr<uint64_t> CheckpointStore::PutChunk(const CheckpointKey& key, uin
   upload.fd = -1;
   const uint64_t size = upload.received;
   uploads_.erase(it);
-  // Checked on disk, after the sync: what is renamed into place is what a
-  // restore will read.
+  // Checked as written, before it is renamed into place: a part that does
+  // not hold what its writer sealed never counts. (Read back right after
+  // the write this mostly comes from the page cache; damage on the disk
+  // itself is caught by Verify before a restore.)
   auto bytes = ReadFile(tmp);
   if (!bytes.ok()) return bytes.status();
   if (auto header = checkpoint::VerifyCheckpointPart(std::as_bytes(std::span(*bytes))); !header.ok()) {

@@ -233,8 +233,7 @@ v1::JobInfo Coordinator::Snapshot(const JobRecord& job) const {
       auto it = nodes_.find(node_id);
       if (it == nodes_.end()) continue;
       const auto& node = it->second;
-      const bool reported = std::any_of(job.shares.begin(), job.shares.end(),
-                                        [&](const auto& s) { return s.second.node_id() == node_id; });
+      const bool reported = HasReported(job, node_id);
       const bool holds = HoldsCurrentAttempt(node, job);
       const double time = reported ? info.scenario().end_time() : (holds ? node.virtual_time : 0);
       slowest = slowest < 0 ? time : std::min(slowest, time);
@@ -245,6 +244,11 @@ v1::JobInfo Coordinator::Snapshot(const JobRecord& job) const {
     info.set_committed_events(committed);
   }
   return info;
+}
+
+bool Coordinator::HasReported(const JobRecord& job, uint32_t node_id) {
+  return std::any_of(job.shares.begin(), job.shares.end(),
+                     [&](const auto& share) { return share.second.node_id() == node_id; });
 }
 
 bool Coordinator::HoldsCurrentAttempt(const NodeRecord& node, const JobRecord& job) const {
@@ -276,10 +280,7 @@ void Coordinator::SetJobState(JobRecord& job, v1::JobState state, const std::str
   const auto from = job.info.state();
   job.info.set_state(state);
   job.info.set_reason(reason);
-  v1::JobStateChange* change = job.info.add_history();
-  change->set_state(state);
-  change->set_reason(reason);
-  change->set_at_unix(WallSeconds());
+  internal::AppendHistory(job.info, state, reason);
   if (Terminal(state)) {
     const std::string name(JobStateName(state));
     metrics_.jobs_finished->Add({{"state", name}}).Increment();
@@ -307,9 +308,7 @@ void Coordinator::AbortAssignedNodes(const JobRecord& job, const std::string& re
     auto it = nodes_.find(node_id);
     if (it == nodes_.end()) continue;
     const NodeRecord& node = it->second;
-    const bool reported = std::any_of(job.shares.begin(), job.shares.end(),
-                                      [&](const auto& s) { return s.second.node_id() == node_id; });
-    if (node.info.state() != v1::NODE_LOST && !reported) {
+    if (node.info.state() != v1::NODE_LOST && !HasReported(job, node_id)) {
       // The node stays BUSY until a heartbeat shows it has let the job go.
       aborts_.push_back({node_id, node.info.rpc_endpoint(), job.info.job_id(), job.info.attempt(), reason});
     }

@@ -158,6 +158,8 @@ class Coordinator {
   // the checkpoint as the job's newest, prunes older ones, and returns true.
   bool RecordStoredPart(JobRecord& job, const v1::PutCheckpointRequest& part, uint32_t ranks, uint64_t bytes);
   v1::JobInfo Snapshot(const JobRecord& job) const;
+  // Whether the node has reported its share of the job's current attempt.
+  static bool HasReported(const JobRecord& job, uint32_t node_id);
   // Whether the node holds the job's current attempt.
   bool HoldsCurrentAttempt(const NodeRecord& node, const JobRecord& job) const;
 

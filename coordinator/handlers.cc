@@ -170,9 +170,7 @@ void Coordinator::RegisterJobHandlers() {
         info.set_state(v1::QUEUED);
         info.set_submitted_unix(WallSeconds());
         *info.mutable_scenario() = std::move(scenario);
-        v1::JobStateChange* change = info.add_history();
-        change->set_state(v1::QUEUED);
-        change->set_at_unix(info.submitted_unix());
+        internal::AppendHistory(info, v1::QUEUED, "");
         // A job is accepted only once it is stored: a reply means it survives
         // a crash, and its id is never handed out again.
         MESHSIM_RETURN_IF_ERROR(Annotate(store_->SaveCounter("next_job_id", id + 1), "job not accepted"));

@@ -460,9 +460,10 @@ bool JobRunner::Accept(std::vector<std::byte>& bytes, uint64_t window, double se
     Drop(ToStd(header.status().message()));
     return false;
   }
-  if (header->job_id != setup_.run_id()) {
-    Drop(StrCat("frame of job ", header->job_id >> 16, " attempt ", header->job_id & 0xffff,
-                " (expected job ", setup_.job_id, " attempt ", setup_.attempt, ")"));
+  if (header->run_id != setup_.run_id()) {
+    Drop(StrCat("frame of job ", frame::JobOfRun(header->run_id), " attempt ",
+                frame::AttemptOfRun(header->run_id), " (expected job ", setup_.job_id, " attempt ",
+                setup_.attempt, ")"));
     return false;
   }
   if (header->source_rank >= peers_.size() || header->source_rank == setup_.rank) {

@@ -34,7 +34,7 @@ namespace meshsim::node {
 
 struct JobSetup {
   uint64_t job_id = 0;
-  uint32_t attempt = 1;
+  uint32_t attempt = 1;  // 1 for the first run, +1 per restart
   uint32_t node_id = 0;
   v1::Scenario scenario;  // normalized
   uint32_t rank = 0;

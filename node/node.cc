@@ -94,7 +94,7 @@ void Node::RegisterHandlers() {
         MESHSIM_RETURN_IF_ERROR(Annotate(scenario::Normalize(&scenario), "scenario"));
         JobSetup setup;
         setup.job_id = request.job_id();
-        setup.attempt = std::max<uint32_t>(request.attempt(), 1);
+        setup.attempt = request.attempt();
         if (request.has_restore()) {
           MESHSIM_ASSIGN_OR_RETURN(setup.restore_parts,
                                    checkpoints_->Download(request.job_id(), request.restore()));
@@ -127,7 +127,7 @@ void Node::RegisterHandlers() {
   rpc_server_->Register<v1::StartJobRequest, v1::StartJobReply>(
       "Node.StartJob", [this](const v1::StartJobRequest& request, v1::StartJobReply*) {
         std::lock_guard lock(mutex_);
-        if (active_job_ != request.job_id() || active_attempt_ != std::max<uint32_t>(request.attempt(), 1)) {
+        if (active_job_ != request.job_id() || active_attempt_ != request.attempt()) {
           return absl::NotFoundError(
               StrCat("job ", request.job_id(), " attempt ", request.attempt(), " is not prepared here"));
         }
@@ -144,7 +144,7 @@ void Node::RegisterHandlers() {
   rpc_server_->Register<v1::AbortJobRequest, v1::AbortJobReply>(
       "Node.AbortJob", [this](const v1::AbortJobRequest& request, v1::AbortJobReply*) {
         // A job already gone is no error: aborts are retried.
-        DropJob(request.job_id(), std::max<uint32_t>(request.attempt(), 1),
+        DropJob(request.job_id(), request.attempt(),
                 StrCat("aborted by the coordinator: ", request.reason()));
         return absl::OkStatus();
       });
@@ -251,6 +251,7 @@ void Node::DropJob(uint64_t job_id, uint32_t attempt, std::string_view why) {
 }
 
 void Node::DeliverReports(rpc::RpcClient& client) {
+  report_queued_.store(false, std::memory_order_relaxed);
   for (;;) {
     v1::ReportJobRequest report;
     {
@@ -295,9 +296,12 @@ void Node::MembershipLoop() {
   auto last_contact = SteadyClock::now();
   bool registered = false;
   bool told_unreachable = false;
-  auto pause = [&](Duration length) {
+  // Sleeps in short slices so Stop() is prompt; between heartbeats, a
+  // report just queued cuts the sleep short so it leaves at once.
+  auto pause = [&](Duration length, bool until_report = false) {
     const Deadline next = Deadline::After(length);
-    while (!next.Expired() && !stop_.load(std::memory_order_relaxed)) {
+    while (!next.Expired() && !stop_.load(std::memory_order_relaxed) &&
+           !(until_report && report_queued_.load(std::memory_order_relaxed))) {
       std::this_thread::sleep_for(std::min<Duration>(next.Remaining(), std::chrono::milliseconds(20)));
     }
   };
@@ -363,7 +367,7 @@ void Node::MembershipLoop() {
                         ? fmt::format("; job {} goes on, its report waits for it", request.job_id())
                         : std::string());
     }
-    pause(interval);
+    pause(interval, /*until_report=*/true);
   }
 }
 
@@ -437,7 +441,10 @@ void Node::RunJob(std::unique_ptr<JobRunner>& runner) {
     active_attempt_ = 0;
     // The membership thread delivers it, now or when the coordinator is
     // back: a result is never lost to a coordinator that is away.
-    if (!absl::IsAborted(share.status())) reports_.push_back(std::move(report));
+    if (!absl::IsAborted(share.status())) {
+      reports_.push_back(std::move(report));
+      report_queued_.store(true, std::memory_order_relaxed);
+    }
   }
   runner.reset();  // closes the links (lingering for the last frames), removes shm rings
   transport::shm::SweepStaleSegments();  // e.g. a dead peer's probe

@@ -126,6 +126,10 @@ class Node {
   std::atomic<uint64_t> idle_frames_dropped_{0};
   std::atomic<uint64_t> job_frames_dropped_{0};
   std::atomic<bool> stop_{false};
+  // Set when RunJob queues a report, so the membership thread sends it
+  // without waiting out a heartbeat interval. Relaxed: the report itself
+  // is handed over under mutex_.
+  std::atomic<bool> report_queued_{false};
 };
 
 }  // namespace meshsim::node

@@ -8,13 +8,13 @@
 namespace meshsim::frame {
 namespace {}  // namespace
 
-void FrameWriter::Begin(uint64_t job_id, uint64_t window, uint32_t source_rank) {
+void FrameWriter::Begin(uint64_t run_id, uint64_t window, uint32_t source_rank) {
   if (buffer_.size() < kHeaderBytes) Grow(kHeaderBytes);
   std::byte* h = buffer_.data();
   StoreUnaligned<uint32_t>(h + offset::kMagic, kMagic);
   StoreUnaligned<uint16_t>(h + offset::kVersion, kVersion);
   StoreUnaligned<uint16_t>(h + offset::kHeaderBytes, static_cast<uint16_t>(kHeaderBytes));
-  StoreUnaligned<uint64_t>(h + offset::kJobId, job_id);
+  StoreUnaligned<uint64_t>(h + offset::kRunId, run_id);
   StoreUnaligned<uint64_t>(h + offset::kWindow, window);
   StoreUnaligned<uint32_t>(h + offset::kSourceRank, source_rank);
   size_ = kHeaderBytes;
@@ -53,7 +53,7 @@ absl::StatusOr<FrameHeader> FrameCodec::PeekHeader(std::span<const std::byte> by
     return absl::DataLossError(StrCat("frame header_bytes ", header_bytes, " (expected ", kHeaderBytes, ")"));
   }
   FrameHeader header;
-  header.job_id = LoadUnaligned<uint64_t>(h + offset::kJobId);
+  header.run_id = LoadUnaligned<uint64_t>(h + offset::kRunId);
   header.window = LoadUnaligned<uint64_t>(h + offset::kWindow);
   header.source_rank = LoadUnaligned<uint32_t>(h + offset::kSourceRank);
   header.event_count = LoadUnaligned<uint32_t>(h + offset::kEventCount);

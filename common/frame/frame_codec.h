@@ -20,7 +20,7 @@
 namespace meshsim::frame {
 
 struct FrameHeader {
-  uint64_t job_id = 0;  // the run id (RunId(job, attempt))
+  uint64_t run_id = 0;  // RunId(job, attempt)
   uint64_t window = 0;
   uint32_t source_rank = 0;
   uint32_t event_count = 0;
@@ -65,7 +65,7 @@ struct DecodeLimits;
 class FrameWriter {
  public:
   // Starts a new frame, discarding any previous one.
-  void Begin(uint64_t job_id, uint64_t window, uint32_t source_rank);
+  void Begin(uint64_t run_id, uint64_t window, uint32_t source_rank);
 
   // Appends one event. The payload must be at most sim::kMaxEventPayloadBytes.
   void Append(const sim::Event& event) {

@@ -44,12 +44,14 @@ inline constexpr uint32_t kFlagCheckpoint = 1u << 0;
 // The data plane's name for one attempt of a job: frames and shm rings of
 // an attempt that was abandoned never match the one that replaced it.
 constexpr uint64_t RunId(uint64_t job_id, uint32_t attempt) { return job_id << 16 | (attempt & 0xffffu); }
+constexpr uint64_t JobOfRun(uint64_t run_id) { return run_id >> 16; }
+constexpr uint32_t AttemptOfRun(uint64_t run_id) { return static_cast<uint32_t>(run_id & 0xffffu); }
 
 namespace offset {
 inline constexpr size_t kMagic = 0;
 inline constexpr size_t kVersion = 4;
 inline constexpr size_t kHeaderBytes = 6;
-inline constexpr size_t kJobId = 8;
+inline constexpr size_t kRunId = 8;
 inline constexpr size_t kWindow = 16;
 inline constexpr size_t kSourceRank = 24;
 inline constexpr size_t kEventCount = 28;

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
 
 #include "proto/meshsim.pb.h"
 
@@ -18,6 +19,14 @@ inline bool Terminal(v1::JobState state) {
 
 inline double WallSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Records a state change, now, in the job's history.
+inline void AppendHistory(v1::JobInfo& job, v1::JobState state, const std::string& reason) {
+  v1::JobStateChange* change = job.add_history();
+  change->set_state(state);
+  change->set_reason(reason);
+  change->set_at_unix(WallSeconds());
 }
 
 }  // namespace meshsim::coordinator::internal

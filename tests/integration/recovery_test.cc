@@ -105,6 +105,11 @@ class RecoveryTest : public ::testing::Test {
     metrics_url_ = *coordinator_->WaitForStatus("metrics", Deadline::After(5s));
   }
 
+  void KillCoordinator() {
+    coordinator_->Signal(SIGKILL);
+    coordinator_->Wait(Deadline::After(5s));
+  }
+
   void StartNodes(int count) {
     for (int i = 0; i < count; ++i) {
       const std::string name = "node-" + std::to_string(nodes_.size() + 1);
@@ -278,8 +283,7 @@ TEST_F(RecoveryTest, KilledCoordinatorRestartedMidJobFinishesItWithTheSameDigest
   const uint64_t job = SubmitDetached(kPhold);
   WaitForCheckpoints(job, 1);
   std::this_thread::sleep_for(RandomDelay(0, 0.5));
-  coordinator_->Signal(SIGKILL);
-  coordinator_->Wait(Deadline::After(5s));
+  KillCoordinator();
   std::this_thread::sleep_for(RandomDelay(0.2, 1.5));  // the nodes carry on alone
   StartCoordinator(grace);
   const auto done = WaitForState(job, "COMPLETED", 120s);
@@ -294,8 +298,7 @@ TEST_F(RecoveryTest, ResultsFinishedWhileTheCoordinatorWasAwayAreDeliveredWhenIt
   StartNodes(3);
   const uint64_t job = SubmitDetached(kPhold);
   WaitForCheckpoints(job, 1);
-  coordinator_->Signal(SIGKILL);
-  coordinator_->Wait(Deadline::After(5s));
+  KillCoordinator();
   // Every node finishes its part with nobody to tell.
   for (auto& node : nodes_) {
     ASSERT_TRUE(WaitFor([&] { return LogHas(*node, "job " + std::to_string(job) + ": done"); }, 60s))
@@ -334,8 +337,7 @@ params: { lps: 512 }
   for (int i = 0; i < 4; ++i) queued.push_back(SubmitDetached(two_nodes));
   for (uint64_t job : queued) EXPECT_EQ(Status(job)["state"], "QUEUED");
 
-  coordinator_->Signal(SIGKILL);
-  coordinator_->Wait(Deadline::After(5s));
+  KillCoordinator();
   StartCoordinator();
   for (uint64_t job : finished) {
     const auto status = Status(job);
@@ -391,8 +393,7 @@ TEST_F(RecoveryTest, CoordinatorKilledWhileWritingACheckpointRestartsFromThePrev
   const uint64_t complete_window = first["checkpoint"]["window"];
   // Kill the coordinator while a later checkpoint's part is being written.
   ASSERT_TRUE(WaitFor([&] { return AnyTemporaryPart(state_dir_ + "/checkpoints"); }, 60s));
-  coordinator_->Signal(SIGKILL);
-  coordinator_->Wait(Deadline::After(5s));
+  KillCoordinator();
   StartCoordinator(grace);
   EXPECT_FALSE(AnyTemporaryPart(state_dir_ + "/checkpoints")) << "half-written parts are swept";
   nlohmann::json after;

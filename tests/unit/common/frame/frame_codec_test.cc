@@ -26,7 +26,7 @@ TEST(FrameCodecTest, RoundTripKeepsHeaderAndEvents) {
   const auto bytes = SampleFrame();
   auto view = FrameCodec::Decode(bytes, kLimits);
   ASSERT_TRUE(view.ok()) << view.status().message();
-  EXPECT_EQ(view->header().job_id, 77u);
+  EXPECT_EQ(view->header().run_id, 77u);
   EXPECT_EQ(view->header().window, 5u);
   EXPECT_EQ(view->header().source_rank, 2u);
   EXPECT_EQ(view->header().event_count, 3u);
