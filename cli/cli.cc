@@ -193,6 +193,31 @@ int Main(int argc, char** argv) {
       ->default_val(30.0)
       ->check(CLI::Range(0.1, 86400.0));
 
+  HostCommandOptions host_options;
+  auto* host_cmd = app.add_subcommand(
+      "host", "Serve several nodes of one host as supervised children (they share its shared memory)");
+  AddCoordinatorOption(host_cmd, &host_options.coordinator);
+  host_cmd->add_option("--nodes", host_options.nodes, "Node processes on this host")
+      ->envname("MESHSIM_HOST_NODES")
+      ->default_val(2)
+      ->check(CLI::Range(1, 64));
+  host_cmd
+      ->add_option("--name-prefix", host_options.name_prefix,
+                   "Nodes are named <prefix>-1..N (default: the hostname)")
+      ->envname("MESHSIM_HOST_NAME");
+  host_cmd->add_option("--bind-host", host_options.bind_host, "Address the nodes bind RPC and data ports on")
+      ->default_val("127.0.0.1");
+  host_cmd
+      ->add_option("--advertise-host", host_options.advertise_host,
+                   "Host the coordinator and peers reach the nodes at (default: each node finds its own)")
+      ->envname("MESHSIM_ADVERTISE_HOST");
+  add_metrics_options(host_cmd, &host_options.metrics_port, &host_options.metrics_host);
+  host_cmd
+      ->add_option("--stall-timeout", host_options.stall_timeout_seconds,
+                   "Seconds without an expected frame before a job fails")
+      ->default_val(30.0)
+      ->check(CLI::Range(0.1, 86400.0));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -207,6 +232,7 @@ int Main(int argc, char** argv) {
   CLI::App* chosen = app.get_subcommands().front();
   global.log.process = chosen->get_name();
   if (chosen == node_cmd && !node_options.name.empty()) global.log.process = node_options.name;
+  if (chosen == host_cmd && !host_options.name_prefix.empty()) global.log.process = host_options.name_prefix;
   if (auto status = log::Init(global.log); !status.ok()) {
     fmt::print(stderr, "meshsim: {}\n", status.message());
     return kExitBadInput;
@@ -240,6 +266,7 @@ int Main(int argc, char** argv) {
   if (chosen == validate_cmd) return Validate(global, validate_path, validate_nodes);
   if (chosen == coordinator_cmd) return ServeCoordinator(global, coordinator_options);
   if (chosen == node_cmd) return ServeNode(global, node_options);
+  if (chosen == host_cmd) return ServeHost(global, host_options);
   return kExitBadInput;
 }
 

@@ -94,6 +94,19 @@ struct NodeCommandOptions {
 };
 int ServeNode(const GlobalOptions& global, const NodeCommandOptions& options);
 
+// `meshsim host`: several nodes as supervised children of one process.
+struct HostCommandOptions {
+  std::string coordinator;
+  uint32_t nodes = 2;
+  std::string name_prefix;
+  std::string bind_host;
+  std::string advertise_host;
+  double stall_timeout_seconds = 30;
+  std::string metrics_port = "0";  // the host's; its nodes serve on the ports after it
+  std::string metrics_host = "127.0.0.1";
+};
+int ServeHost(const GlobalOptions& global, const HostCommandOptions& options);
+
 // Builds the command line and runs the chosen subcommand.
 int Main(int argc, char** argv);
 

@@ -1,4 +1,4 @@
-// Subcommands that serve: coordinator and node. Each prints its endpoints as
+// Subcommands that serve: coordinator, node and host (several nodes). Each prints its endpoints as
 // "@meshsim key=value" status lines on stdout (read by `meshsim run` through
 // a pipe) and runs until SIGINT or SIGTERM.
 #include <signal.h>
@@ -6,7 +6,10 @@
 
 #include <cstdio>
 
+#include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "cli/local_cluster.h"
+#include "cli/node_host.h"
 #include "cli/output.h"
 #include "common/metrics/metrics.h"
 #include "common/status/format.h"
@@ -95,6 +98,32 @@ int ServeNode(const GlobalOptions&, const NodeCommandOptions& options) {
   const int signal = WaitForStopSignal(stop_signals);
   spdlog::info("node stopping on signal {}", signal);
   (*node)->Stop(StrCat("shutting down on ", signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+  return kExitOk;
+}
+
+int ServeHost(const GlobalOptions& global, const HostCommandOptions& options) {
+  const sigset_t stop_signals = BlockStopSignals();
+  auto metrics = metrics::ParseMetricsPort(options.metrics_port, options.metrics_host);
+  if (!metrics.ok()) return FailWith(metrics.status());
+  auto host = NodeHost::Create({.executable = SelfExecutable(),
+                                .nodes = options.nodes,
+                                .name_prefix = options.name_prefix,
+                                .coordinator = options.coordinator,
+                                .bind_host = options.bind_host,
+                                .advertise_host = options.advertise_host,
+                                .metrics = *metrics,
+                                .stall_timeout_seconds = options.stall_timeout_seconds,
+                                .log_level = global.log.level,
+                                .log_format = global.log.format == log::Format::kJson ? "json" : "text"});
+  if (!host.ok()) return FailWith(host.status());
+  if (auto status = (*host)->Start(); !status.ok()) return FailWith(status);
+  if (!(*host)->metrics_url().empty()) PrintStatus("metrics", (*host)->metrics_url());
+  PrintStatus("nodes", absl::StrJoin((*host)->node_names(), ","));
+  const int signal = WaitForStopSignal(stop_signals);
+  spdlog::info("host stopping on signal {}: its nodes leave the coordinator", signal);
+  // Nodes leave the coordinator within a few seconds; the rest of a
+  // container's stop grace period is what the kill waits for.
+  (*host)->Stop(std::chrono::seconds(10));
   return kExitOk;
 }
 
