@@ -6,6 +6,10 @@
 #            (scripts/setup.sh installs build and test)
 #     e2e    Docker, Compose and debootstrap for tests/e2e/compose_test.sh
 #            (scripts/test.sh adds these)
+#     deploy kubectl (for kustomize) and Node.js with npm, for the offline
+#            check of deploy/kubernetes (tests/deploy/kubernetes_test.sh);
+#            only when the commands are missing, since either may come from
+#            elsewhere than Debian
 set -euo pipefail
 
 build_packages=(
@@ -33,7 +37,11 @@ for group in "$@"; do
     build) packages+=("${build_packages[@]}") ;;
     test) packages+=("${test_packages[@]}") ;;
     e2e) packages+=("${e2e_packages[@]}") ;;
-    *) echo "usage: $0 build|test|e2e..." >&2; exit 2 ;;
+    deploy)
+      command -v kubectl >/dev/null || packages+=(kubernetes-client)
+      command -v npm >/dev/null || packages+=(nodejs npm)
+      ;;
+    *) echo "usage: $0 build|test|e2e|deploy..." >&2; exit 2 ;;
   esac
 done
 

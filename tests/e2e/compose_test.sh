@@ -55,7 +55,6 @@ trap 'exit 130' INT TERM
 
 # Compose on this test's project.
 cluster() { compose -p "$project" -f docker/compose.yaml "$@"; }
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 meshsim_c() { "$meshsim" "$@" --coordinator "$coordinator"; }
 # The container of service $1, replica $2 (default 1), by compose's labels:
 # v1 and v2 name containers differently.
@@ -64,31 +63,8 @@ container() {
     --filter "label=com.docker.compose.service=$1" --filter "label=com.docker.compose.container-number=${2:-1}"
 }
 
-# Waits (up to $1 s) until `meshsim nodes` shows $2 READY nodes.
-wait_ready_nodes() {
-  local deadline=$((SECONDS + $1))
-  while ((SECONDS < deadline)); do
-    if meshsim_c nodes --json >"$work/nodes.json" 2>/dev/null &&
-      [ "$(json "$work/nodes.json" "sum(n['state'] == 'READY' for n in d)")" -ge "$2" ]; then
-      return 0
-    fi
-    sleep 1
-  done
-  cat "$work/nodes.json" >&2 || true
-  return 1
-}
-
-# Waits (up to $2 s) for job $1 to reach state $3.
-wait_job_state() {
-  local deadline=$((SECONDS + $2))
-  while ((SECONDS < deadline)); do
-    meshsim_c status "$1" --json >"$work/status.json" 2>/dev/null || true
-    if [ -s "$work/status.json" ] && [ "$(json "$work/status.json" "d['state']")" = "$3" ]; then return 0; fi
-    sleep 0.5
-  done
-  cat "$work/status.json" >&2 || true
-  return 1
-}
+# json, wait_ready_nodes and wait_job_state
+source tests/e2e/meshsim_checks.sh
 
 e2e_log "engine and base image"
 ensure_docker_engine || fail "no Docker engine"
@@ -96,15 +72,7 @@ ensure_base_image || fail "no debian:bookworm-slim base image"
 compose -f docker/compose.yaml config -q || fail "docker/compose.yaml does not validate"
 
 e2e_log "building $MESHSIM_IMAGE (docker/Dockerfile)"
-build_args=(--network host -f docker/Dockerfile
-  --build-arg MESHSIM_GIT_REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")
-# The build stage is tagged too, so it stays as the next run's cache while
-# older builds become dangling and are pruned: the vfs storage driver keeps
-# a full copy of every layer.
-docker build -q "${build_args[@]}" --target build -t "$MESHSIM_IMAGE-build" . >/dev/null ||
-  fail "the image's build stage does not build"
-docker build -q "${build_args[@]}" -t "$MESHSIM_IMAGE" . >/dev/null || fail "the image does not build"
-docker image prune -f --filter label=org.opencontainers.image.title=meshsim >/dev/null
+build_meshsim_image "$MESHSIM_IMAGE" || fail "the image does not build"
 e2e_log "image size: $(docker image inspect -f '{{.Size}}' "$MESHSIM_IMAGE" | awk '{printf "%.0f MB", $1 / 1e6}')"
 [ "$(docker run --rm "$MESHSIM_IMAGE" models >/dev/null && docker image inspect -f '{{.Config.User}}' "$MESHSIM_IMAGE")" = meshsim ] ||
   fail "the image must run meshsim as the non-root user meshsim"

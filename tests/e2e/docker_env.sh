@@ -6,6 +6,9 @@
 #                          stop_docker_engine_if_started undoes that
 #   ensure_base_image      pulls debian:bookworm-slim, or builds it with
 #                          debootstrap --variant=minbase and docker import
+#   build_meshsim_image IMAGE
+#                          docker/Dockerfile built as IMAGE (run from the
+#                          checkout's root)
 #   compose ARGS...        docker compose v2, or docker-compose 1.29
 
 e2e_log() { echo "[e2e $(date +%H:%M:%S)] $*" >&2; }
@@ -68,6 +71,18 @@ ensure_base_image() {
     "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
   tar -C "$root" -c . | docker import - "$image" >/dev/null
   rm -rf "$work"
+}
+
+build_meshsim_image() {
+  local image=$1
+  local build_args=(--network host -f docker/Dockerfile
+    --build-arg MESHSIM_GIT_REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")
+  # The build stage is tagged too, so it stays as the next run's cache while
+  # older builds become dangling and are pruned: the vfs storage driver
+  # keeps a full copy of every layer.
+  docker build -q "${build_args[@]}" --target build -t "$image-build" . >/dev/null || return 1
+  docker build -q "${build_args[@]}" -t "$image" . >/dev/null || return 1
+  docker image prune -f --filter label=org.opencontainers.image.title=meshsim >/dev/null
 }
 
 compose() {
