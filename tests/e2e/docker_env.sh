@@ -8,7 +8,9 @@
 #                          debootstrap --variant=minbase and docker import
 #   build_meshsim_image IMAGE
 #                          docker/Dockerfile built as IMAGE (run from the
-#                          checkout's root)
+#                          checkout's root); with MESHSIM_E2E_REUSE_IMAGE=1
+#                          an existing IMAGE is used as it is (for iterating
+#                          on a test, not for checking a change)
 #   compose ARGS...        docker compose v2, or docker-compose 1.29
 
 e2e_log() { echo "[e2e $(date +%H:%M:%S)] $*" >&2; }
@@ -75,6 +77,10 @@ ensure_base_image() {
 
 build_meshsim_image() {
   local image=$1
+  if [ "${MESHSIM_E2E_REUSE_IMAGE:-}" = 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
+    e2e_log "MESHSIM_E2E_REUSE_IMAGE=1: using the existing $image"
+    return 0
+  fi
   local build_args=(--network host -f docker/Dockerfile
     --build-arg MESHSIM_GIT_REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")
   # The build stage is tagged too, so it stays as the next run's cache while

@@ -70,8 +70,8 @@ nodes_container() { swarm_docker "$1" ps -q --filter "label=com.docker.swarm.ser
 
 # Submits scenario $1 on $2 nodes, detached; prints the job id.
 submit_detached() {
-  meshsim_c submit "$1" --nodes "$2" --detach --json >"$work/submit.json" || fail "submit $1 failed"
-  json "$work/submit.json" "d['job_id']"
+  meshsim_c submit "$1" --nodes "$2" --detach >"$work/submit.txt" || fail "submit $1 failed"
+  awk '/^job [0-9]+/ {print $2; exit}' "$work/submit.txt"
 }
 
 # Waits until job $1 has advanced virtual time.
@@ -98,7 +98,7 @@ local_digest() {
 check_recovered() {
   local digest restarts
   digest=$(json "$work/status.json" "d['digest']")
-  restarts=$(json "$work/status.json" "d['restarts']")
+  restarts=$(json "$work/status.json" "len(d['restarts'])")
   [ "$digest" = "$1" ] || fail "the recovered job's digest $digest differs from the undisturbed $1"
   [ "$restarts" -ge "$2" ] || fail "expected the job to restart from a checkpoint, restarts=$restarts"
 }
@@ -113,8 +113,12 @@ stop_docker_engine_if_started
 e2e_log "$hosts engines in network namespaces, one swarm"
 swarm_hosts_up "$hosts" || fail "the engines did not come up"
 [ "$(swarm_docker 1 node ls -q | wc -l)" -eq "$hosts" ] || fail "the swarm does not have $hosts nodes"
-for i in $(seq 1 "$hosts"); do swarm_docker "$i" load -q -i "$work/image.tar" >/dev/null & done
-wait
+loads=()
+for i in $(seq 1 "$hosts"); do
+  swarm_docker "$i" load -q -i "$work/image.tar" >/dev/null &
+  loads+=($!)
+done
+for pid in "${loads[@]}"; do wait "$pid" || fail "docker load failed"; done
 rm -f "$work/image.tar"
 
 e2e_log "docker stack deploy: coordinator on the manager, a nodes task (2 nodes) on every engine"
