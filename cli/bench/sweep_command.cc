@@ -92,6 +92,7 @@ struct Point {
   double event_rate = 0;  // median over repetitions
   double wall_seconds = 0;
   uint64_t committed_events = 0;
+  uint64_t windows = 0;
   std::string digest = {};
   double speedup = 0;
   double efficiency = 0;
@@ -177,6 +178,7 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
       rates.push_back(job->result().event_rate());
       walls.push_back(job->result().wall_seconds());
       point.committed_events = job->result().committed_events();
+      point.windows = job->result().windows();
       point.digest = fmt::format("{:016x}", job->result().digest());
     }
     point.event_rate = Median(rates);
@@ -206,6 +208,7 @@ int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
                           {"efficiency", p.efficiency},
                           {"wall_seconds", p.wall_seconds},
                           {"committed_events", p.committed_events},
+                          {"windows", p.windows},
                           {"digest", p.digest}};
     if (!grid->param.empty()) row[grid->param] = p.value;
     rows.push_back(row);
