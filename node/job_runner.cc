@@ -1,5 +1,7 @@
 #include "node/job_runner.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,6 +21,21 @@ namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr auto kPollSlice = std::chrono::milliseconds(50);
+
+// What the rings of `colocated` peers and this node take in /dev/shm: every
+// ordered pair of them has a ring (the whole host's share of the job, which
+// every node of the host computes alike). A page more per ring for the header.
+uint64_t ShmBytesNeeded(size_t colocated) {
+  const uint64_t nodes = colocated + 1;
+  return nodes * (nodes - 1) * (uint64_t{transport::shm::kDefaultRingBytes} + 4096);
+}
+
+// Free bytes in the shared-memory filesystem, or nullopt if it cannot tell.
+std::optional<uint64_t> ShmBytesFree() {
+  struct statvfs fs {};
+  if (statvfs("/dev/shm", &fs) != 0) return std::nullopt;
+  return uint64_t{fs.f_bavail} * fs.f_frsize;
+}
 
 }  // namespace
 
@@ -68,6 +85,21 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, Job
     } else {
       spdlog::debug("job {}: rank {} is not co-located: {}", runner->setup_.job_id, rank,
                     probe.status().message());
+    }
+  }
+  // A /dev/shm too small for the rings (Docker's default is 64 MiB) would
+  // fail the job when they are created: say so and use tcp to the co-located
+  // peers instead. Every node of the host sees the same shortage, so both
+  // ends of each pair fall back together.
+  if (!runner->colocated_ranks_.empty()) {
+    const uint64_t needed = ShmBytesNeeded(runner->colocated_ranks_.size());
+    if (const auto free = ShmBytesFree(); free && *free < needed) {
+      spdlog::warn(
+          "job {}: /dev/shm has {} MiB free, the rings of this host's {} nodes need {} MiB: using tcp "
+          "between them (give /dev/shm more room; docs/scale-out.md)",
+          runner->setup_.job_id, *free >> 20, runner->colocated_ranks_.size() + 1, needed >> 20);
+      runner->colocated_ranks_.clear();
+      for (Peer& peer : runner->peers_) peer.probe.reset();
     }
   }
   // Init (or restore) runs now, before the job starts, because the

@@ -2,6 +2,7 @@
 // arrangement that keeps shared memory between the nodes of one container or
 // pod under an orchestrator. Real processes, a real coordinator.
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -133,6 +134,43 @@ TEST_F(NodeHostTest, SigtermStopsEveryNodeWhichLeavesTheCoordinator) {
     stat >> ignored_pid >> ignored_comm >> state >> parent;
     EXPECT_NE(parent, std::to_string(host_pid)) << "a node of the host outlived it";
   }
+}
+
+// A deployment that gives /dev/shm too little room (Docker's default is
+// 64 MiB) must not break a job: the nodes see each other but fall back to
+// tcp, and say why. The host runs in a mount namespace of its own with a
+// 2 MiB tmpfs on /dev/shm: room for the probes, not for the rings.
+TEST_F(NodeHostTest, TooSmallDevShmFallsBackToTcpAndSaysSo) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a small /dev/shm needs root";
+  cluster_ = std::make_unique<Cluster>(0, tag_);
+  const std::string script = "mount -t tmpfs -o size=2m,mode=1777 tmpfs /dev/shm && exec \"$0\" \"$@\"";
+  auto host =
+      process::ChildProcess::Spawn({.name = "host",
+                                    .argv = {"/usr/bin/unshare", "--mount", "--propagation", "private", "sh",
+                                             "-c", script, MeshsimBinary(), "host", "--coordinator",
+                                             cluster_->endpoint(), "--nodes", "3", "--name-prefix", "small"},
+                                    .extra_env = {"MESHSIM_TEST_TAG=" + tag_},
+                                    .tail_lines = 100000});
+  ASSERT_TRUE(host.ok()) << host.status().message();
+  host_ = std::move(*host);
+  ASSERT_TRUE(WaitFor([&] { return ReadyNodeNames().size() == 3; }, 20s))
+      << ::testing::PrintToString(host_->Tail());
+
+  const std::string out = dir_.path() + "/small.json";
+  auto result = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 3, out);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto job = ReadJson(out);
+  ASSERT_EQ(job["state"], "COMPLETED");
+  for (const auto& link : job["links"]) EXPECT_EQ(link["transport"], "tcp") << link.dump();
+  bool said = false;
+  for (const auto& line : host_->Tail()) said |= line.find("/dev/shm has 1 MiB free") != std::string::npos;
+  EXPECT_TRUE(said) << "the nodes say why they use tcp";
+
+  const std::string local_out = dir_.path() + "/local.json";
+  auto local = RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "1", "--json", local_out},
+                          tag_, 120s);
+  ASSERT_EQ(local.exit_code, 0) << local.output;
+  EXPECT_EQ(job["digest"], ReadJson(local_out)["digest"]);
 }
 
 TEST_F(NodeHostTest, BadNodeCountIsRefusedWithTheFlagNamed) {

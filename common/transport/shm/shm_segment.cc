@@ -53,6 +53,15 @@ absl::StatusOr<ShmSegment> ShmSegment::Create(const std::string& name, size_t by
     shm_unlink(name.c_str());
     return status;
   }
+  // Reserve the pages now: on a full /dev/shm the creator gets ENOSPC here
+  // instead of a SIGBUS at the first write into a page the tmpfs cannot give.
+  if (const int error = posix_fallocate(fd, 0, static_cast<off_t>(bytes)); error != 0) {
+    errno = error;
+    auto status = Errno("posix_fallocate (is /dev/shm full?)", name);
+    close(fd);
+    shm_unlink(name.c_str());
+    return status;
+  }
   void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
   if (data == MAP_FAILED) {
