@@ -63,6 +63,24 @@ class NodeHostTest : public ClusterTestBase {
     return std::stod(match[1]);
   }
 
+  // Runs scenarios/phold.yaml on `nodes` nodes; every link must use
+  // `transport` and the digest must be a local one-node run's.
+  void ExpectPholdOverLinks(int nodes, const std::string& transport) {
+    const std::string out = dir_.path() + "/job.json";
+    auto result = cluster_->Submit(SourcePath("scenarios/phold.yaml"), nodes, out);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const auto job = ReadJson(out);
+    ASSERT_EQ(job["state"], "COMPLETED");
+    ASSERT_EQ(job["links"].size(), static_cast<size_t>(nodes * (nodes - 1)));
+    for (const auto& link : job["links"]) EXPECT_EQ(link["transport"], transport) << link.dump();
+
+    const std::string local_out = dir_.path() + "/local.json";
+    auto local = RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "1", "--json", local_out},
+                            tag_, 120s);
+    ASSERT_EQ(local.exit_code, 0) << local.output;
+    EXPECT_EQ(job["digest"], ReadJson(local_out)["digest"]);
+  }
+
   void TearDown() override {
     if (host_) host_->Stop(10s);
     ClusterTestBase::TearDown();
@@ -77,19 +95,7 @@ TEST_F(NodeHostTest, NodesOfOneHostTalkThroughSharedMemoryAndGiveTheLocalDigest)
   EXPECT_EQ(ReadyNodeNames(), (std::vector<std::string>{"rack7-1", "rack7-2", "rack7-3"}));
   EXPECT_EQ(HostMetric("meshsim_host_nodes_running"), 3);
 
-  const std::string out = dir_.path() + "/host.json";
-  auto result = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 3, out);
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  const auto job = ReadJson(out);
-  ASSERT_EQ(job["state"], "COMPLETED");
-  ASSERT_EQ(job["links"].size(), 6u);
-  for (const auto& link : job["links"]) EXPECT_EQ(link["transport"], "shm") << link.dump();
-
-  const std::string local_out = dir_.path() + "/local.json";
-  auto local = RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "1", "--json", local_out},
-                          tag_, 120s);
-  ASSERT_EQ(local.exit_code, 0) << local.output;
-  EXPECT_EQ(job["digest"], ReadJson(local_out)["digest"]);
+  ExpectPholdOverLinks(3, "shm");
 }
 
 TEST_F(NodeHostTest, AKilledNodeIsStartedAgainAndServesTheNextJob) {
@@ -156,21 +162,10 @@ TEST_F(NodeHostTest, TooSmallDevShmFallsBackToTcpAndSaysSo) {
   ASSERT_TRUE(WaitFor([&] { return ReadyNodeNames().size() == 3; }, 20s))
       << ::testing::PrintToString(host_->Tail());
 
-  const std::string out = dir_.path() + "/small.json";
-  auto result = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 3, out);
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  const auto job = ReadJson(out);
-  ASSERT_EQ(job["state"], "COMPLETED");
-  for (const auto& link : job["links"]) EXPECT_EQ(link["transport"], "tcp") << link.dump();
+  ExpectPholdOverLinks(3, "tcp");
   bool said = false;
   for (const auto& line : host_->Tail()) said |= line.find("/dev/shm has 1 MiB free") != std::string::npos;
   EXPECT_TRUE(said) << "the nodes say why they use tcp";
-
-  const std::string local_out = dir_.path() + "/local.json";
-  auto local = RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "1", "--json", local_out},
-                          tag_, 120s);
-  ASSERT_EQ(local.exit_code, 0) << local.output;
-  EXPECT_EQ(job["digest"], ReadJson(local_out)["digest"]);
 }
 
 TEST_F(NodeHostTest, BadNodeCountIsRefusedWithTheFlagNamed) {
