@@ -34,6 +34,13 @@ int Main(int argc, char** argv) {
   app.add_option("--log-level", global.log.level, "trace, debug, info, warn, error, critical, off")
       ->default_val("info");
   app.add_option("--log-format", log_format, "text or json")->default_val("text");
+  app.add_option("--keys", global.keys_dir,
+                 "Directory of CURVE keys (meshsim keygen): authenticate and encrypt RPC and data")
+      ->envname("MESHSIM_KEYS");
+  app.add_option("--identity", global.identity,
+                 "Which key pair of --keys to use (default: coordinator, node, or admin/viewer for clients)");
+  app.add_flag("--insecure", global.insecure,
+               "Serve on a non-loopback address without keys (only on a network you trust)");
 
   // run
   RunOptions run;
@@ -193,6 +200,17 @@ int Main(int argc, char** argv) {
       ->default_val(30.0)
       ->check(CLI::Range(0.1, 86400.0));
 
+  KeygenOptions keygen;
+  auto* keygen_cmd =
+      app.add_subcommand("keygen", "Create CURVE keys: a new cluster's, or one more with --name");
+  keygen_cmd->add_option("dir", keygen.dir, "Key directory (created if missing)")->required();
+  keygen_cmd->add_option("--name", keygen.name, "Add one key pair of this name (default: a whole new set)");
+  keygen_cmd->add_option("--role", keygen.role, "The added key's role: node, admin or viewer")
+      ->default_val("node");
+  keygen_cmd->add_flag(
+      "--if-missing", keygen.if_missing,
+      "Do nothing when the directory has a coordinator key already (a deployment's first start)");
+
   HostCommandOptions host_options;
   auto* host_cmd = app.add_subcommand(
       "host", "Serve several nodes of one host as supervised children (they share its shared memory)");
@@ -267,6 +285,7 @@ int Main(int argc, char** argv) {
   if (chosen == coordinator_cmd) return ServeCoordinator(global, coordinator_options);
   if (chosen == node_cmd) return ServeNode(global, node_options);
   if (chosen == host_cmd) return ServeHost(global, host_options);
+  if (chosen == keygen_cmd) return Keygen(global, keygen);
   return kExitBadInput;
 }
 

@@ -12,6 +12,7 @@
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
 #include "common/status/format.h"
+#include "common/status/status.h"
 #include "zmq.hpp"
 
 namespace meshsim::cli {
@@ -30,16 +31,18 @@ void CatchInterrupts() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-absl::StatusOr<std::unique_ptr<rpc::RpcClient>> Connect(zmq::context_t& context,
+absl::StatusOr<std::unique_ptr<rpc::RpcClient>> Connect(const GlobalOptions& global, zmq::context_t& context,
                                                         const std::string& endpoint) {
-  return rpc::RpcClient::Create(context, {.endpoint = endpoint});
+  MESHSIM_ASSIGN_OR_RETURN(auto keys, LoadKeys(global, "client"));
+  return rpc::RpcClient::Create(context, rpc::ClientOptions(endpoint, keys.get()));
 }
 
 // One call to the coordinator, for commands that make exactly one.
-absl::Status CallCoordinator(const std::string& endpoint, std::string_view method,
-                             const google::protobuf::Message& request, google::protobuf::Message* reply) {
+absl::Status CallCoordinator(const GlobalOptions& global, const std::string& endpoint,
+                             std::string_view method, const google::protobuf::Message& request,
+                             google::protobuf::Message* reply) {
   zmq::context_t context;
-  auto client = Connect(context, endpoint);
+  auto client = Connect(global, context, endpoint);
   if (!client.ok()) return client.status();
   return (*client)->Call(method, request, reply);
 }
@@ -70,7 +73,7 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
     for (const auto& [name, url] : (*cluster)->metrics_urls()) fmt::print(stderr, "  {:<12} {}\n", name, url);
   }
   zmq::context_t context;
-  auto client = Connect(context, (*cluster)->coordinator_endpoint());
+  auto client = Connect(global, context, (*cluster)->coordinator_endpoint());
   if (!client.ok()) return FailWith(client.status());
 
   v1::SubmitJobRequest submit;
@@ -105,7 +108,7 @@ int Submit(const GlobalOptions& global, const SubmitOptions& options) {
   const JobOutputs outputs{options.json_path, options.csv_path, options.plot_path};
   if (auto status = CheckOutputsWanted(*scenario, outputs); !status.ok()) return FailWith(status);
   zmq::context_t context;
-  auto client = Connect(context, options.coordinator);
+  auto client = Connect(global, context, options.coordinator);
   if (!client.ok()) return FailWith(client.status());
   v1::SubmitJobRequest request;
   *request.mutable_scenario() = *scenario;
@@ -136,7 +139,8 @@ int Status(const GlobalOptions& global, const std::string& coordinator, uint64_t
   v1::GetJobRequest request;
   request.set_job_id(job_id);
   v1::GetJobReply reply;
-  if (auto status = CallCoordinator(coordinator, "Coordinator.GetJob", request, &reply); !status.ok()) {
+  if (auto status = CallCoordinator(global, coordinator, "Coordinator.GetJob", request, &reply);
+      !status.ok()) {
     return FailWith(status);
   }
   ShowJob(global.json, reply.job());
@@ -161,7 +165,8 @@ int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t
   v1::CancelJobRequest request;
   request.set_job_id(job_id);
   v1::CancelJobReply reply;
-  if (auto status = CallCoordinator(coordinator, "Coordinator.CancelJob", request, &reply); !status.ok()) {
+  if (auto status = CallCoordinator(global, coordinator, "Coordinator.CancelJob", request, &reply);
+      !status.ok()) {
     return FailWith(status);
   }
   ShowJob(global.json, reply.job());
@@ -170,7 +175,8 @@ int Cancel(const GlobalOptions& global, const std::string& coordinator, uint64_t
 
 int Nodes(const GlobalOptions& global, const std::string& coordinator) {
   v1::ListNodesReply reply;
-  if (auto status = CallCoordinator(coordinator, "Coordinator.ListNodes", v1::ListNodesRequest(), &reply);
+  if (auto status =
+          CallCoordinator(global, coordinator, "Coordinator.ListNodes", v1::ListNodesRequest(), &reply);
       !status.ok()) {
     return FailWith(status);
   }

@@ -4,7 +4,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "common/log/log.h"
+#include "common/security/curve_keys.h"
 #include "common/time/clock.h"
 
 namespace meshsim::cli {
@@ -17,7 +19,10 @@ inline constexpr int kExitInterrupted = 130;  // Ctrl-C (128 + SIGINT)
 
 struct GlobalOptions {
   log::Options log;
-  bool json = false;  // machine-readable output on stdout
+  bool json = false;      // machine-readable output on stdout
+  std::string keys_dir;   // --keys / MESHSIM_KEYS: CURVE keys (docs/security.md)
+  std::string identity;   // --identity: which pair of keys_dir to use
+  bool insecure = false;  // --insecure: serve on non-loopback addresses without keys
 };
 
 struct RunOptions {
@@ -106,6 +111,26 @@ struct HostCommandOptions {
   std::string metrics_host = "127.0.0.1";
 };
 int ServeHost(const GlobalOptions& global, const HostCommandOptions& options);
+
+// `meshsim keygen DIR`: a new cluster's keys, or one more (--name, --role).
+struct KeygenOptions {
+  std::string dir;
+  std::string name;
+  std::string role = "node";
+  bool if_missing = false;  // a new set only where the directory has none (first start)
+};
+int Keygen(const GlobalOptions& global, const KeygenOptions& options);
+
+// The keyring of --keys for this process (default_identity "client" picks
+// admin or viewer), or null without --keys.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<security::Keyring>> LoadKeys(const GlobalOptions& global,
+                                                                          std::string_view default_identity);
+// FAILED_PRECONDITION when serving `what` on `host` (or `endpoint`) would be
+// open to the network without keys and --insecure was not given.
+[[nodiscard]] absl::Status CheckBindIsSafe(const GlobalOptions& global, bool have_keys, std::string_view host,
+                                           std::string_view what);
+[[nodiscard]] absl::Status CheckEndpointIsSafe(const GlobalOptions& global, bool have_keys,
+                                               std::string_view endpoint, std::string_view what);
 
 // Builds the command line and runs the chosen subcommand.
 int Main(int argc, char** argv);

@@ -52,6 +52,9 @@ absl::StatusOr<std::unique_ptr<NodeHost>> NodeHost::Create(NodeHostOptions optio
     if (!o.advertise_host.empty()) {
       slot.argv.insert(slot.argv.end(), {"--advertise-host", o.advertise_host});
     }
+    if (!o.keys_dir.empty()) slot.argv.insert(slot.argv.end(), {"--keys", o.keys_dir});
+    if (!o.identity.empty()) slot.argv.insert(slot.argv.end(), {"--identity", o.identity});
+    if (o.insecure) slot.argv.push_back("--insecure");
     if (o.metrics) {
       const std::string port = o.metrics->port == 0 ? "auto" : StrCat(o.metrics->port + i);
       slot.argv.insert(slot.argv.end(), {"--metrics-port", port, "--metrics-host", o.metrics->host});

@@ -46,6 +46,10 @@ struct NodeHostOptions {
   double stall_timeout_seconds = 30;
   std::string log_level = "info";
   std::string log_format = "text";
+  // Passed on to every node (docs/security.md).
+  std::string keys_dir;
+  std::string identity;
+  bool insecure = false;
   Duration restart_delay_min = std::chrono::seconds(1);
   Duration restart_delay_max = std::chrono::seconds(30);
   // A child that stayed up this long is restarted after the minimum delay again.

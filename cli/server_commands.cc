@@ -49,9 +49,16 @@ Duration Seconds(double seconds) {
 
 }  // namespace
 
-int ServeCoordinator(const GlobalOptions&, const CoordinatorCommandOptions& options) {
+int ServeCoordinator(const GlobalOptions& global, const CoordinatorCommandOptions& options) {
   const sigset_t stop_signals = BlockStopSignals();
+  auto keys = LoadKeys(global, "coordinator");
+  if (!keys.ok()) return FailWith(keys.status());
+  if (auto safe = CheckEndpointIsSafe(global, *keys != nullptr, options.bind, "the coordinator's RPC");
+      !safe.ok()) {
+    return FailWith(safe);
+  }
   coordinator::CoordinatorOptions coordinator_options;
+  coordinator_options.keyring = *keys;
   coordinator_options.bind = options.bind;
   coordinator_options.heartbeat_interval = Seconds(options.heartbeat_interval_seconds);
   coordinator_options.node_timeout = Seconds(options.node_timeout_seconds);
@@ -74,9 +81,18 @@ int ServeCoordinator(const GlobalOptions&, const CoordinatorCommandOptions& opti
   return kExitOk;
 }
 
-int ServeNode(const GlobalOptions&, const NodeCommandOptions& options) {
+int ServeNode(const GlobalOptions& global, const NodeCommandOptions& options) {
   const sigset_t stop_signals = BlockStopSignals();
+  auto keys = LoadKeys(global, "node");
+  if (!keys.ok()) return FailWith(keys.status());
+  for (const auto& [endpoint, what] :
+       {std::pair{options.rpc_bind, "the node's RPC"}, {options.data_bind, "data"}}) {
+    if (auto safe = CheckEndpointIsSafe(global, *keys != nullptr, endpoint, what); !safe.ok()) {
+      return FailWith(safe);
+    }
+  }
   node::NodeOptions node_options;
+  node_options.keyring = *keys;
   node_options.coordinator_endpoint = options.coordinator;
   node_options.name = options.name;
   node_options.rpc_bind = options.rpc_bind;
@@ -103,6 +119,13 @@ int ServeNode(const GlobalOptions&, const NodeCommandOptions& options) {
 
 int ServeHost(const GlobalOptions& global, const HostCommandOptions& options) {
   const sigset_t stop_signals = BlockStopSignals();
+  // The nodes load the keys themselves (MESHSIM_KEYS is inherited; --keys
+  // and --insecure are passed on); check here so a bad setup fails once.
+  auto keys = LoadKeys(global, "node");
+  if (!keys.ok()) return FailWith(keys.status());
+  if (auto safe = CheckBindIsSafe(global, *keys != nullptr, options.bind_host, "nodes"); !safe.ok()) {
+    return FailWith(safe);
+  }
   auto metrics = metrics::ParseMetricsPort(options.metrics_port, options.metrics_host);
   if (!metrics.ok()) return FailWith(metrics.status());
   auto host = NodeHost::Create({.executable = SelfExecutable(),
@@ -114,7 +137,10 @@ int ServeHost(const GlobalOptions& global, const HostCommandOptions& options) {
                                 .metrics = *metrics,
                                 .stall_timeout_seconds = options.stall_timeout_seconds,
                                 .log_level = global.log.level,
-                                .log_format = global.log.format == log::Format::kJson ? "json" : "text"});
+                                .log_format = global.log.format == log::Format::kJson ? "json" : "text",
+                                .keys_dir = global.keys_dir,
+                                .identity = global.identity,
+                                .insecure = global.insecure});
   if (!host.ok()) return FailWith(host.status());
   if (auto status = (*host)->Start(); !status.ok()) return FailWith(status);
   if (!(*host)->metrics_url().empty()) PrintStatus("metrics", (*host)->metrics_url());

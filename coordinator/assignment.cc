@@ -91,6 +91,7 @@ void Coordinator::AssignNextJob() {
       peer->set_data_endpoint(node.info.data_endpoint());
       peer->set_probe_name(node.info.probe_name());
       peer->set_probe_token(node.info.probe_token());
+      peer->set_public_key(node.info.public_key());
       endpoints.push_back(node.info.rpc_endpoint());
     }
     if (job->info.restarts_size() > 0) job->info.mutable_restarts()->rbegin()->set_nodes(count);

@@ -103,12 +103,19 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
     coordinator->metrics_server_->Add(std::make_shared<StateCollector>(coordinator.get()));
     spdlog::info("serving metrics on {}", coordinator->metrics_server_->url());
   }
+  if (coordinator->options_.keyring) {
+    MESHSIM_ASSIGN_OR_RETURN(
+        coordinator->zap_, security::ZapHandler::Start(coordinator->context_,
+                                                       security::KeyringPolicy(coordinator->options_.keyring),
+                                                       coordinator->registry_));
+  }
   MESHSIM_ASSIGN_OR_RETURN(
       coordinator->server_,
       rpc::RpcServer::Create(coordinator->context_, {.bind_endpoint = coordinator->options_.bind,
                                                      .max_request_bytes = 16 << 20,
                                                      .thread_name = "coord-rpc",
-                                                     .registry = coordinator->registry_}));
+                                                     .registry = coordinator->registry_,
+                                                     .keyring = coordinator->options_.keyring}));
   coordinator->RegisterHandlers();
   return coordinator;
 }
@@ -310,7 +317,8 @@ void Coordinator::AbortAssignedNodes(const JobRecord& job, const std::string& re
     const NodeRecord& node = it->second;
     if (node.info.state() != v1::NODE_LOST && !HasReported(job, node_id)) {
       // The node stays BUSY until a heartbeat shows it has let the job go.
-      aborts_.push_back({node_id, node.info.rpc_endpoint(), job.info.job_id(), job.info.attempt(), reason});
+      aborts_.push_back({node_id, node.info.rpc_endpoint(), job.info.job_id(), job.info.attempt(), reason,
+                         node.info.public_key()});
     }
   }
 }
@@ -467,7 +475,9 @@ absl::Status Coordinator::CallNode(const v1::PeerInfo& node, const std::string& 
                                    google::protobuf::Message* reply, Duration timeout) {
   auto& client = node_clients_[node.node_id()];
   if (!client || client->endpoint() != rpc_endpoint) {
-    MESHSIM_ASSIGN_OR_RETURN(client, rpc::RpcClient::Create(context_, {.endpoint = rpc_endpoint}));
+    MESHSIM_ASSIGN_OR_RETURN(
+        client, rpc::RpcClient::Create(
+                    context_, rpc::ClientOptions(rpc_endpoint, options_.keyring.get(), node.public_key())));
   }
   return client->Call(method, request, reply, Deadline::After(timeout));
 }
@@ -492,6 +502,7 @@ void Coordinator::SendAborts() {
     v1::AbortJobReply reply;
     v1::PeerInfo peer;
     peer.set_node_id(call.node_id);
+    peer.set_public_key(call.public_key);
     if (auto status = CallNode(peer, call.endpoint, "Node.AbortJob", request, &reply, kAbortTimeout);
         !status.ok()) {
       spdlog::warn("job {}: abort to node {} failed: {}", call.job_id, call.node_id, status.message());

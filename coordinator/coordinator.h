@@ -30,6 +30,7 @@
 #include "common/metrics/metrics.h"
 #include "common/rpc/rpc_client.h"
 #include "common/rpc/rpc_server.h"
+#include "common/security/zap_handler.h"
 #include "coordinator/checkpoint_store.h"
 #include "coordinator/job_store.h"
 #include "prometheus/counter.h"
@@ -56,6 +57,9 @@ struct CoordinatorOptions {
   size_t finished_jobs_kept = 1000;
   // Serve Prometheus metrics here; none when unset.
   std::optional<metrics::MetricsBind> metrics;
+  // With keys (docs/security.md): CURVE on the RPC socket, roles by the key
+  // lists, and CURVE toward the nodes' RPC sockets. Plain TCP when null.
+  std::shared_ptr<security::Keyring> keyring;
 };
 
 class Coordinator {
@@ -104,6 +108,7 @@ class Coordinator {
     uint64_t job_id;
     uint32_t attempt;
     std::string reason;
+    std::string public_key;
   };
   struct Metrics {
     prometheus::Family<prometheus::Counter>* jobs_finished = nullptr;   // {state}
@@ -175,6 +180,7 @@ class Coordinator {
   Metrics metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   zmq::context_t context_;
+  std::unique_ptr<security::ZapHandler> zap_;  // before server_: it judges its handshakes
   std::unique_ptr<rpc::RpcServer> server_;
   std::thread scheduler_;
 

@@ -16,9 +16,9 @@ constexpr auto kChunkTimeout = std::chrono::seconds(30);
 
 }  // namespace
 
-CheckpointClient::CheckpointClient(zmq::context_t& context, std::string coordinator_endpoint,
+CheckpointClient::CheckpointClient(zmq::context_t& context, rpc::RpcClient::Options coordinator,
                                    NodeMetrics* metrics)
-    : context_(context), coordinator_endpoint_(std::move(coordinator_endpoint)), metrics_(metrics) {}
+    : context_(context), coordinator_(std::move(coordinator)), metrics_(metrics) {}
 
 CheckpointClient::~CheckpointClient() { Stop(); }
 
@@ -78,8 +78,7 @@ void CheckpointClient::UploadLoop() {
 }
 
 absl::Status CheckpointClient::Upload(const CheckpointUpload& upload) {
-  MESHSIM_ASSIGN_OR_RETURN(auto client,
-                           rpc::RpcClient::Create(context_, {.endpoint = coordinator_endpoint_}));
+  MESHSIM_ASSIGN_OR_RETURN(auto client, rpc::RpcClient::Create(context_, coordinator_));
   v1::PutCheckpointRequest request;
   request.set_node_id(upload.node_id);
   request.set_job_id(upload.job_id);
@@ -110,8 +109,7 @@ absl::Status CheckpointClient::Upload(const CheckpointUpload& upload) {
 
 absl::StatusOr<std::vector<std::vector<std::byte>>> CheckpointClient::Download(
     uint64_t job_id, const v1::CheckpointInfo& checkpoint) {
-  MESHSIM_ASSIGN_OR_RETURN(auto client,
-                           rpc::RpcClient::Create(context_, {.endpoint = coordinator_endpoint_}));
+  MESHSIM_ASSIGN_OR_RETURN(auto client, rpc::RpcClient::Create(context_, coordinator_));
   std::vector<std::vector<std::byte>> parts(checkpoint.parts());
   for (uint32_t rank = 0; rank < checkpoint.parts(); ++rank) {
     v1::GetCheckpointRequest request;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/rpc/rpc_client.h"
 #include "node/node_metrics.h"
 #include "proto/meshsim.pb.h"
 #include "zmq.hpp"
@@ -39,7 +40,8 @@ struct CheckpointUpload {
 class CheckpointClient {
  public:
   // `metrics` may be null.
-  CheckpointClient(zmq::context_t& context, std::string coordinator_endpoint, NodeMetrics* metrics);
+  // `coordinator`: how to reach the coordinator (its endpoint, and keys).
+  CheckpointClient(zmq::context_t& context, rpc::RpcClient::Options coordinator, NodeMetrics* metrics);
   ~CheckpointClient();
 
   void Start();
@@ -58,7 +60,7 @@ class CheckpointClient {
   absl::Status Upload(const CheckpointUpload& upload);
 
   zmq::context_t& context_;
-  std::string coordinator_endpoint_;
+  rpc::RpcClient::Options coordinator_;
   NodeMetrics* metrics_;
   std::thread thread_;
 

@@ -192,8 +192,9 @@ absl::Status JobRunner::ConnectLinks(const std::vector<v1::Transport>& transport
                    rank, info.node_id(), name);
     } else {
       MESHSIM_ASSIGN_OR_RETURN(
-          peer.link, transport::ZmqPeerLink::Connect(*context_, info.data_endpoint(), options_.stall_timeout,
-                                                     options_.link_linger));
+          peer.link, transport::ZmqPeerLink::Connect(
+                         *context_, info.data_endpoint(), options_.stall_timeout, options_.link_linger,
+                         options_.keyring ? &options_.keyring->own() : nullptr, info.public_key()));
       peer.stats.set_transport(v1::TRANSPORT_TCP);
       BindLinkMetrics(peer, info.node_id(), "tcp");
       has_tcp_links_ = true;
@@ -245,7 +246,12 @@ absl::Status JobRunner::OpenInboundRings() {
 }
 
 absl::StatusOr<bool> JobRunner::ReceiveAny(std::vector<std::byte>* out, Duration timeout) {
-  if (!has_shm_links_) return inbox_->Receive(out, timeout);
+  incoming_origin_ = {};
+  if (!has_shm_links_) {
+    MESHSIM_ASSIGN_OR_RETURN(bool got, inbox_->Receive(out, timeout));
+    if (got) incoming_origin_.sender = inbox_->last_sender();
+    return got;
+  }
   const Deadline deadline = Deadline::After(timeout);
   auto any_ring_has_data = [this] {
     for (const Peer& peer : peers_) {
@@ -254,14 +260,20 @@ absl::StatusOr<bool> JobRunner::ReceiveAny(std::vector<std::byte>* out, Duration
     return false;
   };
   for (;;) {
-    for (Peer& peer : peers_) {
-      if (!peer.ring) continue;
-      MESHSIM_ASSIGN_OR_RETURN(bool got, peer.ring->TryRead(out));
-      if (got) return true;
+    for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
+      if (!peers_[rank].ring) continue;
+      MESHSIM_ASSIGN_OR_RETURN(bool got, peers_[rank].ring->TryRead(out));
+      if (got) {
+        incoming_origin_.ring_rank = static_cast<int>(rank);
+        return true;
+      }
     }
     if (has_tcp_links_) {
       MESHSIM_ASSIGN_OR_RETURN(bool got, inbox_->Receive(out, Duration::zero()));
-      if (got) return true;
+      if (got) {
+        incoming_origin_.sender = inbox_->last_sender();
+        return true;
+      }
     }
     if (deadline.Expired()) return false;
     // With TCP peers too, sleep only briefly on the doorbell: their frames
@@ -456,18 +468,22 @@ absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor, b
   for (Peer& peer : peers_) {
     if (peer.stashed) {
       peer.stashed = false;
-      if (Accept(peer.stash, window, sent_floor, &global_next)) --missing;
+      if (Accept(peer.stash, {.ring_rank = -1, .sender = {}, .verified = true}, window, sent_floor,
+                 &global_next))
+        --missing;
     }
   }
-  for (auto& early : early_frames_) {
-    if (Accept(early, window, sent_floor, &global_next)) --missing;
+  for (auto& [early, sender] : early_frames_) {
+    if (Accept(early, {.ring_rank = -1, .sender = sender, .verified = false}, window, sent_floor,
+               &global_next))
+      --missing;
   }
   early_frames_.clear();
   auto last_progress = SteadyClock::now();
   while (missing > 0) {
     if (abort_.load(std::memory_order_relaxed)) return absl::AbortedError("job aborted");
     MESHSIM_ASSIGN_OR_RETURN(bool got, ReceiveAny(&incoming_, kPollSlice));
-    if (got && Accept(incoming_, window, sent_floor, &global_next)) {
+    if (got && Accept(incoming_, incoming_origin_, window, sent_floor, &global_next)) {
       --missing;
       last_progress = SteadyClock::now();
     } else if (SteadyClock::now() - last_progress > options_.stall_timeout) {
@@ -485,8 +501,24 @@ absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor, b
   return global_next;
 }
 
-bool JobRunner::Accept(std::vector<std::byte>& bytes, uint64_t window, double sent_floor,
-                       double* global_next) {
+bool JobRunner::Authentic(uint32_t source_rank, const FrameOrigin& origin) {
+  const std::string& key = setup_.peers[source_rank].public_key();
+  if (key.empty() || origin.verified) return true;  // no keys in this cluster, or checked before
+  if (origin.ring_rank >= 0) {
+    // A ring is written only by the peer that created it (0600, its uid).
+    if (origin.ring_rank == static_cast<int>(source_rank)) return true;
+    Drop(StrCat("frame claims rank ", source_rank, " but came through rank ", origin.ring_rank, "'s ring"));
+    return false;
+  }
+  if (origin.sender == key) return true;
+  Drop(StrCat("frame claims rank ", source_rank, " but was sent with key ",
+              origin.sender.empty() ? "(none)" : StrCat(origin.sender.substr(0, 8), "..."),
+              ", not that rank's ", key.substr(0, 8), "..."));
+  return false;
+}
+
+bool JobRunner::Accept(std::vector<std::byte>& bytes, const FrameOrigin& origin, uint64_t window,
+                       double sent_floor, double* global_next) {
   auto header = frame::FrameCodec::PeekHeader(bytes);
   if (!header.ok()) {
     Drop(ToStd(header.status().message()));
@@ -502,6 +534,7 @@ bool JobRunner::Accept(std::vector<std::byte>& bytes, uint64_t window, double se
     Drop(StrCat("frame from rank ", header->source_rank, ", which is not a peer"));
     return false;
   }
+  if (!Authentic(header->source_rank, origin)) return false;
   Peer& peer = peers_[header->source_rank];
   if (header->window == window + 1 && !peer.stashed) {
     // A fast peer finished this window already; keep its next frame.

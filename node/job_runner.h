@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/frame/frame_codec.h"
+#include "common/security/curve_keys.h"
 #include "common/sim/kernel.h"
 #include "common/transport/link.h"
 #include "common/transport/shm/ring.h"
@@ -59,6 +60,9 @@ struct JobRunnerOptions {
   NodeMetrics* metrics = nullptr;
   // Takes the checkpoint parts this node saves; no checkpoints when null.
   CheckpointClient* checkpoints = nullptr;
+  // With keys: tcp links are CURVE clients with this node's pair, and a
+  // frame counts only if its sender's key is that of the rank it claims.
+  std::shared_ptr<security::Keyring> keyring;
 };
 
 struct JobProgress {
@@ -101,7 +105,10 @@ class JobRunner final : private sim::RemoteSink {
 
   // Hands over a frame that reached the node before Run() started (a peer
   // may start first). Call before Run(), from the thread that will run it.
-  void AdoptEarlyFrame(std::vector<std::byte> frame) { early_frames_.push_back(std::move(frame)); }
+  // `sender`: the key it came with over tcp (empty without keys).
+  void AdoptEarlyFrame(std::vector<std::byte> frame, std::string sender) {
+    early_frames_.push_back({std::move(frame), std::move(sender)});
+  }
 
   void RequestAbort() { abort_.store(true, std::memory_order_relaxed); }
   JobProgress progress() const;
@@ -147,7 +154,17 @@ class JobRunner final : private sim::RemoteSink {
   void SaveCheckpoint(uint64_t window, double next_time);
   // Takes one frame for `window`: delivers it, stashes it, or drops it.
   // Returns true when it was this window's frame from a peer.
-  bool Accept(std::vector<std::byte>& bytes, uint64_t window, double sent_floor, double* global_next);
+  // Where a received frame came from: a peer's ring, or the tcp inbox with
+  // the sender's authenticated key (empty without keys).
+  struct FrameOrigin {
+    int ring_rank = -1;
+    std::string_view sender;
+    bool verified = false;  // checked already (a stashed frame)
+  };
+  bool Accept(std::vector<std::byte>& bytes, const FrameOrigin& origin, uint64_t window, double sent_floor,
+              double* global_next);
+  // With keys: the frame's claimed source rank must be who sent it.
+  bool Authentic(uint32_t source_rank, const FrameOrigin& origin);
   bool Deliver(std::span<const std::byte> bytes, double sent_floor, double* global_next);
   // Opens the inbound ring of every shm peer, waiting for peers that have
   // not created theirs yet.
@@ -169,7 +186,9 @@ class JobRunner final : private sim::RemoteSink {
   std::unique_ptr<sim::Kernel> kernel_;
   std::vector<Peer> peers_;  // by rank
   std::vector<std::byte> incoming_;
-  std::vector<std::vector<std::byte>> early_frames_;  // window-0 frames from before Run()
+  FrameOrigin incoming_origin_;  // of incoming_, set by ReceiveAny
+  // Window-0 frames from before Run(), with their senders' keys.
+  std::vector<std::pair<std::vector<std::byte>, std::string>> early_frames_;
   zmq::context_t* context_ = nullptr;
   std::vector<uint32_t> colocated_ranks_;
   std::vector<std::string> subscribed_mailboxes_;

@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
     options.name = StrCat(host[0] != '\0' ? host : "node", "-", getpid());
   }
   auto node = std::unique_ptr<Node>(new Node(std::move(options)));
+  node->options_.job.keyring = node->options_.keyring;
   if (node->options_.metrics) {
     node->registry_ = metrics::NewProcessRegistry("node");
     node->metrics_ = std::make_unique<NodeMetrics>(*node->registry_);
@@ -37,14 +38,26 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
                              metrics::MetricsServer::Start(*node->options_.metrics, node->registry_));
     spdlog::info("serving metrics on {}", node->metrics_server_->url());
   }
+  if (const auto& keys = node->options_.keyring) {
+    // Data connections only from the keys of the current job's peers.
+    auto data_peer = [node = node.get()](const std::string& key) {
+      std::lock_guard lock(node->data_peers_mutex_);
+      return node->data_peer_keys_.contains(key);
+    };
+    MESHSIM_ASSIGN_OR_RETURN(
+        node->zap_, security::ZapHandler::Start(node->context_, security::KeyringPolicy(keys, data_peer),
+                                                node->registry_));
+  }
   MESHSIM_ASSIGN_OR_RETURN(node->rpc_server_,
                            rpc::RpcServer::Create(node->context_, {.bind_endpoint = node->options_.rpc_bind,
                                                                    .max_request_bytes = 16 << 20,
                                                                    .thread_name = "node-rpc",
-                                                                   .registry = node->registry_}));
-  MESHSIM_ASSIGN_OR_RETURN(node->inbox_,
-                           transport::ZmqFrameInbox::Bind(node->context_, node->options_.data_bind,
-                                                          node->options_.max_frame_bytes));
+                                                                   .registry = node->registry_,
+                                                                   .keyring = node->options_.keyring}));
+  MESHSIM_ASSIGN_OR_RETURN(
+      node->inbox_,
+      transport::ZmqFrameInbox::Bind(node->context_, node->options_.data_bind, node->options_.max_frame_bytes,
+                                     node->options_.keyring ? node->options_.keyring->own().secret_key : ""));
   MESHSIM_ASSIGN_OR_RETURN(node->rpc_endpoint_, net::AdvertisedEndpoint(node->rpc_server_->endpoint(),
                                                                         node->options_.advertise_host,
                                                                         node->options_.coordinator_endpoint));
@@ -60,7 +73,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(NodeOptions options) {
     spdlog::warn("no shared memory here ({}); every link of this node will use tcp",
                  probe.status().message());
   }
-  node->checkpoints_ = std::make_unique<CheckpointClient>(node->context_, node->options_.coordinator_endpoint,
+  node->checkpoints_ = std::make_unique<CheckpointClient>(node->context_, node->CoordinatorClientOptions(),
                                                           node->metrics_.get());
   node->options_.job.checkpoints = node->checkpoints_.get();
   node->RegisterHandlers();
@@ -117,6 +130,14 @@ void Node::RegisterHandlers() {
         if (active_job_ != 0) return absl::FailedPreconditionError("node busy");
         prepared_reply_ = *reply;
         prepared_ = std::move(runner);
+        if (options_.keyring) {
+          // The data socket admits these keys from now on (docs/security.md).
+          std::lock_guard peers_lock(data_peers_mutex_);
+          data_peer_keys_.clear();
+          for (const auto& peer : request.peers()) {
+            if (peer.rank() != request.rank()) data_peer_keys_.insert(peer.public_key());
+          }
+        }
         started_ = false;
         active_job_ = request.job_id();
         active_attempt_ = prepared_->attempt();
@@ -188,7 +209,7 @@ void Node::Stop(std::string_view reason) {
 void Node::Leave(std::string_view reason) {
   const uint32_t node_id = node_id_.load(std::memory_order_relaxed);
   if (node_id == 0) return;  // never registered
-  auto client = rpc::RpcClient::Create(context_, {.endpoint = options_.coordinator_endpoint});
+  auto client = rpc::RpcClient::Create(context_, CoordinatorClientOptions());
   v1::LeaveNodeRequest request;
   request.set_node_id(node_id);
   request.set_reason(std::string(reason));
@@ -280,7 +301,7 @@ void Node::DeliverReports(rpc::RpcClient& client) {
 }
 
 void Node::MembershipLoop() {
-  auto client = rpc::RpcClient::Create(context_, {.endpoint = options_.coordinator_endpoint});
+  auto client = rpc::RpcClient::Create(context_, CoordinatorClientOptions());
   if (!client.ok()) {
     spdlog::critical("{}", client.status().message());
     return;
@@ -397,7 +418,7 @@ void Node::DataLoop() {
     if (!got.ok() || !*got) continue;
     std::lock_guard lock(mutex_);
     if (prepared_) {
-      prepared_->AdoptEarlyFrame(std::move(stray));
+      prepared_->AdoptEarlyFrame(std::move(stray), std::string(inbox_->last_sender()));
       stray = {};
       continue;
     }

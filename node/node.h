@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -27,6 +28,7 @@
 #include "common/metrics/metrics.h"
 #include "common/rpc/rpc_client.h"
 #include "common/rpc/rpc_server.h"
+#include "common/security/zap_handler.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/zmq/zmq_link.h"
 #include "node/checkpoint_client.h"
@@ -52,6 +54,10 @@ struct NodeOptions {
   size_t max_frame_bytes = 256 << 20;
   // Serve Prometheus metrics here; none when unset.
   std::optional<metrics::MetricsBind> metrics;
+  // With keys (docs/security.md): CURVE on the RPC and data sockets (only
+  // the coordinator may call the node; only the current job's peers may
+  // send it frames) and toward the coordinator. Plain TCP when null.
+  std::shared_ptr<security::Keyring> keyring;
 };
 
 class Node {
@@ -88,12 +94,18 @@ class Node {
   void Leave(std::string_view reason);
   void DataLoop();
   void RunJob(std::unique_ptr<JobRunner>& runner);
+  rpc::RpcClient::Options CoordinatorClientOptions() const {
+    return rpc::ClientOptions(options_.coordinator_endpoint, options_.keyring.get());
+  }
 
   NodeOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<NodeMetrics> metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   zmq::context_t context_;
+  std::unique_ptr<security::ZapHandler> zap_;  // before the sockets it judges
+  std::mutex data_peers_mutex_;
+  std::set<std::string> data_peer_keys_;  // the prepared job's peers; guarded by data_peers_mutex_
   std::unique_ptr<rpc::RpcServer> rpc_server_;
   std::unique_ptr<transport::ZmqFrameInbox> inbox_;
   std::unique_ptr<CheckpointClient> checkpoints_;

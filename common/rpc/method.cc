@@ -17,4 +17,8 @@ bool IsIdempotent(const google::protobuf::MethodDescriptor& method) {
   return method.options().GetExtension(v1::idempotent);
 }
 
+v1::CallerRole CallerOf(const google::protobuf::MethodDescriptor& method) {
+  return method.options().GetExtension(v1::caller);
+}
+
 }  // namespace meshsim::rpc

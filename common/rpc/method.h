@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "google/protobuf/descriptor.h"
+#include "proto/meshsim.pb.h"
 
 namespace meshsim::rpc {
 
@@ -14,5 +15,8 @@ const google::protobuf::MethodDescriptor* FindMethod(std::string_view wire_name)
 
 // True when the IDL marks the method `option (idempotent) = true`.
 bool IsIdempotent(const google::protobuf::MethodDescriptor& method);
+
+// Who may call the method when the cluster has keys: `option (caller)`.
+v1::CallerRole CallerOf(const google::protobuf::MethodDescriptor& method);
 
 }  // namespace meshsim::rpc

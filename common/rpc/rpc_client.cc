@@ -1,9 +1,12 @@
 #include "common/rpc/rpc_client.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <thread>
 
 #include "common/rpc/method.h"
+#include "common/security/zap_handler.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
 #include "proto/rpc.pb.h"
@@ -15,7 +18,20 @@ bool Retryable(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
 }
 
+std::atomic<uint64_t> g_monitor_count{0};
+
 }  // namespace
+
+RpcClient::Options ClientOptions(std::string endpoint, const security::Keyring* keyring,
+                                 std::string server_public_key) {
+  RpcClient::Options options{.endpoint = std::move(endpoint)};
+  if (keyring != nullptr) {
+    if (server_public_key.empty()) server_public_key = keyring->coordinator_public_key();
+    options.curve = CurveClientKeys{keyring->own().public_key, keyring->own().secret_key,
+                                    std::move(server_public_key), keyring->own_name()};
+  }
+  return options;
+}
 
 absl::StatusOr<std::unique_ptr<RpcClient>> RpcClient::Create(zmq::context_t& context, Options options) {
   auto client = std::unique_ptr<RpcClient>(new RpcClient(context, std::move(options)));
@@ -36,6 +52,21 @@ absl::Status RpcClient::Connect() {
     // the deadline) until the connection is up, instead of piling requests
     // up for a server that may never come.
     socket->set(zmq::sockopt::immediate, 1);
+    monitor_.reset();
+    if (options_.curve) {
+      security::MakeCurveClient(*socket, options_.curve->public_key, options_.curve->secret_key,
+                                options_.curve->server_public_key);
+    }
+    // A refused or failed handshake is silent on the wire; the socket's
+    // monitor tells, so a call can say why instead of timing out.
+    const std::string address = StrCat("inproc://meshsim-rpc-monitor-", g_monitor_count.fetch_add(1));
+    if (zmq_socket_monitor(socket->handle(), address.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+      monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
+      monitor_->set(zmq::sockopt::linger, 0);
+      monitor_->connect(address);
+    }
     socket->connect(options_.endpoint);
     socket_ = std::move(socket);
     return absl::OkStatus();
@@ -59,6 +90,9 @@ absl::Status RpcClient::Call(std::string_view method, const google::protobuf::Me
     const auto left_ms = deadline.RemainingMillis().count();
     absl::Status status = Attempt(method, body, reply, attempt_deadline,
                                   static_cast<uint32_t>(std::clamp<int64_t>(left_ms, 1, UINT32_MAX)));
+    if (!status.ok() && Retryable(status)) {
+      if (absl::Status refused = HandshakeRefusal(); !refused.ok()) return refused;
+    }
     if (status.ok() || !idempotent || !Retryable(status)) {
       return status;
     }
@@ -69,6 +103,42 @@ absl::Status RpcClient::Call(std::string_view method, const google::protobuf::Me
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
+}
+
+absl::Status RpcClient::HandshakeRefusal() {
+  if (!monitor_) return absl::OkStatus();
+  zmq::message_t event;
+  while (monitor_->recv(event, zmq::recv_flags::dontwait)) {
+    // An event is two frames: (uint16 event, uint32 value) and the endpoint.
+    uint16_t id = 0;
+    uint32_t value = 0;
+    if (event.size() >= 6) {
+      std::memcpy(&id, event.data(), sizeof(id));
+      std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof(value));
+    }
+    zmq::message_t address;
+    if (event.more()) (void)monitor_->recv(address, zmq::recv_flags::dontwait);
+    const std::string own = options_.curve ? StrCat("key '", options_.curve->own_name, "'") : "";
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      return absl::PermissionDeniedError(StrCat("not authorized: ", options_.endpoint, " refused ", own,
+                                                " (ZAP status ", value,
+                                                "): it is in none of the server's key lists"));
+    }
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+      return absl::PermissionDeniedError(
+          options_.curve ? StrCat("not authorized: ", options_.endpoint,
+                                  " does not speak CURVE (a server without keys?)")
+                         : StrCat("not authorized: ", options_.endpoint,
+                                  " requires CURVE keys: give --keys DIR (docs/security.md)"));
+    }
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && options_.curve) {
+      return absl::PermissionDeniedError(StrCat("not authorized: the CURVE handshake with ",
+                                                options_.endpoint,
+                                                " failed: is the server's public key (coordinator.key) this "
+                                                "cluster's?"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RpcClient::Attempt(std::string_view method, const std::string& request_body,

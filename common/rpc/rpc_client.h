@@ -7,27 +7,42 @@
 // deadline; others are sent once. After a timed-out attempt the socket is
 // replaced, so a late reply can never be taken for a later call's.
 //
+// With keys the client is a CURVE client; a server that refuses its key
+// (unknown or revoked) makes a call fail at once with PERMISSION_DENIED
+// "not authorized: ..." rather than time out.
+//
 // Thread-safety: none; use one client per thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/security/curve_keys.h"
 #include "common/time/clock.h"
 #include "google/protobuf/message.h"
 #include "zmq.hpp"
 
 namespace meshsim::rpc {
 
+// A CURVE client's keys: its own pair and the server's public key (Z85).
+struct CurveClientKeys {
+  std::string public_key;
+  std::string secret_key;
+  std::string server_public_key;
+  std::string own_name;  // for messages: "admin", "node"
+};
+
 class RpcClient {
  public:
   struct Options {
     std::string endpoint;
+    std::optional<CurveClientKeys> curve = std::nullopt;
     Duration default_timeout = std::chrono::seconds(5);
     // Upper bound on one attempt of an idempotent call; the rest of the
     // deadline is left for retries.
@@ -55,13 +70,23 @@ class RpcClient {
  private:
   RpcClient(zmq::context_t& context, Options options);
   absl::Status Connect();
+  // PERMISSION_DENIED if the socket's monitor saw the server refuse the
+  // CURVE handshake; OK otherwise.
+  absl::Status HandshakeRefusal();
   absl::Status Attempt(std::string_view method, const std::string& request_body,
                        google::protobuf::Message* reply, Deadline attempt_deadline, uint32_t deadline_ms);
 
   zmq::context_t& context_;
   Options options_;
   std::unique_ptr<zmq::socket_t> socket_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // handshake events of socket_, with keys
   uint64_t next_call_id_ = 1;
 };
+
+// Options for a client of `endpoint` as the owner of `keyring`: CURVE with
+// its own pair toward `server_public_key` (default: the coordinator's), or
+// plain TCP when `keyring` is null.
+RpcClient::Options ClientOptions(std::string endpoint, const security::Keyring* keyring,
+                                 std::string server_public_key = {});
 
 }  // namespace meshsim::rpc

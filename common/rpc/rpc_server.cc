@@ -1,18 +1,32 @@
 #include "common/rpc/rpc_server.h"
 
+#include <iterator>
+
 #include "common/rpc/method.h"
+#include "common/security/zap_handler.h"
 #include "common/status/format.h"
 #include "common/thread/named_thread.h"
 #include "common/time/clock.h"
 #include "proto/rpc.pb.h"
 #include "spdlog/spdlog.h"
+#include "zmq_addon.hpp"
 
 namespace meshsim::rpc {
 namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
+thread_local std::string g_caller_key;
+
+// Clears the caller key when a handler returns, however it returns.
+struct CallerScope {
+  explicit CallerScope(std::string key) { g_caller_key = std::move(key); }
+  ~CallerScope() { g_caller_key.clear(); }
+};
+
 }  // namespace
+
+const std::string& CallerKey() { return g_caller_key; }
 
 absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Create(zmq::context_t& context, Options options) {
   try {
@@ -20,6 +34,7 @@ absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Create(zmq::context_t& con
     socket.set(zmq::sockopt::linger, 0);
     // Beyond this, libzmq drops the connection rather than buffering it.
     socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.max_request_bytes * 2));
+    if (options.keyring) security::MakeCurveServer(socket, options.keyring->own().secret_key, "rpc");
     socket.bind(options.bind_endpoint);
     std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
     return std::unique_ptr<RpcServer>(
@@ -84,12 +99,8 @@ void RpcServer::Loop() {
 void RpcServer::ServeOne() {
   const auto received = SteadyClock::now();
   std::vector<zmq::message_t> parts;
-  zmq::message_t part;
-  // Drain one whole multipart message, however many parts it has.
-  do {
-    if (!socket_.recv(part, zmq::recv_flags::dontwait)) return;
-    parts.push_back(std::move(part));
-  } while (parts.back().more());
+  // One whole multipart message, however many parts it has.
+  if (!zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
 
   auto reply_with = [&](uint64_t call_id, const absl::Status& status, std::string body) {
     RpcReply reply;
@@ -130,6 +141,16 @@ void RpcServer::ServeOne() {
     return reply_with(request.call_id(),
                       absl::UnimplementedError(StrCat("unknown method '", request.method(), "'")), {});
   }
+  std::string caller;
+  if (options_.keyring) {
+    caller = security::SenderKey(payload);
+    if (absl::Status denied = Authorize(request.method(), caller); !denied.ok()) {
+      spdlog::warn("rpc {}: {}", endpoint_, denied.message());
+      CountRequest(request.method(), denied, received);
+      return reply_with(request.call_id(), denied, {});
+    }
+  }
+  CallerScope scope(std::move(caller));
   std::string reply_body;
   bool body_malformed = false;
   absl::Status status;
@@ -143,16 +164,38 @@ void RpcServer::ServeOne() {
     if (malformed_metric_ != nullptr) malformed_metric_->Increment();
     spdlog::warn("rpc {}: {}: {}", endpoint_, request.method(), status.message());
   }
-  requests_.fetch_add(1, std::memory_order_relaxed);
   reply_with(request.call_id(), status, status.ok() ? std::move(reply_body) : std::string());
-  if (requests_metric_ != nullptr) {
-    requests_metric_->Add({{"method", request.method()}, {"code", absl::StatusCodeToString(status.code())}})
-        .Increment();
-    // 100 us to ~26 s in factors of 4.
-    static const prometheus::Histogram::BucketBoundaries kBuckets = {1e-4,   4e-4,   1.6e-3, 6.4e-3, 2.56e-2,
-                                                                     0.1024, 0.4096, 1.6384, 6.5536, 26.2144};
-    latency_metric_->Add({{"method", request.method()}}, kBuckets).Observe(SecondsSince(received));
+  CountRequest(request.method(), status, received);
+}
+
+void RpcServer::CountRequest(const std::string& method, const absl::Status& status, TimePoint received) {
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  if (requests_metric_ == nullptr) return;
+  requests_metric_->Add({{"method", method}, {"code", absl::StatusCodeToString(status.code())}}).Increment();
+  // 100 us to ~26 s in factors of 4.
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {1e-4,   4e-4,   1.6e-3, 6.4e-3, 2.56e-2,
+                                                                   0.1024, 0.4096, 1.6384, 6.5536, 26.2144};
+  latency_metric_->Add({{"method", method}}, kBuckets).Observe(SecondsSince(received));
+}
+
+absl::Status RpcServer::Authorize(const std::string& method, const std::string& caller) {
+  const auto* descriptor = FindMethod(method);
+  const v1::CallerRole need = descriptor != nullptr ? CallerOf(*descriptor) : v1::CALLER_COORDINATOR;
+  const std::optional<security::Role> role = options_.keyring->RoleOf(caller);
+  if (!role) {
+    // Admitted by the handshake, since revoked: its list no longer has it.
+    return absl::PermissionDeniedError(
+        StrCat("not authorized: key ", options_.keyring->NameOf(caller), " is in no list (revoked?)"));
   }
+  if (need == v1::CALLER_ANY) return absl::OkStatus();
+  const security::Role needed = need == v1::CALLER_VIEWER  ? security::Role::kViewer
+                                : need == v1::CALLER_NODE  ? security::Role::kNode
+                                : need == v1::CALLER_ADMIN ? security::Role::kAdmin
+                                                           : security::Role::kCoordinator;
+  if (security::Allows(*role, needed)) return absl::OkStatus();
+  return absl::PermissionDeniedError(StrCat("not authorized: ", security::RoleName(*role), " key '",
+                                            options_.keyring->NameOf(caller), "' may not call ", method,
+                                            " (it needs the ", security::RoleName(needed), " role)"));
 }
 
 }  // namespace meshsim::rpc

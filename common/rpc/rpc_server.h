@@ -5,6 +5,9 @@
 // thread, one at a time, so they must not block for long. Start()/Stop() from
 // the owning thread.
 //
+// With a keyring, a request whose key lacks its method's role is answered
+// PERMISSION_DENIED ("not authorized: ..."), logged and counted.
+//
 // Bad input never crashes the server: a request that is not two frames, is
 // larger than max_request_bytes, does not parse, names an unknown method or
 // carries a body that does not parse is answered with an error status when
@@ -20,7 +23,9 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/security/curve_keys.h"
 #include "common/status/status.h"
+#include "common/time/clock.h"
 #include "google/protobuf/message.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
@@ -28,6 +33,10 @@
 #include "zmq.hpp"
 
 namespace meshsim::rpc {
+
+// The authenticated public key (Z85) of the request a handler is serving,
+// or "" without keys. Valid on the server's thread during the handler.
+const std::string& CallerKey();
 
 struct RpcServerStats {
   uint64_t requests = 0;   // answered with any status
@@ -43,6 +52,10 @@ class RpcServer {
     std::string thread_name = "rpc-server";
     // Where meshsim_rpc_* metrics go; none when null.
     std::shared_ptr<prometheus::Registry> registry = nullptr;
+    // With keys: a CURVE server with this keyring's own secret key; the
+    // context's ZapHandler admits keys, and each request is checked against
+    // its method's (caller) role in the IDL. Without: plain TCP.
+    std::shared_ptr<security::Keyring> keyring = nullptr;
   };
 
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<RpcServer>> Create(zmq::context_t& context,
@@ -89,6 +102,9 @@ class RpcServer {
                              const google::protobuf::Descriptor* reply);
   void Loop();
   void ServeOne();
+  void CountRequest(const std::string& method, const absl::Status& status, TimePoint received);
+  // PERMISSION_DENIED unless `caller`'s role may call `method`.
+  absl::Status Authorize(const std::string& method, const std::string& caller);
 
   zmq::socket_t socket_;
   std::string endpoint_;

@@ -180,6 +180,10 @@ void ParseTopLevel(const YAML::Node& root, Problems& problems, v1::Scenario* sce
 }  // namespace
 
 absl::StatusOr<v1::Scenario> ParseYaml(std::string_view text, std::string_view source) {
+  if (text.size() > kMaxScenarioBytes) {
+    return absl::InvalidArgumentError(StrCat(source, ": larger than ", kMaxScenarioBytes >> 10,
+                                             " KiB, the limit of a scenario (is this a scenario file?)"));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -204,11 +208,14 @@ absl::StatusOr<v1::Scenario> ParseYaml(std::string_view text, std::string_view s
 }
 
 absl::StatusOr<v1::Scenario> LoadFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(StrCat(path, ": cannot read the scenario file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseYaml(text.str(), path);
+  // One byte past the limit is enough to know it is too large.
+  std::string text(kMaxScenarioBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return absl::NotFoundError(StrCat(path, ": cannot read the scenario file"));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return ParseYaml(text, path);
 }
 
 absl::Status Normalize(v1::Scenario* s) {

@@ -20,12 +20,19 @@ inline constexpr double kDefaultCheckpointSeconds = 30;
 inline constexpr uint32_t kDefaultMaxRestarts = 3;
 inline constexpr uint32_t kMaxRestarts = 100;
 
+// A scenario is a page of YAML; anything larger is refused before parsing
+// (a file, or YAML submitted over the network).
+inline constexpr size_t kMaxScenarioBytes = 1 << 20;
+
 // Parses YAML text into a scenario and normalizes it (see below).
 // `source` prefixes error messages ("phold.yaml:7: params.lps: ...").
-// INVALID_ARGUMENT lists every problem found, one per line.
+// INVALID_ARGUMENT lists every problem found, one per line, or says the
+// text is larger than kMaxScenarioBytes.
 [[nodiscard]] absl::StatusOr<v1::Scenario> ParseYaml(std::string_view text, std::string_view source);
 
-// Reads and parses a scenario file. NOT_FOUND when it cannot be read.
+// Reads and parses a scenario file, never more than kMaxScenarioBytes + 1
+// bytes of it (so /dev/zero is refused, not read forever). NOT_FOUND when
+// it cannot be read.
 [[nodiscard]] absl::StatusOr<v1::Scenario> LoadFile(const std::string& path);
 
 // Validates a scenario from any source (a file or the network) against the

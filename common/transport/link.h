@@ -43,6 +43,9 @@ class FrameInbox {
   // Waits up to `timeout` for one frame from any sender and copies it into
   // *frame. Returns false when nothing arrived in time.
   [[nodiscard]] virtual absl::StatusOr<bool> Receive(std::vector<std::byte>* frame, Duration timeout) = 0;
+  // The authenticated sender (CURVE public key, Z85) of the frame the last
+  // Receive returned; empty where the transport does not authenticate.
+  virtual std::string_view last_sender() const { return {}; }
 };
 
 }  // namespace meshsim::transport

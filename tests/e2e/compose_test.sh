@@ -55,7 +55,8 @@ trap 'exit 130' INT TERM
 
 # Compose on this test's project.
 cluster() { compose -p "$project" -f docker/compose.yaml "$@"; }
-meshsim_c() { "$meshsim" "$@" --coordinator "$coordinator"; }
+# With the cluster's admin key, copied out of the keys volume after `up`.
+meshsim_c() { "$meshsim" --keys "$work/keys" "$@" --coordinator "$coordinator"; }
 # The container of service $1, replica $2 (default 1), by compose's labels:
 # v1 and v2 name containers differently.
 container() {
@@ -80,7 +81,16 @@ e2e_log "image size: $(docker image inspect -f '{{.Size}}' "$MESHSIM_IMAGE" | aw
 e2e_log "up: ${services[*]}"
 cluster up -d --no-build "${services[@]}" >/dev/null 2>&1 ||
   fail "compose up failed"
+# The keygen service made the cluster's keys at the first start; a person
+# (here, the test) copies them out to use the CLI.
+docker cp "$(container coordinator):/etc/meshsim/keys" "$work/keys" || fail "no keys in the coordinator"
+chmod 600 "$work"/keys/*.key_secret
 wait_ready_nodes 90 3 || fail "three nodes did not register"
+e2e_log "keys: a client without them is refused with the reason"
+if "$meshsim" nodes --coordinator "$coordinator" >"$work/nokeys.txt" 2>&1; then
+  fail "the coordinator answered a client without keys"
+fi
+grep -q "requires CURVE keys" "$work/nokeys.txt" || fail "no clear refusal without keys: $(cat "$work/nokeys.txt")"
 host_a_nodes=$(json "$work/nodes.json" "' '.join(str(n['id']) for n in d if n['name'].startswith('host-a-'))")
 [ "$(wc -w <<<"$host_a_nodes")" -eq 2 ] || fail "expected two nodes named host-a-*, got: $host_a_nodes"
 

@@ -91,6 +91,20 @@ TEST_F(BadInputTest, MalformedScenariosAreRejectedWithTheFieldNamed) {
   EXPECT_EQ(RunMeshsim({"frobnicate"}, tag_, 20s).exit_code, 2);
 }
 
+// Every input read has a size limit: an endless file or a huge one is
+// refused with the limit named, not read into memory.
+TEST_F(BadInputTest, EndlessOrHugeScenarioFilesAreRefusedBySize) {
+  auto endless = RunMeshsim({"validate", "/dev/zero"}, tag_, 20s);
+  EXPECT_EQ(endless.exit_code, 2) << endless.output;
+  EXPECT_NE(endless.output.find("/dev/zero: larger than 1024 KiB"), std::string::npos) << endless.output;
+
+  std::string huge = "model: phold\nend_time: 10\nlookahead: 0.1\n";
+  while (huge.size() <= (1u << 20)) huge += "# padding padding padding padding padding padding padding\n";
+  auto result = RunMeshsim({"validate", dir_.Write("huge.yaml", huge)}, tag_, 20s);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("larger than 1024 KiB"), std::string::npos) << result.output;
+}
+
 TEST_F(BadInputTest, GarbageToTheCoordinatorRpcPortGetsAnErrorAndServiceContinues) {
   cluster_ = std::make_unique<Cluster>(1, tag_);
   SendRawTcp(cluster_->endpoint(), std::string(65536, '\x7f'));

@@ -81,6 +81,14 @@ absl::StatusOr<ShmSegment> ShmSegment::Open(const std::string& name) {
     // Between its creator's shm_open and ftruncate a segment has no size.
     return absl::UnavailableError(StrCat("shm segment ", name, " is not sized yet"));
   }
+  // Only a segment this user made and nobody else can open is a peer's:
+  // anything else in /dev/shm under that name is refused, not trusted.
+  if (info.st_uid != geteuid() || (info.st_mode & 077) != 0) {
+    close(fd);
+    return absl::PermissionDeniedError(StrCat("shm segment ", name, " belongs to uid ", info.st_uid,
+                                              " with mode ", fmt::format("{:04o}", info.st_mode & 07777),
+                                              ": not a segment of this user's nodes (0600)"));
+  }
   const auto bytes = static_cast<size_t>(info.st_size);
   void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);

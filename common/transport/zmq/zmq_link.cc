@@ -3,18 +3,21 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/security/zap_handler.h"
 #include "common/status/format.h"
 
 namespace meshsim::transport {
 
 absl::StatusOr<std::unique_ptr<ZmqFrameInbox>> ZmqFrameInbox::Bind(zmq::context_t& context,
                                                                    const std::string& endpoint,
-                                                                   size_t max_frame_bytes) {
+                                                                   size_t max_frame_bytes,
+                                                                   const std::string& curve_secret_key) {
   try {
     zmq::socket_t socket(context, zmq::socket_type::pull);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_frame_bytes));
     socket.set(zmq::sockopt::rcvhwm, 0);  // never drop: the window protocol bounds what is queued
+    if (!curve_secret_key.empty()) security::MakeCurveServer(socket, curve_secret_key, "data");
     socket.bind(endpoint);
     std::string bound = socket.get(zmq::sockopt::last_endpoint);
     return std::unique_ptr<ZmqFrameInbox>(new ZmqFrameInbox(std::move(socket), std::move(bound)));
@@ -29,6 +32,9 @@ absl::StatusOr<bool> ZmqFrameInbox::Receive(std::vector<std::byte>* frame, Durat
     zmq::poll(&item, 1, std::chrono::ceil<std::chrono::milliseconds>(timeout));
     if (!(item.revents & ZMQ_POLLIN)) return false;
     if (!socket_.recv(message_, zmq::recv_flags::dontwait)) return false;
+    const char* sender = zmq_msg_gets(message_.handle(), "User-Id");
+    last_sender_size_ = sender != nullptr ? strnlen(sender, sizeof(last_sender_)) : 0;
+    std::memcpy(last_sender_, sender != nullptr ? sender : "", last_sender_size_);
     frame->resize(message_.size());
     std::memcpy(frame->data(), message_.data(), message_.size());
     // A multipart message is not a frame this protocol sends; keep only the
@@ -43,7 +49,9 @@ absl::StatusOr<bool> ZmqFrameInbox::Receive(std::vector<std::byte>* frame, Durat
 
 absl::StatusOr<std::unique_ptr<ZmqPeerLink>> ZmqPeerLink::Connect(zmq::context_t& context,
                                                                   const std::string& endpoint,
-                                                                  Duration send_timeout, Duration linger) {
+                                                                  Duration send_timeout, Duration linger,
+                                                                  const security::KeyPair* own,
+                                                                  const std::string& peer_public_key) {
   try {
     zmq::socket_t socket(context, zmq::socket_type::push);
     socket.set(zmq::sockopt::linger,
@@ -51,6 +59,7 @@ absl::StatusOr<std::unique_ptr<ZmqPeerLink>> ZmqPeerLink::Connect(zmq::context_t
     socket.set(zmq::sockopt::sndtimeo,
                static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(send_timeout).count()));
     socket.set(zmq::sockopt::sndhwm, 0);
+    if (own != nullptr) security::MakeCurveClient(socket, own->public_key, own->secret_key, peer_public_key);
     socket.connect(endpoint);
     return std::unique_ptr<ZmqPeerLink>(new ZmqPeerLink(std::move(socket), endpoint));
   } catch (const zmq::error_t& e) {

@@ -1,5 +1,6 @@
 #include "common/transport/shm/ring.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,6 +150,16 @@ TEST(RingOpenTest, OpeningSomethingThatIsNotARingFails) {
   std::memset(junk->data(), 0x5a, junk->size());  // something else's bytes
   EXPECT_TRUE(absl::IsDataLoss(RingReader::Open(name, 1).status()));
   EXPECT_TRUE(absl::IsNotFound(RingReader::Open(UniqueName("missing"), 1).status()));
+}
+
+TEST(RingOpenTest, ASegmentOthersCanOpenIsNotTrusted) {
+  const std::string name = UniqueName("loose");
+  auto loose = ShmSegment::Create(name, 8192);
+  ASSERT_TRUE(loose.ok());
+  ASSERT_EQ(::chmod(("/dev/shm" + name).c_str(), 0644), 0);
+  const auto opened = ShmSegment::Open(name);
+  EXPECT_TRUE(absl::IsPermissionDenied(opened.status())) << opened.status();
+  EXPECT_NE(opened.status().message().find("mode 0644"), std::string::npos) << opened.status();
 }
 
 TEST(RingOpenTest, RingStillBeingCreatedIsUnavailableNotCorrupt) {
