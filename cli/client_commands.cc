@@ -73,7 +73,9 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
     for (const auto& [name, url] : (*cluster)->metrics_urls()) fmt::print(stderr, "  {:<12} {}\n", name, url);
   }
   zmq::context_t context;
-  auto client = Connect(global, context, (*cluster)->coordinator_endpoint());
+  GlobalOptions keyless = global;  // the local cluster has no keys
+  keyless.keys_dir.clear();
+  auto client = Connect(keyless, context, (*cluster)->coordinator_endpoint());
   if (!client.ok()) return FailWith(client.status());
 
   v1::SubmitJobRequest submit;

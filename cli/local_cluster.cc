@@ -19,6 +19,9 @@ namespace {
 
 constexpr auto kStartTimeout = std::chrono::seconds(20);
 constexpr auto kStopGrace = std::chrono::seconds(5);
+// The local cluster lives on loopback and needs no keys, whatever the
+// caller's environment says (docs/security.md).
+constexpr char kNoKeys[] = "MESHSIM_KEYS=";
 
 }  // namespace
 
@@ -55,6 +58,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
                                          "--node-timeout", fmt::format("{}", options.node_timeout_seconds),
                                          "--state-dir", cluster->state_dir_, "--log-level", options.log_level,
                                          "--log-format", options.log_format, "--metrics-port", metrics_port},
+                                .extra_env = {kNoKeys},
                                 .on_log_line = forward}));
   MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_endpoint_,
                            cluster->coordinator_->WaitForStatus("rpc", deadline));
@@ -67,6 +71,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
                         .argv = {options.executable, "node", "--coordinator", cluster->coordinator_endpoint_,
                                  "--name", name, "--log-level", options.log_level, "--log-format",
                                  options.log_format, "--metrics-port", metrics_port},
+                        .extra_env = {kNoKeys},
                         .on_log_line = forward}));
     cluster->nodes_.push_back(std::move(node));
   }

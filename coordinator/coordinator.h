@@ -74,6 +74,8 @@ class Coordinator {
   void Stop();
 
   const std::string& endpoint() const { return server_->endpoint(); }
+  // Its RPC server, for in-process drivers (the fuzzer calls Handle()).
+  rpc::RpcServer& rpc_server() { return *server_; }
   // http://host:port/metrics, or empty when metrics are off.
   std::string metrics_url() const { return metrics_server_ ? metrics_server_->url() : std::string(); }
   rpc::RpcServerStats rpc_stats() const { return server_->stats(); }

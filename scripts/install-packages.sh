@@ -6,6 +6,7 @@
 #            (scripts/setup.sh installs build and test)
 #     e2e    Docker, Compose and debootstrap for tests/e2e/compose_test.sh
 #            (scripts/test.sh adds these)
+#     fuzz   clang and libFuzzer, for the fuzz preset (tests/fuzz/fuzz_test.sh)
 #     deploy kubectl (for kustomize) and Node.js with npm, for the offline
 #            check of deploy/kubernetes (tests/deploy/kubernetes_test.sh);
 #            only when the commands are missing, since either may come from
@@ -30,6 +31,7 @@ test_packages=(
 # A Docker engine and Compose, and debootstrap to build the base image where
 # none can be pulled.
 e2e_packages=(docker.io docker-compose debootstrap iptables)
+fuzz_packages=(clang-14 libclang-rt-14-dev)
 
 packages=()
 for group in "$@"; do
@@ -37,11 +39,12 @@ for group in "$@"; do
     build) packages+=("${build_packages[@]}") ;;
     test) packages+=("${test_packages[@]}") ;;
     e2e) packages+=("${e2e_packages[@]}") ;;
+    fuzz) packages+=("${fuzz_packages[@]}") ;;
     deploy)
       command -v kubectl >/dev/null || packages+=(kubernetes-client)
       command -v npm >/dev/null || packages+=(nodejs npm)
       ;;
-    *) echo "usage: $0 build|test|e2e|deploy..." >&2; exit 2 ;;
+    *) echo "usage: $0 build|test|e2e|fuzz|deploy..." >&2; exit 2 ;;
   esac
 done
 

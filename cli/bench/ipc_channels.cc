@@ -13,12 +13,15 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "common/rpc/rpc_client.h"
 #include "common/rpc/rpc_server.h"
+#include "common/security/curve_keys.h"
+#include "common/security/zap_handler.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
 #include "common/transport/shm/probe.h"
@@ -454,18 +457,41 @@ class RpcChannel final : public Channel {
   bool has_reply_ = false;
 };
 
+// With `keys_dir`, both ends use CURVE as a keyed cluster does: the server
+// with the coordinator's pair and a ZAP handler, the client as an admin.
 class RpcRoundTrip final : public Mechanism {
  public:
-  std::string name() const override { return "meshsim rpc"; }
+  explicit RpcRoundTrip(std::string keys_dir = "") : keys_dir_(std::move(keys_dir)) {}
+  std::string name() const override { return keys_dir_.empty() ? "meshsim rpc" : "meshsim rpc+curve"; }
   bool request_reply() const override { return true; }
-  absl::Status Prepare() override { return rendezvous_.Make(); }
+  absl::Status Prepare() override {
+    if (!keys_dir_.empty() && !std::filesystem::exists(keys_dir_ + "/coordinator.key_secret")) {
+      std::filesystem::create_directories(keys_dir_ + "/admins");
+      for (const char* name : {"coordinator", "admin"}) {
+        MESHSIM_ASSIGN_OR_RETURN(security::KeyPair pair, security::GenerateKeyPair());
+        MESHSIM_RETURN_IF_ERROR(security::WriteCertificate(keys_dir_, name, pair, name));
+        if (std::string_view(name) == "admin") {
+          MESHSIM_RETURN_IF_ERROR(security::WriteCertificate(keys_dir_ + "/admins", name,
+                                                             security::KeyPair{pair.public_key, {}}, name));
+        }
+      }
+    }
+    return rendezvous_.Make();
+  }
 
   absl::Status Serve() override {
     zmq::context_t context;
+    std::shared_ptr<security::Keyring> keyring;
+    std::unique_ptr<security::ZapHandler> zap;
+    if (!keys_dir_.empty()) {
+      MESHSIM_ASSIGN_OR_RETURN(keyring, security::Keyring::Load(keys_dir_, "coordinator"));
+      MESHSIM_ASSIGN_OR_RETURN(zap, security::ZapHandler::Start(context, security::KeyringPolicy(keyring)));
+    }
     MESHSIM_ASSIGN_OR_RETURN(auto server,
                              rpc::RpcServer::Create(context, {.bind_endpoint = "tcp://127.0.0.1:0",
                                                               .max_request_bytes = 16 << 20,
-                                                              .thread_name = "bench-rpc"}));
+                                                              .thread_name = "bench-rpc",
+                                                              .keyring = keyring}));
     std::mutex mutex;
     std::condition_variable exited;
     bool exit = false;
@@ -494,11 +520,17 @@ class RpcRoundTrip final : public Mechanism {
   absl::StatusOr<std::unique_ptr<Channel>> OpenClient() override {
     MESHSIM_ASSIGN_OR_RETURN(const std::string endpoint, rendezvous_.Hear());
     auto context = std::make_unique<zmq::context_t>();
-    MESHSIM_ASSIGN_OR_RETURN(auto client, rpc::RpcClient::Create(*context, {.endpoint = endpoint}));
+    std::unique_ptr<security::Keyring> keyring;
+    if (!keys_dir_.empty()) {
+      MESHSIM_ASSIGN_OR_RETURN(keyring, security::Keyring::Load(keys_dir_, "admin"));
+    }
+    MESHSIM_ASSIGN_OR_RETURN(auto client,
+                             rpc::RpcClient::Create(*context, rpc::ClientOptions(endpoint, keyring.get())));
     return std::make_unique<RpcChannel>(std::move(context), std::move(client));
   }
 
  private:
+  std::string keys_dir_;
   Rendezvous rendezvous_;
 };
 
@@ -542,6 +574,7 @@ std::vector<std::unique_ptr<Mechanism>> AllMechanisms(const std::string& scratch
   all.push_back(std::make_unique<ZmqPair>("ipc", scratch_dir + "/zmq.ipc"));
   all.push_back(std::make_unique<ZmqPair>("inproc", ""));
   all.push_back(std::make_unique<RpcRoundTrip>());
+  all.push_back(std::make_unique<RpcRoundTrip>(scratch_dir + "/curve-keys"));
   return all;
 }
 

@@ -97,57 +97,62 @@ void RpcServer::Loop() {
 }
 
 void RpcServer::ServeOne() {
-  const auto received = SteadyClock::now();
   std::vector<zmq::message_t> parts;
   // One whole multipart message, however many parts it has.
   if (!zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
-
-  auto reply_with = [&](uint64_t call_id, const absl::Status& status, std::string body) {
-    RpcReply reply;
-    reply.set_call_id(call_id);
-    reply.set_code(static_cast<int>(status.code()));
-    reply.set_message(std::string(status.message()));
-    reply.set_body(std::move(body));
-    std::string bytes = reply.SerializeAsString();
-    socket_.send(zmq::buffer(parts[0].data(), parts[0].size()), zmq::send_flags::sndmore);
-    socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
-  };
-  auto reject = [&](uint64_t call_id, absl::Status status) {
-    malformed_.fetch_add(1, std::memory_order_relaxed);
-    if (malformed_metric_ != nullptr) malformed_metric_->Increment();
-    spdlog::warn("rpc {}: dropped malformed request: {}", endpoint_, status.message());
-    reply_with(call_id, status, {});
-  };
-
+  std::string reply;
   if (parts.size() != 2) {
     // parts[0] is the routing identity ROUTER prepends; a client that sends
     // more than one frame is not speaking this protocol.
-    return reject(
+    reply = Reject(
         0, absl::InvalidArgumentError(StrCat("request has ", parts.size() - 1, " frames, expected 1")));
+  } else {
+    const zmq::message_t& payload = parts[1];
+    reply = Handle({static_cast<const std::byte*>(payload.data()), payload.size()},
+                   options_.keyring ? security::SenderKey(payload) : std::string());
   }
-  const zmq::message_t& payload = parts[1];
+  socket_.send(zmq::buffer(parts[0].data(), parts[0].size()), zmq::send_flags::sndmore);
+  socket_.send(zmq::buffer(reply), zmq::send_flags::dontwait);
+}
+
+std::string RpcServer::ReplyBytes(uint64_t call_id, const absl::Status& status, std::string body) {
+  RpcReply reply;
+  reply.set_call_id(call_id);
+  reply.set_code(static_cast<int>(status.code()));
+  reply.set_message(std::string(status.message()));
+  reply.set_body(std::move(body));
+  return reply.SerializeAsString();
+}
+
+std::string RpcServer::Reject(uint64_t call_id, const absl::Status& status) {
+  malformed_.fetch_add(1, std::memory_order_relaxed);
+  if (malformed_metric_ != nullptr) malformed_metric_->Increment();
+  spdlog::warn("rpc {}: dropped malformed request: {}", endpoint_, status.message());
+  return ReplyBytes(call_id, status, {});
+}
+
+std::string RpcServer::Handle(std::span<const std::byte> payload, std::string caller) {
+  const auto received = SteadyClock::now();
   if (payload.size() > options_.max_request_bytes) {
-    return reject(0, absl::ResourceExhaustedError(StrCat("request of ", payload.size(), " bytes exceeds ",
+    return Reject(0, absl::ResourceExhaustedError(StrCat("request of ", payload.size(), " bytes exceeds ",
                                                          options_.max_request_bytes)));
   }
   RpcRequest request;
   if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    return reject(0, absl::InvalidArgumentError("request envelope does not parse"));
+    return Reject(0, absl::InvalidArgumentError("request envelope does not parse"));
   }
   auto handler = handlers_.find(request.method());
   if (handler == handlers_.end()) {
     unknown_method_.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("rpc {}: unknown method '{}'", endpoint_, request.method());
-    return reply_with(request.call_id(),
+    return ReplyBytes(request.call_id(),
                       absl::UnimplementedError(StrCat("unknown method '", request.method(), "'")), {});
   }
-  std::string caller;
   if (options_.keyring) {
-    caller = security::SenderKey(payload);
     if (absl::Status denied = Authorize(request.method(), caller); !denied.ok()) {
       spdlog::warn("rpc {}: {}", endpoint_, denied.message());
       CountRequest(request.method(), denied, received);
-      return reply_with(request.call_id(), denied, {});
+      return ReplyBytes(request.call_id(), denied, {});
     }
   }
   CallerScope scope(std::move(caller));
@@ -164,8 +169,8 @@ void RpcServer::ServeOne() {
     if (malformed_metric_ != nullptr) malformed_metric_->Increment();
     spdlog::warn("rpc {}: {}: {}", endpoint_, request.method(), status.message());
   }
-  reply_with(request.call_id(), status, status.ok() ? std::move(reply_body) : std::string());
   CountRequest(request.method(), status, received);
+  return ReplyBytes(request.call_id(), status, status.ok() ? std::move(reply_body) : std::string());
 }
 
 void RpcServer::CountRequest(const std::string& method, const absl::Status& status, TimePoint received) {

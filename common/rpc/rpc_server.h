@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -91,6 +92,12 @@ class RpcServer {
   void Start();
   void Stop();
 
+  // One request's bytes (an RpcRequest envelope) in, its RpcReply's bytes
+  // out, through the registered handlers, with the same checks, counting
+  // and logging as a request from the socket. `caller` is the sender's key
+  // (with a keyring). For in-process drivers: the loop, and the fuzzer.
+  std::string Handle(std::span<const std::byte> payload, std::string caller);
+
   RpcServerStats stats() const;
 
  private:
@@ -103,6 +110,8 @@ class RpcServer {
   void Loop();
   void ServeOne();
   void CountRequest(const std::string& method, const absl::Status& status, TimePoint received);
+  static std::string ReplyBytes(uint64_t call_id, const absl::Status& status, std::string body);
+  std::string Reject(uint64_t call_id, const absl::Status& status);
   // PERMISSION_DENIED unless `caller`'s role may call `method`.
   absl::Status Authorize(const std::string& method, const std::string& caller);
 

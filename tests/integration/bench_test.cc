@@ -37,7 +37,7 @@ TEST_F(BenchTest, IpcMeasuresEveryMechanismAtEverySizeAndWritesEachFormat) {
   // The table names every mechanism.
   const std::vector<std::string> mechanisms = {"meshsim shm ring", "pipe pair",     "unix socket",
                                                "tcp loopback",     "zeromq tcp://", "zeromq ipc://",
-                                               "zeromq inproc://", "meshsim rpc"};
+                                               "zeromq inproc://", "meshsim rpc",   "meshsim rpc+curve"};
   for (const auto& name : mechanisms) EXPECT_NE(result.output.find(name), std::string::npos) << name;
   EXPECT_NE(result.output.find("lowest latency"), std::string::npos) << result.output;
 

@@ -418,7 +418,10 @@ TEST_F(RecoveryTest, CoordinatorKilledWhileWritingACheckpointRestartsFromThePrev
 }
 
 TEST_F(RecoveryTest, FlippedByteInTheNewestCheckpointIsDetectedAndTheOneBeforeIsUsed) {
-  const std::string yaml = WithLine(kPhold, "checkpoint", "checkpoint: { every_seconds: 1.5 }");
+  // Long enough to still run after three checkpoints 1.5 s apart on a fast
+  // machine: the test needs a newest checkpoint to damage before the end.
+  const std::string yaml = WithLine(WithLine(kPhold, "checkpoint", "checkpoint: { every_seconds: 1.5 }"),
+                                    "end_time", "end_time: 4000");
   const Answer expected = Reference(yaml);
   StartCoordinator();
   StartNodes(3);
