@@ -168,6 +168,12 @@ int Main(int argc, char** argv) {
       ->default_val(10.0)
       ->check(CLI::Range(0.0, 86400.0));
 
+  coordinator_cmd
+      ->add_option("--max-jobs", coordinator_options.max_jobs,
+                   "Unfinished jobs (queued, running, recovering) accepted at once; more are refused")
+      ->default_val(10000)
+      ->check(CLI::Range(1, 10000000));
+
   auto add_metrics_options = [](CLI::App* command, std::string* port, std::string* host) {
     command
         ->add_option("--metrics-port", *port,

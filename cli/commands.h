@@ -82,6 +82,7 @@ struct CoordinatorCommandOptions {
   double node_timeout_seconds = 2.0;
   std::string state_dir;
   double recovery_grace_seconds = 10;
+  size_t max_jobs = 10000;         // unfinished jobs the coordinator accepts
   std::string metrics_port = "0";  // 0 = off, auto, or a port
   std::string metrics_host = "127.0.0.1";
 };

@@ -64,6 +64,7 @@ int ServeCoordinator(const GlobalOptions& global, const CoordinatorCommandOption
   coordinator_options.node_timeout = Seconds(options.node_timeout_seconds);
   coordinator_options.state_dir = options.state_dir;
   coordinator_options.recovery_grace = Seconds(options.recovery_grace_seconds);
+  coordinator_options.max_unfinished_jobs = options.max_jobs;
   auto metrics = metrics::ParseMetricsPort(options.metrics_port, options.metrics_host);
   if (!metrics.ok()) return FailWith(metrics.status());
   coordinator_options.metrics = *metrics;

@@ -55,6 +55,10 @@ struct CoordinatorOptions {
   // long to come back before their job recovers without them.
   Duration recovery_grace = std::chrono::seconds(10);
   size_t finished_jobs_kept = 1000;
+  // Jobs not yet finished (queued, running, recovering) beyond this are
+  // refused with RESOURCE_EXHAUSTED, so a flood of submissions cannot
+  // exhaust the coordinator's memory or its disk.
+  size_t max_unfinished_jobs = 10000;
   // Serve Prometheus metrics here; none when unset.
   std::optional<metrics::MetricsBind> metrics;
   // With keys (docs/security.md): CURVE on the RPC socket, roles by the key

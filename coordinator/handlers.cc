@@ -167,6 +167,13 @@ void Coordinator::RegisterJobHandlers() {
         if (request.nodes() != 0) scenario.set_nodes(request.nodes());
         MESHSIM_RETURN_IF_ERROR(scenario::Normalize(&scenario));
         std::lock_guard lock(mutex_);
+        const size_t unfinished = std::ranges::count_if(
+            jobs_, [](const auto& entry) { return !internal::Terminal(entry.second.info.state()); });
+        if (unfinished >= options_.max_unfinished_jobs) {
+          return absl::ResourceExhaustedError(StrCat("job not accepted: ", unfinished,
+                                                     " jobs are waiting or running, the coordinator's limit "
+                                                     "(--max-jobs)"));
+        }
         const uint64_t id = next_job_id_;
         v1::JobInfo info;
         info.set_job_id(id);

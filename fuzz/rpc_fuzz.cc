@@ -14,6 +14,7 @@
 #include <string>
 
 #include "coordinator/coordinator.h"
+#include "google/protobuf/stubs/logging.h"
 #include "models/builtin.h"
 #include "spdlog/spdlog.h"
 
@@ -23,7 +24,8 @@ std::string g_state_dir;
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  spdlog::set_level(spdlog::level::off);  // malformed requests log a line each
+  spdlog::set_level(spdlog::level::off);     // malformed requests log a line each
+  google::protobuf::SetLogHandler(nullptr);  // and so does protobuf, for bad UTF-8
   meshsim::models::RegisterBuiltinModels();
   char dir[] = "/dev/shm/meshsim-rpc-fuzz-XXXXXX";
   if (mkdtemp(dir) == nullptr) abort();

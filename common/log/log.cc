@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "common/status/format.h"
+#include "google/protobuf/stubs/logging.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 
@@ -76,6 +77,13 @@ absl::Status Init(const Options& options) {
   logger->set_level(level);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(std::move(logger));
+  // Protobuf complains on stderr about what it parses (e.g. a string that is
+  // not UTF-8 in a request from the network); that input is already refused
+  // and counted by its reader, so its remarks are debug lines here.
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel, const char* file, int line, const std::string& message) {
+        spdlog::debug("protobuf {}:{}: {}", file, line, message);
+      });
   return absl::OkStatus();
 }
 

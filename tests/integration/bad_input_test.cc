@@ -91,6 +91,27 @@ TEST_F(BadInputTest, MalformedScenariosAreRejectedWithTheFieldNamed) {
   EXPECT_EQ(RunMeshsim({"frobnicate"}, tag_, 20s).exit_code, 2);
 }
 
+// A flood of submissions cannot grow the coordinator without bound: past
+// --max-jobs unfinished jobs, SubmitJob is refused with the limit named.
+TEST_F(BadInputTest, SubmissionsBeyondTheUnfinishedJobLimitAreRefused) {
+  auto coordinator = StartMeshsim("coordinator",
+                                  {"coordinator", "--bind", "tcp://127.0.0.1:0", "--state-dir",
+                                   dir_.path() + "/state", "--max-jobs", "2"},
+                                  tag_);
+  auto endpoint = coordinator->WaitForStatus("rpc", Deadline::After(10s));
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status().message();
+  const std::string scenario = SourcePath("scenarios/phold.yaml");
+  for (int i = 0; i < 2; ++i) {
+    auto queued = RunMeshsim({"submit", scenario, "--detach", "--coordinator", *endpoint}, tag_, 20s);
+    EXPECT_EQ(queued.exit_code, 0) << queued.output;  // no nodes: they wait in the queue
+  }
+  auto refused = RunMeshsim({"submit", scenario, "--detach", "--coordinator", *endpoint}, tag_, 20s);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("job not accepted: 2 jobs are waiting or running"), std::string::npos)
+      << refused.output;
+  coordinator->Stop(5s);
+}
+
 // Every input read has a size limit: an endless file or a huge one is
 // refused with the limit named, not read into memory.
 TEST_F(BadInputTest, EndlessOrHugeScenarioFilesAreRefusedBySize) {
