@@ -5,6 +5,8 @@
 # `docker load` (no registry); deploy/swarm/meshsim.yaml deployed with
 # `docker stack deploy`. Then:
 #
+#   - the cluster's CURVE keys as Swarm secrets; a client without keys is
+#     refused;
 #   - PHOLD across the three hosts gives the local digest, with shared
 #     memory between the nodes of a host and TCP between hosts;
 #   - a host's nodes task killed during a job: Swarm starts it again and the
@@ -61,8 +63,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The CLI runs in host 1's namespace and reaches the coordinator through the
-# port the stack publishes there (host mode).
-meshsim_c() { swarm_in_host 1 "$meshsim" "$@" --coordinator tcp://127.0.0.1:7700; }
+# port the stack publishes there (host mode), with the cluster's admin key.
+meshsim_c() { swarm_in_host 1 "$meshsim" --keys "$work/keys" "$@" --coordinator tcp://127.0.0.1:7700; }
 source tests/e2e/meshsim_checks.sh
 
 # The nodes task container on engine $1 (empty when there is none).
@@ -121,10 +123,18 @@ done
 for pid in "${loads[@]}"; do wait "$pid" || fail "docker load failed"; done
 rm -f "$work/image.tar"
 
+e2e_log "the cluster's keys as Swarm secrets (deploy/swarm/keys.sh)"
+DOCKER_HOST=$(swarm_socket 1) MESHSIM="$meshsim" bash deploy/swarm/keys.sh "$work/keys" ||
+  fail "deploy/swarm/keys.sh failed"
+
 e2e_log "docker stack deploy: coordinator on the manager, a nodes task (2 nodes) on every engine"
 MESHSIM_HOST_NODES=2 MESHSIM_HOSTS=$hosts swarm_docker 1 stack deploy --resolve-image never \
   -c deploy/swarm/meshsim.yaml "$stack" >/dev/null || fail "stack deploy failed"
 wait_ready_nodes 180 6 exactly || fail "six nodes did not register"
+if swarm_in_host 1 "$meshsim" nodes --coordinator tcp://127.0.0.1:7700 >"$work/nokeys.txt" 2>&1; then
+  fail "the coordinator answered a client without keys"
+fi
+grep -q "requires CURVE keys" "$work/nokeys.txt" || fail "no clear refusal without keys: $(cat "$work/nokeys.txt")"
 for i in $(seq 1 "$hosts"); do
   [ "$(json "$work/nodes.json" "sum(n['name'].startswith('${SWARM_PREFIX}$i-') for n in d)")" -eq 2 ] ||
     fail "host $i does not have two nodes: $(cat "$work/nodes.json")"
