@@ -59,4 +59,7 @@ refused "metrics ports" 's/containerPort: 9466/containerPort: 9470/'
 refused "GET /metrics" 's#path: /metrics#path: /healthz#'
 refused "enum\|allowed values\|must be equal to one of" 's/podManagementPolicy: Parallel/podManagementPolicy: Sometimes/'
 refused "persistent volume claim" 's#mountPath: /var/lib/meshsim#mountPath: /var/lib/other#'
+refused "--insecure" 's#- --metrics-host=0.0.0.0#- --insecure#'
+refused "MESHSIM_KEYS" 's#value: /etc/meshsim/keys#value: /somewhere/else#'
+refused "lacks node.key_secret" 's#path: node.key_secret#path: other.key_secret#'
 log "PASS"

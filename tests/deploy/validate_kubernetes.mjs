@@ -61,7 +61,7 @@ for (const set of workloads) {
   if (podSecurity.seccompProfile?.type !== "RuntimeDefault") problem(what, "seccompProfile must be RuntimeDefault");
   const volumes = Object.fromEntries((pod.spec.volumes || []).map((v) => [v.name, v]));
   for (const template of set.spec.volumeClaimTemplates || []) volumes[template.metadata.name] = { claim: template };
-  for (const c of pod.spec.containers) {
+  for (const c of [...(pod.spec.initContainers || []), ...pod.spec.containers]) {
     const where = `${what} container ${c.name}`;
     if (!/^meshsim(:|@|$)/.test(c.image)) problem(where, `image ${c.image} is not meshsim's`);
     const security = c.securityContext || {};
@@ -71,6 +71,32 @@ for (const set of workloads) {
     for (const kind of ["requests", "limits"]) {
       for (const resource of ["cpu", "memory"]) {
         if (!c.resources?.[kind]?.[resource]) problem(where, `no ${resource} in resources.${kind}`);
+      }
+    }
+  }
+  const keyFiles = { coordinator: "coordinator.key_secret", nodes: "node.key_secret" };
+  for (const c of pod.spec.containers) {
+    const where = `${what} container ${c.name}`;
+    // Keys (docs/security.md): CURVE everywhere, never --insecure; the key
+    // directory an in-memory volume an init container fills from the Secret.
+    if ((c.args || []).includes("--insecure")) problem(where, "runs with --insecure: it must use the cluster's keys");
+    const keysDir = env(c, "MESHSIM_KEYS")?.value;
+    const keysMount = (c.volumeMounts || []).find((m) => m.mountPath === keysDir);
+    if (!keysDir || !keysMount) {
+      problem(where, "MESHSIM_KEYS must name a mounted key directory");
+    } else {
+      const keysVolume = volumes[keysMount.name];
+      if (keysVolume?.emptyDir?.medium !== "Memory") problem(where, "the key directory must be an in-memory emptyDir");
+      const filler = (pod.spec.initContainers || []).find((i) =>
+        (i.volumeMounts || []).some((m) => m.name === keysMount.name));
+      const secretVolume = filler && (filler.volumeMounts || [])
+        .map((m) => volumes[m.name])
+        .find((v) => v?.secret?.secretName === "meshsim-keys");
+      if (!secretVolume) problem(where, "no init container fills the key directory from the Secret meshsim-keys");
+      const paths = (secretVolume?.secret?.items || []).map((i) => i.path);
+      const own = keyFiles[set.metadata.name];
+      for (const needed of ["coordinator.key", own].filter(Boolean)) {
+        if (!paths.includes(needed)) problem(where, `the key directory lacks ${needed}`);
       }
     }
     const metricsPort = Number(flag(c.args, "metrics-port"));
