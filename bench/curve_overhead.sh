@@ -23,11 +23,11 @@ trap cleanup EXIT
 sed 's/^transport:.*//' "$scenario" >"$work/tcp.yaml"
 echo "transport: tcp" >>"$work/tcp.yaml"
 
-# Starts a cluster (with keys when $1 is "on"), runs the scenario once on
+# Starts a cluster (with keys for keys_on), runs the scenario once on
 # two nodes, prints the event rate.
 run_once() {
   local keys=() port=$((20000 + RANDOM % 20000))
-  [ "$1" = on ] && keys=(--keys "$work/keys")
+  [ "$1" = keys_on ] && keys=(--keys "$work/keys")
   pids=()
   "$bin" "${keys[@]}" coordinator --bind "tcp://127.0.0.1:$port" --state-dir "$work/state-$1" >"$work/c.out" 2>&1 &
   pids+=($!)
@@ -41,21 +41,5 @@ run_once() {
   wait 2>/dev/null || true
 }
 
-off=() on=()
-for ((i = 1; i <= reps; i++)); do
-  if ((i % 2)); then
-    off+=("$(run_once off)")
-    on+=("$(run_once on)")
-  else
-    on+=("$(run_once on)")
-    off+=("$(run_once off)")
-  fi
-done
-python3 - "${off[*]}" "${on[*]}" <<'PY'
-import statistics, sys
-off = [float(x) for x in sys.argv[1].split()]
-on = [float(x) for x in sys.argv[2].split()]
-print(f"2 tcp nodes, keys off: median {statistics.median(off) / 1e6:.2f} M events/s  (runs: {', '.join(f'{x / 1e6:.2f}' for x in off)})")
-print(f"2 tcp nodes, keys on:  median {statistics.median(on) / 1e6:.2f} M events/s  (runs: {', '.join(f'{x / 1e6:.2f}' for x in on)})")
-print(f"on / off: {statistics.median(on) / statistics.median(off):.3f}")
-PY
+source bench/ab.sh
+ab_compare "$reps" keys_off keys_on

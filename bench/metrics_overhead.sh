@@ -21,7 +21,8 @@ trap cleanup EXIT
 
 # Starts a cluster, runs the scenario once, prints the event rate.
 run_once() {
-  local metrics_port=$1 port=$((20000 + RANDOM % 20000))
+  local metrics_port=0 port=$((20000 + RANDOM % 20000))
+  [ "$1" = metrics_on ] && metrics_port=auto
   pids=()
   "$bin" coordinator --bind "tcp://127.0.0.1:$port" --state-dir "$work/state" --metrics-port "$metrics_port" > "$work/coordinator.out" 2>&1 &
   pids+=($!)
@@ -50,20 +51,5 @@ PY
   wait 2>/dev/null || true
 }
 
-off=() on=()
-for ((i = 1; i <= reps; i++)); do
-  if ((i % 2)); then
-    off+=("$(run_once 0)")
-    on+=("$(run_once auto)")
-  else
-    on+=("$(run_once auto)")
-    off+=("$(run_once 0)")
-  fi
-  echo "run=$i metrics_off=${off[-1]} metrics_on=${on[-1]} events/s"
-done
-median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
-m_off=$(median "${off[@]}")
-m_on=$(median "${on[@]}")
-spread() { printf '%s\n' "$@" | sort -n | sed -n '1p;$p' | paste -sd- ; }
-echo "range metrics_off=$(spread "${off[@]}") metrics_on=$(spread "${on[@]}")"
-echo "median metrics_off=$m_off metrics_on=$m_on ratio=$(python3 -c "print('%.3f' % ($m_on / $m_off))")"
+source bench/ab.sh
+ab_compare "$reps" metrics_off metrics_on

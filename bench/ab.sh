@@ -1,0 +1,28 @@
+# Sourced by the A/B benchmarks (metrics_overhead.sh, curve_overhead.sh).
+# The caller defines run_once VARIANT, which runs once and prints an event
+# rate; ab_compare REPS A B runs A and B REPS times each, alternating which
+# goes first so drift in the machine's speed falls on both, and prints each
+# pair, the ranges, the medians and B / A.
+ab_compare() {
+  local reps=$1 a=$2 b=$3 i
+  local -a as=() bs=()
+  for ((i = 1; i <= reps; i++)); do
+    if ((i % 2)); then
+      as+=("$(run_once "$a")")
+      bs+=("$(run_once "$b")")
+    else
+      bs+=("$(run_once "$b")")
+      as+=("$(run_once "$a")")
+    fi
+    echo "run=$i $a=${as[-1]} $b=${bs[-1]} events/s"
+  done
+  python3 - "$a" "$b" "${as[*]}" "${bs[*]}" <<'PY'
+import statistics, sys
+a, b = sys.argv[1], sys.argv[2]
+xs = [float(x) for x in sys.argv[3].split()]
+ys = [float(y) for y in sys.argv[4].split()]
+print(f"range {a}={min(xs):.0f}-{max(xs):.0f} {b}={min(ys):.0f}-{max(ys):.0f}")
+print(f"median {a}={statistics.median(xs):.0f} {b}={statistics.median(ys):.0f} "
+      f"ratio={statistics.median(ys) / statistics.median(xs):.3f}")
+PY
+}
