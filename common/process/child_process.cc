@@ -33,8 +33,19 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(Options option
   std::vector<char*> argv;
   for (auto& arg : options.argv) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  // extra_env entries replace inherited ones of the same name (getenv would
+  // find whichever comes first).
+  auto overridden = [&](std::string_view entry) {
+    const std::string_view name = entry.substr(0, entry.find('=') + 1);
+    for (const auto& extra : options.extra_env) {
+      if (std::string_view(extra).starts_with(name)) return true;
+    }
+    return false;
+  };
   std::vector<char*> envp;
-  for (char** entry = environ; *entry != nullptr; ++entry) envp.push_back(*entry);
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (!overridden(*entry)) envp.push_back(*entry);
+  }
   for (auto& entry : options.extra_env) envp.push_back(entry.data());
   envp.push_back(nullptr);
   const pid_t parent = getpid();

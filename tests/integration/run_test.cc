@@ -2,6 +2,7 @@
 // and on success, Ctrl-C or its own death leaves no process behind.
 #include <signal.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -38,6 +39,19 @@ TEST(RunTest, PrintsTheResultTableAndLeavesNothingBehind) {
     EXPECT_NE(result.output.find(field), std::string::npos) << field << " missing from:\n" << result.output;
   }
   EXPECT_TRUE(TaggedProcesses(tag).empty());
+}
+
+// The local cluster is on loopback and needs no keys: a MESHSIM_KEYS in the
+// caller's environment (a keyed cluster's directory) must not reach it.
+TEST(RunTest, KeysInTheEnvironmentDoNotReachTheLocalCluster) {
+  const std::string tag = NewTag();
+  TempDir dir;
+  ASSERT_EQ(RunMeshsim({"keygen", dir.path() + "/keys"}, tag).exit_code, 0);
+  ASSERT_EQ(setenv("MESHSIM_KEYS", (dir.path() + "/keys").c_str(), 1), 0);
+  auto result = RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "2"}, tag);
+  unsetenv("MESHSIM_KEYS");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("COMPLETED"), std::string::npos) << result.output;
 }
 
 TEST(RunTest, CtrlCCancelsTheJobAndStopsTheCluster) {
