@@ -1,8 +1,19 @@
 # Sourced by the A/B benchmarks (metrics_overhead.sh, curve_overhead.sh).
+# Sourcing makes $work (a scratch directory) and pids=() (what run_once
+# starts), both cleaned up at exit; ab_stop stops the processes in pids.
 # The caller defines run_once VARIANT, which runs once and prints an event
 # rate; ab_compare REPS A B runs A and B REPS times each, alternating which
 # goes first so drift in the machine's speed falls on both, and prints each
 # pair, the ranges, the medians and B / A.
+work=$(mktemp -d)
+pids=()
+ab_stop() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+}
+trap 'ab_stop; rm -rf "$work"' EXIT
+
 ab_compare() {
   local reps=$1 a=$2 b=$3 i
   local -a as=() bs=()

@@ -11,14 +11,7 @@ cd "$(dirname "$0")/.."
 reps="${1:-5}"
 scenario="${2:-scenarios/phold-bench.yaml}"
 bin="$(realpath "${MESHSIM_BIN:-build/release/cli/meshsim}")"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/ab.sh
 "$bin" keygen "$work/keys" >/dev/null
 sed 's/^transport:.*//' "$scenario" >"$work/tcp.yaml"
 echo "transport: tcp" >>"$work/tcp.yaml"
@@ -37,9 +30,7 @@ run_once() {
   done
   "$bin" "${keys[@]}" submit "$work/tcp.yaml" --nodes 2 --coordinator "tcp://127.0.0.1:$port" --json - 2>/dev/null |
     python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["event_rate"])'
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  ab_stop
 }
 
-source bench/ab.sh
 ab_compare "$reps" keys_off keys_on

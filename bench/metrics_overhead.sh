@@ -10,14 +10,7 @@ scenario="${1:-scenarios/phold-bench.yaml}"
 nodes="${2:-1}"
 reps="${3:-5}"
 bin="${MESHSIM_BIN:-build/release/cli/meshsim}"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/ab.sh
 
 # Starts a cluster, runs the scenario once, prints the event rate.
 run_once() {
@@ -47,9 +40,7 @@ PY
   fi
   "$bin" submit "$scenario" --nodes "$nodes" --coordinator "tcp://127.0.0.1:$port" --json - 2>/dev/null |
     python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["event_rate"])'
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  ab_stop
 }
 
-source bench/ab.sh
 ab_compare "$reps" metrics_off metrics_on
