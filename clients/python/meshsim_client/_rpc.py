@@ -8,12 +8,17 @@ retried on UNAVAILABLE and on a timed-out attempt, with exponential
 backoff, until the deadline; others are sent once. After a timed-out
 attempt the socket is replaced, so a late reply is never taken for a later
 call's.
+
+With keys (meshsim_client.keys.Keys) the socket is a CURVE client; a
+refused handshake, which ZeroMQ reports only to a socket monitor, becomes a
+PERMISSION_DENIED "not authorized: ..." at once instead of a timeout.
 """
 import enum
 import itertools
 import time
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from meshsim_client._proto import meshsim_pb2, rpc_pb2
 
@@ -73,13 +78,19 @@ class RpcClient:
     INITIAL_BACKOFF = 0.02
     MAX_BACKOFF = 0.5
 
-    def __init__(self, endpoint, context=None):
+    def __init__(self, endpoint, context=None, keys=None):
         self.endpoint = endpoint
         self._context = context or zmq.Context.instance()
+        self._keys = keys
         self._socket = None
+        self._monitor = None
         self._call_ids = itertools.count(1)
 
     def close(self):
+        if self._monitor is not None:
+            self._socket.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
@@ -90,10 +101,16 @@ class RpcClient:
         # Queue nothing for a server that is not there: a send waits (up to
         # the deadline) for the connection instead.
         socket.setsockopt(zmq.IMMEDIATE, 1)
+        if self._keys is not None:
+            self._keys.apply(socket)
+        self._monitor = socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                                                  | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                                  | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         try:
             socket.connect(self.endpoint)
         except zmq.ZMQError as error:
-            socket.close(linger=0)
+            self._socket = socket
+            self.close()
             raise MeshsimError(StatusCode.INVALID_ARGUMENT, f"cannot connect to '{self.endpoint}': {error}")
         self._socket = socket
 
@@ -125,15 +142,12 @@ class RpcClient:
         call_id = next(self._call_ids)
         envelope = rpc_pb2.RpcRequest(method=method, call_id=call_id, body=body,
                                       deadline_ms=max(1, int(left * 1000)))
-        poller = zmq.Poller()
-        poller.register(self._socket, zmq.POLLOUT)
-        if not poller.poll(max(0, int(attempt_left * 1000))):
+        until = time.monotonic() + attempt_left
+        if not self._wait(zmq.POLLOUT, until):
             raise MeshsimError(StatusCode.UNAVAILABLE, f"no connection to {self.endpoint} for {method}")
         self._socket.send(envelope.SerializeToString(), zmq.DONTWAIT)
-        until = time.monotonic() + attempt_left
         while True:
-            remaining = until - time.monotonic()
-            if remaining <= 0 or not self._socket.poll(int(remaining * 1000), zmq.POLLIN):
+            if not self._wait(zmq.POLLIN, until):
                 self.close()  # the reply, if it ever comes, must not meet a later call
                 raise MeshsimError(StatusCode.DEADLINE_EXCEEDED,
                                    f"{method} to {self.endpoint}: no reply within the deadline")
@@ -149,3 +163,40 @@ class RpcClient:
             message = reply_type()
             message.ParseFromString(reply.body)
             return message
+
+    def _wait(self, event, until):
+        """Waits for `event` on the socket until `until`; False on timeout.
+        Raises PERMISSION_DENIED as soon as the monitor reports a refused
+        handshake."""
+        poller = zmq.Poller()
+        poller.register(self._socket, event)
+        poller.register(self._monitor, zmq.POLLIN)
+        while True:
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return False
+            ready = dict(poller.poll(int(remaining * 1000) + 1))
+            if self._monitor in ready:
+                self._raise_if_refused()
+            if self._socket in ready:
+                return True
+
+    def _raise_if_refused(self):
+        while self._monitor.poll(0, zmq.POLLIN):
+            event = recv_monitor_message(self._monitor, zmq.DONTWAIT)
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                identity = f"key '{self._keys.identity}'" if self._keys else "this client"
+                message = (f"not authorized: {self.endpoint} refused {identity} (ZAP status {event['value']}): "
+                           "it is in none of the server's key lists")
+            elif event["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+                message = (f"not authorized: {self.endpoint} does not speak CURVE (a server without keys?)"
+                           if self._keys else
+                           f"not authorized: {self.endpoint} requires CURVE keys: give keys=DIR or set "
+                           "MESHSIM_KEYS (docs/security.md)")
+            elif event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and self._keys:
+                message = (f"not authorized: the CURVE handshake with {self.endpoint} failed: is the server's "
+                           "public key (coordinator.key) this cluster's?")
+            else:
+                continue
+            self.close()
+            raise MeshsimError(StatusCode.PERMISSION_DENIED, message)

@@ -5,6 +5,7 @@ import time
 
 from meshsim_client._proto import meshsim_pb2
 from meshsim_client._rpc import MeshsimError, RpcClient, StatusCode
+from meshsim_client.keys import Keys
 from meshsim_client.results import JobStatus, job_to_dict
 
 DEFAULT_COORDINATOR = "tcp://127.0.0.1:7700"
@@ -34,12 +35,17 @@ def _scenario_yaml(scenario):
 class Client:
     """A meshsim coordinator. `coordinator` defaults to $MESHSIM_COORDINATOR,
     then tcp://127.0.0.1:7700; `timeout` is each call's deadline in seconds.
+    `keys` is a key directory (`meshsim keygen`; default $MESHSIM_KEYS) for a
+    cluster that runs with CURVE keys, `identity` the pair in it to use
+    (default admin where the directory has it, else viewer).
     Errors are MeshsimError with the RPC's status code and message."""
 
-    def __init__(self, coordinator=None, timeout=10.0):
+    def __init__(self, coordinator=None, timeout=10.0, keys=None, identity=None):
         self.coordinator = coordinator or os.environ.get("MESHSIM_COORDINATOR") or DEFAULT_COORDINATOR
         self.timeout = timeout
-        self._rpc = RpcClient(self.coordinator)
+        keys = keys or os.environ.get("MESHSIM_KEYS")
+        self.keys = Keys(keys, identity) if keys else None
+        self._rpc = RpcClient(self.coordinator, keys=self.keys)
 
     def close(self):
         self._rpc.close()

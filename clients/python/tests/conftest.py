@@ -49,14 +49,18 @@ class Process:
 
 
 class Cluster:
-    def __init__(self, tmp_path, nodes):
+    """A coordinator and `nodes` nodes; with `keys` (a key directory) all of
+    them run with CURVE keys."""
+
+    def __init__(self, tmp_path, nodes, keys=None):
         self.processes = []
-        coordinator = Process("coordinator", "--bind", "tcp://127.0.0.1:0", "--state-dir", str(tmp_path / "state"),
-                              "--heartbeat-interval", "0.1")
+        key_args = ["--keys", str(keys)] if keys else []
+        coordinator = Process(*key_args, "coordinator", "--bind", "tcp://127.0.0.1:0", "--state-dir",
+                              str(tmp_path / "state"), "--heartbeat-interval", "0.1")
         self.processes.append(coordinator)
         self.endpoint = coordinator.wait_for_status("rpc")
         for i in range(nodes):
-            node = Process("node", "--coordinator", self.endpoint, "--name", f"py-node-{i + 1}")
+            node = Process(*key_args, "node", "--coordinator", self.endpoint, "--name", f"py-node-{i + 1}")
             self.processes.append(node)
         for node in self.processes[1:]:
             node.wait_for_status("node_id")
@@ -69,6 +73,17 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path):
     running = Cluster(tmp_path, nodes=2)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def keyed_cluster(tmp_path):
+    """A cluster with CURVE keys made by `meshsim keygen` in tmp_path/keys."""
+    keys = tmp_path / "keys"
+    meshsim("keygen", str(keys))
+    running = Cluster(tmp_path, nodes=1, keys=keys)
+    running.keys = keys
     yield running
     running.stop()
 
