@@ -117,6 +117,57 @@ void Rpcs(const fs::path& dir) {
   add("Coordinator.GetCheckpoint", v1::GetCheckpointRequest());
 }
 
+// A node_rpc_fuzz input: envelopes, each after its length (two bytes, little-endian).
+void NodeRpcs(const fs::path& dir) {
+  auto envelope = [](const std::string& method, const google::protobuf::Message& body) {
+    rpc::RpcRequest request;
+    request.set_method(method);
+    request.set_call_id(1);
+    request.set_deadline_ms(1000);
+    request.set_body(body.SerializeAsString());
+    const std::string bytes = request.SerializeAsString();
+    return std::string{static_cast<char>(bytes.size() & 0xff), static_cast<char>(bytes.size() >> 8)} + bytes;
+  };
+  v1::PrepareJobRequest prepare;
+  prepare.set_job_id(7);
+  prepare.set_attempt(1);
+  prepare.set_rank(0);
+  auto scenario = scenario::LoadFile("scenarios/phold.yaml");
+  if (scenario.ok()) *prepare.mutable_scenario() = *scenario;
+  (*prepare.mutable_scenario()->mutable_params())["lps"] = 32;
+  for (uint32_t rank = 0; rank < 2; ++rank) {
+    v1::PeerInfo* peer = prepare.add_peers();
+    peer->set_rank(rank);
+    peer->set_node_id(rank + 1);
+    peer->set_data_endpoint("tcp://127.0.0.1:" + std::to_string(7801 + rank));
+  }
+  v1::StartJobRequest start;
+  start.set_job_id(7);
+  start.set_attempt(1);
+  start.add_link_transports(v1::TRANSPORT_TCP);
+  start.add_link_transports(v1::TRANSPORT_TCP);
+  v1::AbortJobRequest abort_job;
+  abort_job.set_job_id(7);
+  abort_job.set_attempt(1);
+  abort_job.set_reason("seed");
+  v1::PrepareJobRequest restore = prepare;
+  restore.mutable_restore()->set_window(3);
+  restore.mutable_restore()->set_attempt(1);
+  restore.mutable_restore()->set_parts(2);
+  v1::PrepareJobRequest epidemic = prepare;
+  auto epidemic_scenario = scenario::LoadFile("scenarios/epidemic.yaml");
+  if (epidemic_scenario.ok()) *epidemic.mutable_scenario() = *epidemic_scenario;
+  (*epidemic.mutable_scenario()->mutable_params())["persons"] = 64;
+
+  Write(dir / "prepare", envelope("Node.PrepareJob", prepare));
+  Write(dir / "prepare-start", envelope("Node.PrepareJob", prepare) + envelope("Node.StartJob", start));
+  Write(dir / "prepare-start-abort", envelope("Node.PrepareJob", prepare) + envelope("Node.StartJob", start) +
+                                         envelope("Node.AbortJob", abort_job));
+  Write(dir / "prepare-restore", envelope("Node.PrepareJob", restore));
+  Write(dir / "prepare-epidemic", envelope("Node.PrepareJob", epidemic) + envelope("Node.StartJob", start));
+  Write(dir / "start-unprepared", envelope("Node.StartJob", start));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +181,7 @@ int main(int argc, char** argv) {
   Checkpoints(root / "checkpoint_part");
   Rings(root / "shm_ring");
   Rpcs(root / "rpc");
+  NodeRpcs(root / "node_rpc");
   fs::create_directories(root / "scenario");
   for (const auto& entry : fs::directory_iterator("scenarios")) {
     if (entry.path().extension() == ".yaml")

@@ -94,6 +94,7 @@ void Node::RegisterHandlers() {
       "Node.PrepareJob", [this](const v1::PrepareJobRequest& request, v1::PrepareJobReply* reply) {
         {
           std::lock_guard lock(mutex_);
+          if (request.job_id() == 0) return absl::InvalidArgumentError("job id 0 names no job");
           if (active_job_ == request.job_id() && active_attempt_ == request.attempt()) {
             *reply = prepared_reply_;  // a retried call: the same answer again
             return absl::OkStatus();
@@ -102,6 +103,14 @@ void Node::RegisterHandlers() {
             return absl::FailedPreconditionError(
                 StrCat("node busy with job ", active_job_, " attempt ", active_attempt_));
           }
+        }
+        // The coordinator never sends more ranks than a scenario may have;
+        // anything else is not its request.
+        if (request.peers_size() > static_cast<int>(scenario::kMaxNodes) ||
+            (request.has_restore() && request.restore().parts() > scenario::kMaxNodes)) {
+          return absl::InvalidArgumentError(StrCat(request.peers_size(), " peers, ",
+                                                   request.restore().parts(), " checkpoint parts: at most ",
+                                                   scenario::kMaxNodes, " of each"));
         }
         v1::Scenario scenario = request.scenario();
         MESHSIM_RETURN_IF_ERROR(Annotate(scenario::Normalize(&scenario), "scenario"));
@@ -148,7 +157,9 @@ void Node::RegisterHandlers() {
   rpc_server_->Register<v1::StartJobRequest, v1::StartJobReply>(
       "Node.StartJob", [this](const v1::StartJobRequest& request, v1::StartJobReply*) {
         std::lock_guard lock(mutex_);
-        if (active_job_ != request.job_id() || active_attempt_ != request.attempt()) {
+        // Job 0 is "none": an idle node has active_job_ 0 and nothing prepared.
+        if (request.job_id() == 0 || active_job_ != request.job_id() ||
+            active_attempt_ != request.attempt()) {
           return absl::NotFoundError(
               StrCat("job ", request.job_id(), " attempt ", request.attempt(), " is not prepared here"));
         }
@@ -260,7 +271,7 @@ absl::StatusOr<Duration> Node::Register(rpc::RpcClient& client) {
 
 void Node::DropJob(uint64_t job_id, uint32_t attempt, std::string_view why) {
   std::lock_guard lock(mutex_);
-  if (active_job_ != job_id || active_attempt_ != attempt) return;
+  if (job_id == 0 || active_job_ != job_id || active_attempt_ != attempt) return;
   spdlog::warn("job {}: attempt {} dropped: {}", job_id, attempt, why);
   if (running_ != nullptr) {
     running_->RequestAbort();

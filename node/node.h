@@ -76,6 +76,8 @@ class Node {
   const std::string& rpc_endpoint() const { return rpc_endpoint_; }
   const std::string& data_endpoint() const { return data_endpoint_; }
   uint64_t frames_dropped() const;
+  // The Node service, for handing it requests directly (fuzz/node_rpc_fuzz).
+  rpc::RpcServer& rpc_server() { return *rpc_server_; }
   // http://host:port/metrics, or empty when metrics are off.
   std::string metrics_url() const { return metrics_server_ ? metrics_server_->url() : std::string(); }
 

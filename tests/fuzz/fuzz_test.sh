@@ -17,11 +17,12 @@ log() { echo "[fuzz $(date +%H:%M:%S)] $*" >&2; }
 bash scripts/install-packages.sh fuzz
 cmake --preset fuzz >/dev/null
 # Only the harnesses (not the meshsim binary): the suite has one already.
-cmake --build --preset fuzz --target frame_codec_fuzz checkpoint_part_fuzz scenario_fuzz shm_ring_fuzz rpc_fuzz >/dev/null
+cmake --build --preset fuzz --target frame_codec_fuzz checkpoint_part_fuzz scenario_fuzz shm_ring_fuzz rpc_fuzz \
+  node_rpc_fuzz >/dev/null
 
 work=$(mktemp -d)
 failed=0
-for name in frame_codec checkpoint_part scenario shm_ring rpc; do
+for name in frame_codec checkpoint_part scenario shm_ring rpc node_rpc; do
   corpus="$work/$name"
   mkdir -p "$corpus" "$work/$name-artifacts"
   cp fuzz/corpus/"$name"/* "$corpus"/

@@ -8,7 +8,10 @@
 #include <thread>
 
 #include "common/frame/frame_codec.h"
+#include "common/rpc/rpc_client.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/meshsim.pb.h"
 #include "proto/rpc.pb.h"
 #include "tests/testing/cluster_test_base.h"
 #include "zmq.hpp"
@@ -144,6 +147,38 @@ TEST_F(BadInputTest, GarbageToTheCoordinatorRpcPortGetsAnErrorAndServiceContinue
   rpc::RpcReply reply;
   ASSERT_TRUE(reply.ParseFromArray(reply_bytes.data(), static_cast<int>(reply_bytes.size())));
   EXPECT_EQ(reply.code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+
+  auto run = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 1);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+}
+
+// Requests to a node's RPC port that name no job it holds, as a stranger on
+// a keyless cluster could send them (fuzz/node_rpc_fuzz found StartJob for
+// job 0 crashing an idle node): refused, and the node serves the next job.
+TEST_F(BadInputTest, NodeRequestsNamingNoJobAreRefusedAndTheNodeServesOn) {
+  cluster_ = std::make_unique<Cluster>(1, tag_);
+  const auto nodes = cluster_->ListNodes();
+  ASSERT_EQ(nodes.size(), 1u);
+  zmq::context_t context;
+  auto client = rpc::RpcClient::Create(context, {.endpoint = nodes[0]["rpc_endpoint"]});
+  ASSERT_TRUE(client.ok()) << client.status();
+
+  v1::StartJobReply started;
+  EXPECT_TRUE(absl::IsNotFound((*client)->Call("Node.StartJob", v1::StartJobRequest(), &started)));
+  v1::StartJobRequest unknown_job;
+  unknown_job.set_job_id(42);
+  EXPECT_TRUE(absl::IsNotFound((*client)->Call("Node.StartJob", unknown_job, &started)));
+  v1::PrepareJobReply prepared;
+  EXPECT_TRUE(
+      absl::IsInvalidArgument((*client)->Call("Node.PrepareJob", v1::PrepareJobRequest(), &prepared)));
+  v1::PrepareJobRequest too_many_peers;
+  too_many_peers.set_job_id(42);
+  for (int i = 0; i < 300; ++i) too_many_peers.add_peers()->set_rank(static_cast<uint32_t>(i));
+  const absl::Status refused = (*client)->Call("Node.PrepareJob", too_many_peers, &prepared);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("300 peers"));
+  v1::AbortJobReply aborted;
+  EXPECT_TRUE((*client)->Call("Node.AbortJob", v1::AbortJobRequest(), &aborted).ok());
 
   auto run = cluster_->Submit(SourcePath("scenarios/phold.yaml"), 1);
   EXPECT_EQ(run.exit_code, 0) << run.output;
