@@ -11,6 +11,7 @@
 #include "cli/local_cluster.h"
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
+#include "common/sim/model_registry.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
 #include "zmq.hpp"

@@ -6,9 +6,10 @@
 #include "cli/bench/plot.h"
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
-#include "common/sim/model.h"
+#include "common/sim/model_registry.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
+#include "meshsim/model.h"
 
 namespace meshsim::cli {
 

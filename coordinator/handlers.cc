@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/scenario/scenario.h"
+#include "common/sim/model_registry.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
 #include "coordinator/coordinator.h"

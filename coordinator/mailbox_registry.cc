@@ -2,8 +2,8 @@
 
 #include <map>
 
-#include "common/sim/event.h"
 #include "common/status/format.h"
+#include "meshsim/event.h"
 
 namespace meshsim::coordinator {
 

@@ -33,9 +33,10 @@
 #include <span>
 #include <string>
 
-#include "common/sim/model.h"
+#include "common/sim/model_registry.h"
 #include "coordinator/coordinator.h"
 #include "google/protobuf/stubs/logging.h"
+#include "meshsim/model.h"
 #include "models/epidemic/epidemic.h"
 #include "models/phold/phold.h"
 #include "node/node.h"

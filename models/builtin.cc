@@ -2,7 +2,8 @@
 
 #include <mutex>
 
-#include "common/sim/model.h"
+#include "common/sim/model_registry.h"
+#include "meshsim/model.h"
 #include "models/epidemic/epidemic.h"
 #include "models/phold/phold.h"
 

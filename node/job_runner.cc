@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/scenario/scenario.h"
+#include "common/sim/model_registry.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
 #include "common/transport/shm/probe.h"

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "common/checkpoint/checkpoint_format.h"
 #include "common/frame/frame_codec.h"
-#include "common/sim/event.h"
+#include "meshsim/event.h"
 
 namespace meshsim::checkpoint {
 

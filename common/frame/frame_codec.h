@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/frame/frame_format.h"
-#include "common/sim/event.h"
+#include "meshsim/event.h"
 
 namespace meshsim::frame {
 

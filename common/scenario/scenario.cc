@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/sim/model_registry.h"
 #include "common/status/format.h"
 #include "yaml-cpp/yaml.h"
 

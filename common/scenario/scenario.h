@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "common/sim/model.h"
 #include "common/sim/partition.h"
+#include "meshsim/model.h"
 #include "proto/meshsim.pb.h"
 
 namespace meshsim::scenario {

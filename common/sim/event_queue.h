@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-#include "common/sim/event.h"
+#include "meshsim/event.h"
 
 namespace meshsim::sim {
 

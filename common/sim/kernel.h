@@ -19,8 +19,8 @@
 #include "absl/status/statusor.h"
 #include "common/checkpoint/checkpoint_codec.h"
 #include "common/sim/event_queue.h"
-#include "common/sim/model.h"
 #include "common/sim/partition.h"
+#include "meshsim/model.h"
 
 namespace meshsim::sim {
 

@@ -1,4 +1,4 @@
-#include "common/sim/model.h"
+#include "meshsim/model.h"
 
 #include <bit>
 
@@ -25,28 +25,6 @@ absl::Status Model::RestoreState(LpContext& lp, StateReader& in) {
                                       " bytes, the model's is ", state_bytes()));
   }
   return absl::OkStatus();
-}
-
-ModelRegistry& ModelRegistry::Global() {
-  static ModelRegistry registry;
-  return registry;
-}
-
-void ModelRegistry::Register(ModelInfo info) {
-  MESHSIM_CHECK(!models_.contains(info.name), "model registered twice: " + info.name);
-  std::string name = info.name;
-  models_.emplace(std::move(name), std::move(info));
-}
-
-const ModelInfo* ModelRegistry::Find(std::string_view name) const {
-  auto it = models_.find(name);
-  return it == models_.end() ? nullptr : &it->second;
-}
-
-std::vector<const ModelInfo*> ModelRegistry::List() const {
-  std::vector<const ModelInfo*> out;
-  for (const auto& [name, info] : models_) out.push_back(&info);
-  return out;
 }
 
 }  // namespace meshsim::sim

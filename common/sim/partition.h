@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/sim/event.h"
+#include "meshsim/event.h"
 
 namespace meshsim::sim {
 

@@ -27,7 +27,7 @@
 // workplace), and posts made.
 #pragma once
 
-#include "common/sim/model.h"
+#include "meshsim/model.h"
 
 namespace meshsim::models {
 

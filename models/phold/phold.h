@@ -7,7 +7,7 @@
 // lps * start_events.
 #pragma once
 
-#include "common/sim/model.h"
+#include "meshsim/model.h"
 
 namespace meshsim::models {
 

@@ -7,10 +7,10 @@
 
 #include <cstring>
 
-#include "common/sim/rng.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/shm/ring.h"
 #include "gtest/gtest.h"
+#include "meshsim/rng.h"
 
 namespace meshsim::transport::shm {
 namespace {

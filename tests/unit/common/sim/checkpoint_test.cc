@@ -8,6 +8,7 @@
 
 #include "common/checkpoint/checkpoint_codec.h"
 #include "common/sim/kernel.h"
+#include "common/sim/model_registry.h"
 #include "gtest/gtest.h"
 #include "models/builtin.h"
 

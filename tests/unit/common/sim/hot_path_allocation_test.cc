@@ -7,6 +7,7 @@
 
 #include "common/frame/frame_codec.h"
 #include "common/sim/kernel.h"
+#include "common/sim/model_registry.h"
 #include "gtest/gtest.h"
 #include "models/builtin.h"
 

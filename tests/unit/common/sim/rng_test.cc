@@ -1,4 +1,4 @@
-#include "common/sim/rng.h"
+#include "meshsim/rng.h"
 
 #include <cmath>
 #include <set>

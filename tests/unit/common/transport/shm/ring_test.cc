@@ -6,9 +6,9 @@
 
 #include <cstring>
 
-#include "common/sim/rng.h"
 #include "common/transport/shm/probe.h"
 #include "gtest/gtest.h"
+#include "meshsim/rng.h"
 
 namespace meshsim::transport::shm {
 namespace {

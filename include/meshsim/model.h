@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/sim/event.h"
-#include "common/sim/rng.h"
+#include "meshsim/event.h"
+#include "meshsim/rng.h"
 
 namespace meshsim::sim {
 
@@ -214,21 +214,6 @@ struct ModelInfo {
   // Creates the model; INVALID_ARGUMENT for parameter combinations the
   // per-parameter ranges cannot express (e.g. mean < lookahead).
   std::function<absl::StatusOr<std::unique_ptr<Model>>(const ModelContext&)> create;
-};
-
-// The models this binary knows, by name.
-class ModelRegistry {
- public:
-  // The registry with every model shipped in models/ (registered by
-  // meshsim::models::RegisterBuiltinModels).
-  static ModelRegistry& Global();
-
-  void Register(ModelInfo info);
-  const ModelInfo* Find(std::string_view name) const;
-  std::vector<const ModelInfo*> List() const;
-
- private:
-  std::map<std::string, ModelInfo, std::less<>> models_;
 };
 
 }  // namespace meshsim::sim

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "common/sim/event.h"
+#include "meshsim/event.h"
 
 namespace meshsim::sim {
 
