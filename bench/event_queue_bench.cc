@@ -6,7 +6,7 @@
 
 #include "benchmark/benchmark.h"
 #include "common/sim/event_queue.h"
-#include "common/sim/rng.h"
+#include "meshsim/rng.h"
 
 namespace meshsim::sim {
 namespace {
