@@ -1,8 +1,11 @@
 #include "CLI/CLI.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 
+#include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "common/sim/model_plugins.h"
 #include "common/status/format.h"
 #include "models/builtin.h"
 
@@ -39,6 +42,9 @@ int Main(int argc, char** argv) {
       ->envname("MESHSIM_KEYS");
   app.add_option("--identity", global.identity,
                  "Which key pair of --keys to use (default: coordinator, node, or admin/viewer for clients)");
+  app.add_option("--model-path", global.model_path,
+                 "Directories of model plugins, colon-separated (default: <prefix>/lib/meshsim/models)")
+      ->envname("MESHSIM_MODEL_PATH");
   app.add_flag("--insecure", global.insecure,
                "Serve on a non-loopback address without keys (only on a network you trust)");
 
@@ -261,6 +267,15 @@ int Main(int argc, char** argv) {
     fmt::print(stderr, "meshsim: {}\n", status.message());
     return kExitBadInput;
   }
+
+  // Plugins load after logging is set up (each says what it loaded or
+  // refused) and before any command looks a model up. Child processes
+  // (meshsim run, meshsim host) inherit the same path through the
+  // environment.
+  const std::vector<std::string> model_path =
+      global.model_path.empty() ? sim::DefaultModelPath() : sim::SplitModelPath(global.model_path);
+  (void)sim::LoadModelPlugins(model_path, sim::ModelRegistry::Global());
+  setenv("MESHSIM_MODEL_PATH", absl::StrJoin(model_path, ":").c_str(), 1);
 
   auto json_target = [&](const std::string& path) {
     global.json = path == "-";

@@ -195,7 +195,11 @@ int Models(const GlobalOptions& global) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto* model : sim::ModelRegistry::Global().List()) {
     nlohmann::json params = nlohmann::json::array();
-    if (!global.json) fmt::print("{}: {}\n", model->name, model->description);
+    const sim::ModelBuild& build = *sim::ModelRegistry::Global().FindBuild(model->name);
+    if (!global.json) {
+      fmt::print("{}: {}\n  version {}, build {}, {}\n", model->name, model->description, build.version,
+                 build.fingerprint, build.origin);
+    }
     for (const auto& p : model->params) {
       const bool integer = p.kind == sim::ParamSpec::Kind::kInteger;
       params.push_back({{"name", p.name},
@@ -209,7 +213,12 @@ int Models(const GlobalOptions& global) {
                    fmt::format("{:g}", p.default_value), p.min, p.max, p.help);
       }
     }
-    out.push_back({{"name", model->name}, {"description", model->description}, {"params", params}});
+    out.push_back({{"name", model->name},
+                   {"description", model->description},
+                   {"version", build.version},
+                   {"fingerprint", build.fingerprint},
+                   {"origin", build.origin},
+                   {"params", params}});
   }
   if (global.json) fmt::print("{}\n", out.dump(2));
   return kExitOk;

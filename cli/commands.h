@@ -23,6 +23,7 @@ struct GlobalOptions {
   std::string keys_dir;   // --keys / MESHSIM_KEYS: CURVE keys (docs/security.md)
   std::string identity;   // --identity: which pair of keys_dir to use
   bool insecure = false;  // --insecure: serve on non-loopback addresses without keys
+  std::string model_path;  // --model-path / MESHSIM_MODEL_PATH: plugin directories, colon-separated
 };
 
 struct RunOptions {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
@@ -96,6 +97,7 @@ int ServeNode(const GlobalOptions& global, const NodeCommandOptions& options) {
   node_options.keyring = *keys;
   node_options.coordinator_endpoint = options.coordinator;
   node_options.name = options.name;
+  if (const char* path = std::getenv("MESHSIM_MODEL_PATH")) node_options.model_path = path;  // set by Main
   node_options.rpc_bind = options.rpc_bind;
   node_options.data_bind = options.data_bind;
   node_options.advertise_host = options.advertise_host;

@@ -3,6 +3,7 @@
 // choose the links and the mailbox table, start every node.
 #include <algorithm>
 
+#include "common/sim/model_registry.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
 #include "coordinator/coordinator.h"
@@ -77,6 +78,9 @@ void Coordinator::AssignNextJob() {
     prepare.set_job_id(job_id);
     prepare.set_attempt(attempt);
     *prepare.mutable_scenario() = job->info.scenario();
+    if (const sim::ModelBuild* build = sim::ModelRegistry::Global().FindBuild(prepare.scenario().model())) {
+      *prepare.mutable_model_build() = sim::ToProto(*build);
+    }
     for (uint32_t rank = 0; rank < count; ++rank) {
       NodeRecord& node = *ready[rank];
       node.info.set_state(v1::NODE_BUSY);

@@ -221,6 +221,7 @@ void Coordinator::RegisterJobHandlers() {
           v1::ModelDescription* model = reply->add_models();
           model->set_name(info->name);
           model->set_description(info->description);
+          *model->mutable_build() = sim::ToProto(*sim::ModelRegistry::Global().FindBuild(info->name));
           for (const sim::ParamSpec& spec : info->params) {
             v1::ModelParam* param = model->add_params();
             param->set_name(spec.name);

@@ -7,6 +7,7 @@
 #include "common/net/endpoint.h"
 #include "common/rpc/rpc_client.h"
 #include "common/scenario/scenario.h"
+#include "common/sim/model_registry.h"
 #include "common/status/format.h"
 #include "common/status/status.h"
 #include "common/thread/named_thread.h"
@@ -111,6 +112,16 @@ void Node::RegisterHandlers() {
           return absl::InvalidArgumentError(StrCat(request.peers_size(), " peers, ",
                                                    request.restore().parts(), " checkpoint parts: at most ",
                                                    scenario::kMaxNodes, " of each"));
+        }
+        // The model must be the coordinator's build of it: another build
+        // could compute another result.
+        const std::string& model = request.scenario().model();
+        if (std::string why = sim::BuildMismatch(model, sim::ModelRegistry::Global().FindBuild(model),
+                                                 sim::FromProto(request.model_build()));
+            !why.empty()) {
+          return absl::FailedPreconditionError(
+              StrCat("node ", options_.name, ": ", why,
+                     " (model path: ", options_.model_path.empty() ? "none" : options_.model_path, ")"));
         }
         v1::Scenario scenario = request.scenario();
         MESHSIM_RETURN_IF_ERROR(Annotate(scenario::Normalize(&scenario), "scenario"));

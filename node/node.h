@@ -58,6 +58,8 @@ struct NodeOptions {
   // the coordinator may call the node; only the current job's peers may
   // send it frames) and toward the coordinator. Plain TCP when null.
   std::shared_ptr<security::Keyring> keyring;
+  // Where this node's model plugins came from, for messages.
+  std::string model_path;
 };
 
 class Node {
