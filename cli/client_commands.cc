@@ -12,7 +12,7 @@
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "zmq.hpp"
 

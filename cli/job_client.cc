@@ -7,7 +7,7 @@
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "meshsim/model.h"
 
@@ -59,7 +59,7 @@ absl::Status CheckOutputsWanted(const v1::Scenario& scenario, const JobOutputs& 
   if (outputs.csv_path.empty()) return absl::OkStatus();
   const sim::ModelInfo* info = sim::ModelRegistry::Global().Find(scenario.model());
   if (info == nullptr) return absl::OkStatus();  // the scenario check names it
-  MESHSIM_ASSIGN_OR_RETURN(auto model, info->create(scenario::ModelContextOf(scenario)));
+  MESHSIM_ASSIGN_OR_RETURN(auto model, sim::CreateModel(*info, scenario::ModelContextOf(scenario)));
   if (model->series().names.empty()) {
     return absl::InvalidArgumentError(
         StrCat("--csv: model '", scenario.model(), "' reports no time series; see --json for its result"));

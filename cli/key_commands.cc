@@ -9,7 +9,7 @@
 #include "cli/output.h"
 #include "common/net/endpoint.h"
 #include "common/security/curve_keys.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 
 namespace meshsim::cli {

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/rpc/rpc_client.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "proto/meshsim.pb.h"
 #include "zmq.hpp"

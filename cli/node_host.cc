@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"

@@ -8,7 +8,7 @@
 #include "cli/bench/plot.h"
 #include "cli/commands.h"
 #include "common/scenario/scenario.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "coordinator/coordinator.h"
 #include "fmt/format.h"

@@ -13,7 +13,7 @@
 #include "cli/node_host.h"
 #include "cli/output.h"
 #include "common/metrics/metrics.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "coordinator/coordinator.h"
 #include "node/node.h"
 

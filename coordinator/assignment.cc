@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "common/sim/model_registry.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/mailbox_registry.h"

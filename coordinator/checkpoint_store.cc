@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/checkpoint/checkpoint_codec.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "spdlog/spdlog.h"
 

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "common/scenario/scenario.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/thread/named_thread.h"
 #include "coordinator/internal/job_states.h"

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 
 namespace meshsim::coordinator {

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 
 namespace meshsim::coordinator {

@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "meshsim/event.h"
 
 namespace meshsim::coordinator {

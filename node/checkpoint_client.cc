@@ -1,7 +1,7 @@
 #include "node/checkpoint_client.h"
 
 #include "common/rpc/rpc_client.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/thread/named_thread.h"
 #include "spdlog/spdlog.h"

@@ -9,7 +9,7 @@
 
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/shm/shm_link.h"
@@ -46,7 +46,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, Job
   const v1::Scenario& scenario = setup.scenario;
   const auto* info = sim::ModelRegistry::Global().Find(scenario.model());
   if (info == nullptr) return absl::InvalidArgumentError(StrCat("unknown model '", scenario.model(), "'"));
-  MESHSIM_ASSIGN_OR_RETURN(auto model, info->create(scenario::ModelContextOf(scenario)));
+  MESHSIM_ASSIGN_OR_RETURN(auto model, sim::CreateModel(*info, scenario::ModelContextOf(scenario)));
   const auto ranks = static_cast<uint32_t>(setup.peers.size());
   if (setup.rank >= ranks) {
     return absl::InvalidArgumentError(StrCat("rank ", setup.rank, " outside ", ranks, " peers"));

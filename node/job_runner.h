@@ -114,6 +114,7 @@ class JobRunner final : private sim::RemoteSink {
   JobProgress progress() const;
   uint64_t job_id() const { return setup_.job_id; }
   uint32_t attempt() const { return setup_.attempt; }
+  const std::string& model_name() const { return setup_.scenario.model(); }
   // Data frames this runner dropped as malformed, stale or unexpected.
   uint64_t frames_dropped() const { return frames_dropped_.load(std::memory_order_relaxed); }
 

@@ -8,7 +8,7 @@
 #include "common/rpc/rpc_client.h"
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/thread/named_thread.h"
 #include "common/transport/shm/shm_segment.h"
@@ -142,8 +142,17 @@ void Node::RegisterHandlers() {
         } else {
           for (auto& peer : setup.peers) peer.clear_probe_name();  // no shm here: probe nobody
         }
-        MESHSIM_ASSIGN_OR_RETURN(auto runner,
-                                 JobRunner::Create(std::move(setup), options_.job, context_, inbox_.get()));
+        // The model's Init (or RestoreState) runs here: a model that throws
+        // fails the job, not the node.
+        absl::StatusOr<std::unique_ptr<JobRunner>> created;
+        try {
+          created = JobRunner::Create(std::move(setup), options_.job, context_, inbox_.get());
+        } catch (...) {
+          created = absl::InternalError(StrCat("node ", options_.name, ": model '", model, "' ",
+                                               sim::DescribeException(std::current_exception()),
+                                               " while its LPs were set up"));
+        }
+        MESHSIM_ASSIGN_OR_RETURN(auto runner, std::move(created));
         for (uint32_t rank : runner->colocated_ranks()) reply->add_colocated_ranks(rank);
         for (const std::string& mailbox : runner->subscribed_mailboxes()) reply->add_mailboxes(mailbox);
         std::lock_guard lock(mutex_);
@@ -454,7 +463,14 @@ void Node::RunJob(std::unique_ptr<JobRunner>& runner) {
   const uint64_t job_id = runner->job_id();
   spdlog::info("job {}: started", job_id);
   if (metrics_) metrics_->current_job.Set(static_cast<double>(job_id));
-  absl::StatusOr<v1::NodeShare> share = runner->Run();
+  absl::StatusOr<v1::NodeShare> share;
+  try {
+    share = runner->Run();
+  } catch (...) {
+    // Model code (OnEvent, Fold, SaveState) threw: the job fails with why.
+    share = absl::InternalError(StrCat("node ", options_.name, ": model '", runner->model_name(), "' ",
+                                       sim::DescribeException(std::current_exception()), " while running"));
+  }
   if (metrics_) {
     metrics_->current_job.Set(0);
     metrics_->CountJobEnd(share.status());

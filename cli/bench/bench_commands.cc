@@ -7,7 +7,7 @@
 #include "cli/bench/plot.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "cli/bench/ipc_channels.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/time/clock.h"
 

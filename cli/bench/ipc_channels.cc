@@ -22,7 +22,7 @@
 #include "common/rpc/rpc_server.h"
 #include "common/security/curve_keys.h"
 #include "common/security/zap_handler.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/shm/ring.h"

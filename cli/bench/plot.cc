@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "common/process/child_process.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "fmt/format.h"
 

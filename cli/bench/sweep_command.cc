@@ -15,7 +15,7 @@
 #include "cli/local_cluster.h"
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "common/frame/unaligned.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 
 namespace meshsim::checkpoint {

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "common/frame/unaligned.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 
 namespace meshsim::frame {
 namespace {}  // namespace

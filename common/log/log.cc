@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "google/protobuf/stubs/logging.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <vector>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "prometheus/collectable.h"
 #include "prometheus/exposer.h"
 #include "prometheus/gauge.h"

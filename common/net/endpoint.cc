@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 
 namespace meshsim::net {

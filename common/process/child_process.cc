@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 
 namespace meshsim::process {
 

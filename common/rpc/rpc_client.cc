@@ -7,7 +7,7 @@
 
 #include "common/rpc/method.h"
 #include "common/security/zap_handler.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "proto/rpc.pb.h"
 

@@ -4,7 +4,7 @@
 
 #include "common/rpc/method.h"
 #include "common/security/zap_handler.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/thread/named_thread.h"
 #include "common/time/clock.h"
 #include "proto/rpc.pb.h"

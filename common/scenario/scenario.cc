@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/sim/model_registry.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "yaml-cpp/yaml.h"
 
 namespace meshsim::scenario {
@@ -280,7 +280,7 @@ absl::Status Normalize(v1::Scenario* s) {
     }
     if (problems.empty()) {
       // Combinations the ranges cannot express, and the LP count itself.
-      auto created = model->create(ModelContextOf(*s));
+      auto created = sim::CreateModel(*model, ModelContextOf(*s));
       if (!created.ok()) {
         problems.push_back(std::string(created.status().message()));
       } else if ((*created)->lp_count() < s->nodes()) {

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <regex>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "spdlog/spdlog.h"
 #include "zmq.h"

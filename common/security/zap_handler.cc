@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "common/security/curve_keys.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/thread/named_thread.h"
 #include "prometheus/counter.h"
 #include "spdlog/spdlog.h"

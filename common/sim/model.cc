@@ -2,7 +2,7 @@
 
 #include <bit>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 
 namespace meshsim::sim {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "fmt/format.h"
 #include "meshsim/plugin.h"
 #include "spdlog/spdlog.h"

@@ -1,6 +1,6 @@
 #include "common/sim/model_registry.h"
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "meshsim/version.h"
 
@@ -32,6 +32,25 @@ std::string BuildMismatch(std::string_view model, const ModelBuild* have, const 
   return StrCat("model '", model, "' here is version ", have->version, " build ", have->fingerprint, " (",
                 have->origin, "), the job's is version ", want.version, " build ", want.fingerprint, " (",
                 want.origin, " on the coordinator)");
+}
+
+std::string DescribeException(std::exception_ptr exception) {
+  try {
+    std::rethrow_exception(exception);
+  } catch (const std::exception& e) {
+    return StrCat("threw ", e.what());
+  } catch (...) {
+    return "threw an exception that is not a std::exception";
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Model>> CreateModel(const ModelInfo& info, const ModelContext& context) {
+  try {
+    return info.create(context);
+  } catch (...) {
+    return absl::InternalError(
+        StrCat("model '", info.name, "' ", DescribeException(std::current_exception()), " in create"));
+  }
 }
 
 ModelRegistry& ModelRegistry::Global() {

@@ -3,7 +3,9 @@
 // each with the build it came from.
 #pragma once
 
+#include <exception>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,14 @@ ModelBuild FromProto(const v1::ModelBuild& build);
 // Empty when `have` (this process's build of `model`, nullptr when it has
 // none) is the build `want`; else what differs, for an error message.
 std::string BuildMismatch(std::string_view model, const ModelBuild* have, const ModelBuild& want);
+
+// info.create(context), with an exception from the model (a plugin's code)
+// turned into an INTERNAL error naming the model.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Model>> CreateModel(const ModelInfo& info,
+                                                                 const ModelContext& context);
+
+// What `exception` (thrown by model code) says, for an error message.
+std::string DescribeException(std::exception_ptr exception);
 
 class ModelRegistry {
  public:

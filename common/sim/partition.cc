@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 
 namespace meshsim::sim {
 

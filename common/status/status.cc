@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 
 namespace meshsim {
 

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "meshsim/status.h"  // MESHSIM_RETURN_IF_ERROR, MESHSIM_ASSIGN_OR_RETURN
 
 namespace meshsim {
 
@@ -24,22 +25,3 @@ absl::Status Annotate(const absl::Status& status, std::string_view context);
     if (!(condition)) [[unlikely]]                                       \
       ::meshsim::CheckFailed(__FILE__, __LINE__, #condition, (message)); \
   } while (false)
-
-// Evaluates an absl::Status expression and returns it from the enclosing
-// function when it is not OK.
-#define MESHSIM_RETURN_IF_ERROR(expr)                  \
-  do {                                                 \
-    ::absl::Status meshsim_status_ = (expr);           \
-    if (!meshsim_status_.ok()) return meshsim_status_; \
-  } while (false)
-
-#define MESHSIM_CONCAT_INNER_(a, b) a##b
-#define MESHSIM_CONCAT_(a, b) MESHSIM_CONCAT_INNER_(a, b)
-
-// MESHSIM_ASSIGN_OR_RETURN(auto x, Fallible()); returns the error if any.
-#define MESHSIM_ASSIGN_OR_RETURN(lhs, expr) \
-  MESHSIM_ASSIGN_OR_RETURN_IMPL_(MESHSIM_CONCAT_(meshsim_or_, __LINE__), lhs, expr)
-#define MESHSIM_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                                   \
-  if (!tmp.ok()) return std::move(tmp).status();       \
-  lhs = std::move(tmp).value()

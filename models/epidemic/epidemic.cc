@@ -4,8 +4,8 @@
 #include <cstring>
 #include <numeric>
 
-#include "common/status/format.h"
-#include "common/status/status.h"
+#include "meshsim/format.h"
+#include "meshsim/status.h"
 #include "fmt/format.h"
 
 namespace meshsim::models {

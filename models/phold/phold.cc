@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 
 namespace meshsim::models {
 namespace {

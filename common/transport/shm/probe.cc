@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 
 namespace meshsim::transport::shm {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/transport/shm/futex.h"
 
 namespace meshsim::transport::shm {

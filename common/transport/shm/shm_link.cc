@@ -1,6 +1,6 @@
 #include "common/transport/shm/shm_link.h"
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "common/transport/shm/probe.h"
 
 namespace meshsim::transport::shm {

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "common/status/format.h"
+#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::transport::shm {

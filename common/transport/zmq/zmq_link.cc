@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "common/security/zap_handler.h"
-#include "common/status/format.h"
+#include "meshsim/format.h"
 
 namespace meshsim::transport {
 

@@ -1,7 +1,8 @@
-// String building on {fmt}. Debian's abseil has its own string_view type, so
-// StrCat does not take std::string_view; meshsim builds messages with
-// these helpers instead, and fmt learns to print absl::string_view (which
-// absl::Status::message() returns).
+// String building on {fmt}, for error messages. Debian's abseil has its own
+// string_view type, so absl::StrCat does not take std::string_view; meshsim
+// (and models built on its SDK) build messages with these helpers instead,
+// and fmt learns to print absl::string_view (which absl::Status::message()
+// returns).
 #pragma once
 
 #include <iterator>
