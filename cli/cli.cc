@@ -8,6 +8,7 @@
 #include "common/sim/model_plugins.h"
 #include "meshsim/format.h"
 #include "models/builtin.h"
+#include "spdlog/spdlog.h"
 
 namespace meshsim::cli {
 namespace {
@@ -274,7 +275,13 @@ int Main(int argc, char** argv) {
   // environment.
   const std::vector<std::string> model_path =
       global.model_path.empty() ? sim::DefaultModelPath() : sim::SplitModelPath(global.model_path);
-  (void)sim::LoadModelPlugins(model_path, sim::ModelRegistry::Global());
+  const sim::PluginLoadResult plugins = sim::LoadModelPlugins(model_path, sim::ModelRegistry::Global());
+  // Servers say which plugins they run; a client command stays quiet.
+  const bool serves =
+      chosen == coordinator_cmd || chosen == node_cmd || chosen == host_cmd || chosen == run_cmd;
+  for (const std::string& loaded : plugins.loaded) {
+    spdlog::log(serves ? spdlog::level::info : spdlog::level::debug, "model plugin {}", loaded);
+  }
   setenv("MESHSIM_MODEL_PATH", absl::StrJoin(model_path, ":").c_str(), 1);
 
   auto json_target = [&](const std::string& path) {

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "meshsim/format.h"
 #include "fmt/format.h"
+#include "meshsim/format.h"
 #include "meshsim/plugin.h"
 #include "spdlog/spdlog.h"
 
@@ -126,7 +126,6 @@ PluginLoadResult LoadModelPlugins(const std::vector<std::string>& directories, M
         spdlog::warn("model plugin {} refused: {}", path, why);
         result.refused.push_back(StrCat(path, ": ", why));
       } else {
-        spdlog::info("model plugin {}", loaded);
         result.loaded.push_back(std::move(loaded));
       }
     }

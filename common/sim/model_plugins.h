@@ -4,8 +4,9 @@
 // order and then by file name, is opened with dlopen and asked for its
 // meshsim_model_plugin_v1 entry point. A file that is not a plugin, was built
 // for another SDK ABI or C++ ABI, throws while describing its model, or names
-// a model this process already has is refused with a log line saying why;
-// the others are registered with their build (version and fingerprint).
+// a model this process already has is refused with a warning saying why;
+// the others are registered with their build (version and fingerprint) and
+// listed in the result, for the caller to log.
 // Loaded plugins stay loaded for the life of the process.
 #pragma once
 

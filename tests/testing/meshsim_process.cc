@@ -153,7 +153,9 @@ nlohmann::json ReadJson(const std::string& path) {
   }
 }
 
-Cluster::Cluster(int nodes, const std::string& tag, double node_timeout_seconds) : tag_(tag) {
+Cluster::Cluster(int nodes, const std::string& tag, double node_timeout_seconds,
+                 const std::vector<std::vector<std::string>>& node_args)
+    : tag_(tag) {
   coordinator_ = StartMeshsim(
       "coordinator",
       {"coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout", std::to_string(node_timeout_seconds),
@@ -166,9 +168,11 @@ Cluster::Cluster(int nodes, const std::string& tag, double node_timeout_seconds)
   }
   endpoint_ = *endpoint;
   for (int i = 0; i < nodes; ++i) {
-    nodes_.push_back(
-        StartMeshsim("node-" + std::to_string(i + 1),
-                     {"node", "--coordinator", endpoint_, "--name", "node-" + std::to_string(i + 1)}, tag));
+    std::vector<std::string> args = {"node", "--coordinator", endpoint_, "--name",
+                                     "node-" + std::to_string(i + 1)};
+    if (static_cast<size_t>(i) < node_args.size())
+      args.insert(args.end(), node_args[i].begin(), node_args[i].end());
+    nodes_.push_back(StartMeshsim("node-" + std::to_string(i + 1), args, tag));
   }
   for (auto& node : nodes_) {
     auto id = node->WaitForStatus("node_id", Deadline::After(std::chrono::seconds(10)));

@@ -65,7 +65,11 @@ std::string WithLine(std::string yaml, const std::string& key, const std::string
 // A coordinator and nodes started as separate processes, as a user would.
 class Cluster {
  public:
-  Cluster(int nodes, const std::string& tag, double node_timeout_seconds = 1.0);
+  Cluster(int nodes, const std::string& tag, double node_timeout_seconds = 1.0)
+      : Cluster(nodes, tag, node_timeout_seconds, {}) {}
+  // `node_args[i]`: more arguments for node i (e.g. its own --model-path).
+  Cluster(int nodes, const std::string& tag, double node_timeout_seconds,
+          const std::vector<std::vector<std::string>>& node_args);
   ~Cluster();
   const std::string& endpoint() const { return endpoint_; }
   process::ChildProcess& node(int index) { return *nodes_.at(index); }
