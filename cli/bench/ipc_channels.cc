@@ -22,11 +22,12 @@
 #include "common/rpc/rpc_server.h"
 #include "common/security/curve_keys.h"
 #include "common/security/zap_handler.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/shm/ring.h"
 #include "common/transport/shm/shm_segment.h"
+#include "common/transport/zmq/zmq_poll.h"
+#include "meshsim/format.h"
 #include "proto/meshsim.pb.h"
 #include "zmq.hpp"
 
@@ -289,7 +290,7 @@ class ZmqChannel final : public Channel {
   }
   absl::Status Receive(std::vector<std::byte>* out, Duration timeout) override {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(ToMillis(timeout))) == 0) {
+    if (transport::PollFor(&item, 1, timeout) == 0) {
       return absl::DeadlineExceededError("peer did not answer in time");
     }
     (void)socket_.recv(message_);

@@ -4,9 +4,10 @@
 
 #include "common/rpc/method.h"
 #include "common/security/zap_handler.h"
-#include "meshsim/format.h"
 #include "common/thread/named_thread.h"
 #include "common/time/clock.h"
+#include "common/transport/zmq/zmq_poll.h"
+#include "meshsim/format.h"
 #include "proto/rpc.pb.h"
 #include "spdlog/spdlog.h"
 #include "zmq_addon.hpp"
@@ -91,7 +92,7 @@ RpcServerStats RpcServer::stats() const {
 void RpcServer::Loop() {
   zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
   while (!stop_.load(std::memory_order_relaxed)) {
-    zmq::poll(&item, 1, kPollInterval);
+    transport::PollFor(&item, 1, kPollInterval);
     if (item.revents & ZMQ_POLLIN) ServeOne();
   }
 }

@@ -4,8 +4,9 @@
 #include <vector>
 
 #include "common/security/curve_keys.h"
-#include "meshsim/format.h"
 #include "common/thread/named_thread.h"
+#include "common/transport/zmq/zmq_poll.h"
+#include "meshsim/format.h"
 #include "prometheus/counter.h"
 #include "spdlog/spdlog.h"
 #include "zmq_addon.hpp"
@@ -50,7 +51,7 @@ ZapHandler::~ZapHandler() {
 void ZapHandler::Serve() {
   while (!stopping_) {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(kPollMillis));
+    transport::PollFor(&item, 1, std::chrono::milliseconds(kPollMillis));
     if (item.revents & ZMQ_POLLIN) AnswerOne();
   }
 }

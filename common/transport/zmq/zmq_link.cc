@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/security/zap_handler.h"
+#include "common/transport/zmq/zmq_poll.h"
 #include "meshsim/format.h"
 
 namespace meshsim::transport {
@@ -29,7 +30,7 @@ absl::StatusOr<std::unique_ptr<ZmqFrameInbox>> ZmqFrameInbox::Bind(zmq::context_
 absl::StatusOr<bool> ZmqFrameInbox::Receive(std::vector<std::byte>* frame, Duration timeout) {
   try {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::ceil<std::chrono::milliseconds>(timeout));
+    PollFor(&item, 1, timeout);
     if (!(item.revents & ZMQ_POLLIN)) return false;
     if (!socket_.recv(message_, zmq::recv_flags::dontwait)) return false;
     const char* sender = zmq_msg_gets(message_.handle(), "User-Id");

@@ -1,9 +1,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "common/rpc/rpc_client.h"
@@ -230,6 +234,38 @@ TEST_F(RpcTest, RawTcpGarbageDoesNotStopTheServer) {
     close(fd);
   }
   ExpectStillServing(endpoint);
+}
+
+// The id of this process's thread named `name`, or 0.
+pid_t ThreadNamed(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) return std::stoi(task.path().filename());
+  }
+  return 0;
+}
+
+// A signal a thread handles interrupts its wait on the socket (EINTR); the
+// server waits again instead of its thread ending in an exception (which
+// left a coordinator alive but answering nothing, found by node_rpc_fuzz
+// under libFuzzer's SIGALRM).
+TEST_F(RpcTest, SignalsInterruptingTheServersWaitDoNotStopIt) {
+  struct sigaction action {};
+  action.sa_handler = [](int) {};  // handled, without SA_RESTART: the wait fails with EINTR
+  struct sigaction previous {};
+  ASSERT_EQ(sigaction(SIGUSR1, &action, &previous), 0);
+  auto server = StartServer();
+  const pid_t server_thread = ThreadNamed("test-rpc");
+  ASSERT_NE(server_thread, 0);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(syscall(SYS_tgkill, getpid(), server_thread, SIGUSR1), 0) << "the server thread is gone";
+    std::this_thread::sleep_for(2ms);  // the signal lands in the server's wait, not between two
+  }
+  ExpectStillServing(server->endpoint());
+  EXPECT_EQ(ThreadNamed("test-rpc"), server_thread);
+  server.reset();
+  sigaction(SIGUSR1, &previous, nullptr);
 }
 
 TEST(RpcServerDeathTest, HandlerWhoseTypesDisagreeWithTheIdlAborts) {
