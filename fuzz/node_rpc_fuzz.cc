@@ -106,8 +106,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   IsolateNetwork();  // before any thread: a user namespace needs a single-threaded process
   spdlog::set_level(spdlog::level::off);
   google::protobuf::SetLogHandler(nullptr);
-  meshsim::sim::ModelRegistry::Global().Register(Capped(meshsim::models::PholdModelInfo()));
-  meshsim::sim::ModelRegistry::Global().Register(Capped(meshsim::models::EpidemicModelInfo()));
+  // A fixed build (the seeds' PrepareJob requests name it), not this
+  // binary's revision, so the seed corpus stays valid from commit to commit.
+  const meshsim::sim::ModelBuild build{"fuzz", "fuzz", "fuzz_seeds"};
+  meshsim::sim::ModelRegistry::Global().Register(Capped(meshsim::models::PholdModelInfo()), build);
+  meshsim::sim::ModelRegistry::Global().Register(Capped(meshsim::models::EpidemicModelInfo()), build);
 
   char dir[] = "/dev/shm/meshsim-node-rpc-fuzz-XXXXXX";
   if (mkdtemp(dir) == nullptr) abort();

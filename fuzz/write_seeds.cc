@@ -135,6 +135,8 @@ void NodeRpcs(const fs::path& dir) {
   auto scenario = scenario::LoadFile("scenarios/phold.yaml");
   if (scenario.ok()) *prepare.mutable_scenario() = *scenario;
   (*prepare.mutable_scenario()->mutable_params())["lps"] = 32;
+  prepare.mutable_model_build()->set_version("fuzz");  // the build node_rpc_fuzz registers
+  prepare.mutable_model_build()->set_fingerprint("fuzz");
   for (uint32_t rank = 0; rank < 2; ++rank) {
     v1::PeerInfo* peer = prepare.add_peers();
     peer->set_rank(rank);
