@@ -3,6 +3,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
+#include <optional>
+#include <regex>
 #include <thread>
 
 #include "cli/bench/plot.h"
@@ -12,8 +15,8 @@
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 #include "zmq.hpp"
 
 namespace meshsim::cli {
@@ -46,6 +49,22 @@ absl::Status CallCoordinator(const GlobalOptions& global, const std::string& end
   auto client = Connect(global, context, endpoint);
   if (!client.ok()) return client.status();
   return (*client)->Call(method, request, reply);
+}
+
+// The text of the scenario at `path` when its top-level `model:` names a
+// model this process has not loaded (a plugin only the cluster has);
+// nullopt otherwise, and for anything unreadable (LoadScenario reports it).
+std::optional<std::string> TextOfScenarioForAModelNotHere(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text(scenario::kMaxScenarioBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.empty() || text.size() > scenario::kMaxScenarioBytes) return std::nullopt;
+  static const std::regex kModelLine(R"re((^|\n)model:[ \t]*["']?([A-Za-z0-9_.-]+))re");
+  std::smatch match;
+  if (!std::regex_search(text, match, kModelLine)) return std::nullopt;
+  if (sim::ModelRegistry::Global().Find(match[2].str()) != nullptr) return std::nullopt;
+  return text;
 }
 
 }  // namespace
@@ -106,15 +125,22 @@ int RunLocal(const GlobalOptions& global, const RunOptions& options) {
 }
 
 int Submit(const GlobalOptions& global, const SubmitOptions& options) {
-  auto scenario = LoadScenario(options.scenario_path, options.nodes);
-  if (!scenario.ok()) return FailWith(scenario.status());
+  v1::SubmitJobRequest request;
+  if (auto text = TextOfScenarioForAModelNotHere(options.scenario_path)) {
+    // A plugin model this machine does not have: the coordinator, which
+    // has it, checks the scenario (with the same parser and messages).
+    request.set_scenario_yaml(std::move(*text));
+    request.set_nodes(options.nodes.value_or(0));
+  } else {
+    auto scenario = LoadScenario(options.scenario_path, options.nodes);
+    if (!scenario.ok()) return FailWith(scenario.status());
+    *request.mutable_scenario() = std::move(*scenario);
+  }
   const JobOutputs outputs{options.json_path, options.csv_path, options.plot_path};
-  if (auto status = CheckOutputsWanted(*scenario, outputs); !status.ok()) return FailWith(status);
+  if (auto status = CheckOutputsWanted(request.scenario(), outputs); !status.ok()) return FailWith(status);
   zmq::context_t context;
   auto client = Connect(global, context, options.coordinator);
   if (!client.ok()) return FailWith(client.status());
-  v1::SubmitJobRequest request;
-  *request.mutable_scenario() = *scenario;
   v1::SubmitJobReply reply;
   if (auto status = (*client)->Call("Coordinator.SubmitJob", request, &reply); !status.ok()) {
     return FailWith(status);

@@ -61,6 +61,14 @@ TEST_F(PluginTest, ThePluginRunsOnEveryNodeCountWithOneDigest) {
   ASSERT_EQ(two["state"], "COMPLETED") << two.dump();
   EXPECT_EQ(one["digest"], two["digest"]);
   EXPECT_GT(one["summary"]["events"].get<int64_t>(), 64 * 50);
+
+  // A client without the plugin submits all the same: the coordinator,
+  // which has it, checks the scenario.
+  auto submitted = RunMeshsim({"--model-path", dir_.path() + "/no-plugins", "submit", scenario,
+                               "--coordinator", cluster_->endpoint(), "--nodes", "2", "--json", "-"},
+                              tag_);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  EXPECT_THAT(submitted.output, HasSubstr(two["digest"].get<std::string>()));
 }
 
 TEST_F(PluginTest, ANodeWithoutThePluginFailsTheJobAtPreparationNamingItself) {
