@@ -8,10 +8,13 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <thread>
 
 #include "common/rpc/rpc_client.h"
 #include "common/rpc/rpc_server.h"
+#include "common/time/clock.h"
 #include "gtest/gtest.h"
 #include "proto/meshsim.pb.h"
 #include "proto/rpc.pb.h"
@@ -246,6 +249,25 @@ pid_t ThreadNamed(const std::string& name) {
   return 0;
 }
 
+// Whether thread `tid` of this process is asleep (state S): an idle RPC
+// server sleeps only in its wait on the socket.
+bool Sleeping(pid_t tid) {
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'S';
+}
+
+// Polls `condition` (without sleeping) for up to five seconds.
+bool Eventually(const std::function<bool()>& condition) {
+  const Deadline deadline = Deadline::After(5s);
+  while (!condition()) {
+    if (deadline.Expired()) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
 // A signal a thread handles interrupts its wait on the socket (EINTR); the
 // server waits again instead of its thread ending in an exception (which
 // left a coordinator alive but answering nothing, found by node_rpc_fuzz
@@ -256,11 +278,12 @@ TEST_F(RpcTest, SignalsInterruptingTheServersWaitDoNotStopIt) {
   struct sigaction previous {};
   ASSERT_EQ(sigaction(SIGUSR1, &action, &previous), 0);
   auto server = StartServer();
-  const pid_t server_thread = ThreadNamed("test-rpc");
-  ASSERT_NE(server_thread, 0);
+  pid_t server_thread = 0;
+  ASSERT_TRUE(Eventually([&] { return (server_thread = ThreadNamed("test-rpc")) != 0; }));
   for (int i = 0; i < 20; ++i) {
+    // Each signal lands in the server's wait: it is asleep there.
+    ASSERT_TRUE(Eventually([&] { return Sleeping(server_thread); })) << "the server thread is gone";
     ASSERT_EQ(syscall(SYS_tgkill, getpid(), server_thread, SIGUSR1), 0) << "the server thread is gone";
-    std::this_thread::sleep_for(2ms);  // the signal lands in the server's wait, not between two
   }
   ExpectStillServing(server->endpoint());
   EXPECT_EQ(ThreadNamed("test-rpc"), server_thread);
