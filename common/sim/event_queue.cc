@@ -1,5 +1,8 @@
 #include "common/sim/event_queue.h"
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "common/status/status.h"
@@ -22,6 +25,13 @@ uint32_t EventQueue::AcquireSlot() {
   return slots_created_++;
 }
 
+size_t EventQueue::BucketOf(double time) const {
+  // Monotone in time: a later time never falls in an earlier bucket.
+  const double offset = (time - base_) * inverse_width_;
+  if (!(offset < static_cast<double>(year_buckets_))) return year_buckets_;
+  return offset > 0 ? static_cast<size_t>(offset) : 0;
+}
+
 void EventQueue::Push(const Event& event) {
   Key key{event.time,   event.src_seq, event.src_lp,
           event.dst_lp, kNoSlot,       static_cast<uint16_t>(event.payload.size())};
@@ -29,19 +39,15 @@ void EventQueue::Push(const Event& event) {
     key.slot = AcquireSlot();
     std::memcpy(SlotData(key.slot), event.payload.data(), event.payload.size());
   }
-  heap_.push_back(key);
-  SiftUp(heap_.size() - 1, key);
-}
-
-void EventQueue::SiftUp(size_t hole, const Key& key) {
-  // Move the hole up past every parent that `key` precedes, then fill it.
-  while (hole > 0) {
-    const size_t parent = (hole - 1) / 4;
-    if (!Before(key, heap_[parent])) break;
-    heap_[hole] = heap_[parent];
-    hole = parent;
+  ++size_;
+  const size_t bucket = BucketOf(key.time);
+  if (bucket >= year_buckets_) {
+    overflow_.push_back(key);
+  } else if (bucket <= bucket_) {
+    HeapPush(current_, key);  // the bucket being drained (or, never in practice, an earlier one)
+  } else {
+    buckets_[bucket].push_back(key);
   }
-  heap_[hole] = key;
 }
 
 Event EventQueue::Pop() {
@@ -49,35 +55,132 @@ Event EventQueue::Pop() {
     free_slots_.push_back(popped_slot_);
     popped_slot_ = kNoSlot;
   }
-  const Key top = heap_.front();
-  const Key last = heap_.back();
-  heap_.pop_back();
-  const size_t n = heap_.size();
-  if (n > 0) {
-    // Bottom-up (Floyd): walk the hole down to a leaf along the smallest
-    // children without comparing against `last`, then sift `last` up from
-    // there. `last` came from the bottom, so it rarely climbs far, and each
-    // level costs one comparison fewer than the classic sift-down.
-    size_t i = 0;
-    for (;;) {
-      const size_t first = 4 * i + 1;
-      if (first >= n) break;
-      size_t best = first;
-      const size_t end = first + 4 < n ? first + 4 : n;
-      for (size_t c = first + 1; c < end; ++c) {
-        if (Before(heap_[c], heap_[best])) best = c;
-      }
-      heap_[i] = heap_[best];
-      i = best;
-    }
-    SiftUp(i, last);
-  }
+  Settle();
+  const Key top = current_.front();
+  HeapPopFront(current_);
+  --size_;
   Event event{top.time, top.dst_lp, top.src_lp, top.src_seq, {}};
   if (top.slot != kNoSlot) {
     popped_slot_ = top.slot;
     event.payload = {SlotData(top.slot), top.payload_bytes};
   }
   return event;
+}
+
+void EventQueue::Settle() const {
+  if (!current_.empty() || size_ == 0) return;
+  while (++bucket_ < year_buckets_) {
+    if (!buckets_[bucket_].empty()) {
+      current_.swap(buckets_[bucket_]);  // the drained vector's storage goes back to the bucket
+      MakeHeap(current_);
+      return;
+    }
+  }
+  StartYear();
+}
+
+void EventQueue::StartYear() const {
+  // Every pending key is in the overflow now. Fit the year to them: bucket
+  // width from the mean distance to the earliest (twice it covers the bulk
+  // of most delay distributions), about kTargetPerBucket keys per bucket.
+  const size_t n = overflow_.size();
+  double earliest = overflow_.front().time;
+  double sum = 0;
+  for (const Key& key : overflow_) {
+    earliest = std::min(earliest, key.time);
+    sum += key.time;
+  }
+  const double spread = 2 * (sum / static_cast<double>(n) - earliest);
+  double width = spread * static_cast<double>(kTargetPerBucket) / static_cast<double>(n);
+  if (!(width > 0) || !std::isfinite(1 / width)) width = 1;
+  year_buckets_ = std::clamp<size_t>(std::bit_ceil(2 * n / kTargetPerBucket + 1), 16, size_t{1} << 20);
+  if (buckets_.size() < year_buckets_) buckets_.resize(year_buckets_);
+  base_ = earliest;
+  inverse_width_ = 1 / width;
+  bucket_ = 0;
+
+  spare_.swap(overflow_);
+  // Size each bucket once for what it gets now and about as much again
+  // from pushes during the year, instead of growing it key by key.
+  counts_.assign(year_buckets_ + 1, 0);
+  for (const Key& key : spare_) ++counts_[BucketOf(key.time)];
+  for (size_t bucket = 1; bucket < year_buckets_; ++bucket) {
+    buckets_[bucket].reserve(2 * counts_[bucket] + kTargetPerBucket / 2);
+  }
+  for (const Key& key : spare_) {
+    const size_t bucket = BucketOf(key.time);
+    if (bucket >= year_buckets_) {
+      overflow_.push_back(key);
+    } else if (bucket == 0) {
+      current_.push_back(key);
+    } else {
+      buckets_[bucket].push_back(key);
+    }
+  }
+  spare_.clear();
+  MakeHeap(current_);  // holds the earliest key at least
+}
+
+void EventQueue::HeapPush(std::vector<Key>& heap, const Key& key) {
+  heap.push_back(key);
+  SiftUp(heap, heap.size() - 1, key);
+}
+
+void EventQueue::SiftUp(std::vector<Key>& heap, size_t hole, const Key& key) {
+  // Move the hole up past every parent that `key` precedes, then fill it.
+  while (hole > 0) {
+    const size_t parent = (hole - 1) / 4;
+    if (!Before(key, heap[parent])) break;
+    heap[hole] = heap[parent];
+    hole = parent;
+  }
+  heap[hole] = key;
+}
+
+void EventQueue::SiftDown(std::vector<Key>& heap, size_t hole, Key key) {
+  const size_t n = heap.size();
+  for (;;) {
+    const size_t first = 4 * hole + 1;
+    if (first >= n) break;
+    size_t best = first;
+    const size_t end = std::min(first + 4, n);
+    for (size_t c = first + 1; c < end; ++c) {
+      if (Before(heap[c], heap[best])) best = c;
+    }
+    if (!Before(heap[best], key)) break;
+    heap[hole] = heap[best];
+    hole = best;
+  }
+  heap[hole] = key;
+}
+
+void EventQueue::MakeHeap(std::vector<Key>& heap) {
+  if (heap.size() < 2) return;
+  for (size_t i = (heap.size() - 2) / 4 + 1; i-- > 0;) SiftDown(heap, i, heap[i]);
+}
+
+void EventQueue::HeapPopFront(std::vector<Key>& heap) {
+  const Key last = heap.back();
+  heap.pop_back();
+  const size_t n = heap.size();
+  if (n == 0) return;
+  // Bottom-up (Floyd): walk the hole down to a leaf along the smallest
+  // children without comparing against `last`, then sift `last` up from
+  // there. `last` came from the bottom, so it rarely climbs far, and each
+  // level costs one comparison fewer than the classic sift-down.
+  size_t i = 0;
+  for (;;) {
+    const size_t first = 4 * i + 1;
+    if (first >= n) break;
+    size_t best = first;
+    const size_t end = std::min(first + 4, n);
+    for (size_t c = first + 1; c < end; ++c) {
+      if (Before(heap[c], heap[best])) best = c;
+    }
+    heap[i] = heap[best];
+    i = best;
+  }
+  SiftUp(heap, i, last);
 }
 
 }  // namespace meshsim::sim

@@ -1,9 +1,21 @@
-// The pending-event set of one node: a 4-ary min-heap of small keys ordered
-// by (time, src_lp, src_seq, dst_lp), with payloads kept aside in fixed-size
-// slots of chunked storage (stable addresses, reused through a free list).
+// The pending-event set of one node: a two-rung ladder queue of small keys
+// ordered by (time, src_lp, src_seq, dst_lp), with payloads kept aside in
+// fixed-size slots of chunked storage (stable addresses, reused through a
+// free list).
 //
-// Hot path: after the heap vector and the slot chunks have grown to the
-// working population, Push and Pop allocate nothing.
+// Why not one heap: a binary or 4-ary heap costs log(n) cache-missing
+// levels per pop, and at a million pending events its array no longer fits
+// in cache (docs/benchmarks.md, "Event queue"). Here the near future is cut
+// into buckets of equal width in time (a calendar "year"): a push appends to
+// its bucket's vector, O(1); only the bucket being drained is a heap, a few
+// dozen keys that stay in cache; events beyond the year wait unsorted in an
+// overflow rung and are spread into a new year, with a width fitted to them,
+// when the year is drained. Buckets partition time monotonically (floor of
+// (time - base) / width), so every key in an earlier bucket precedes every
+// key in a later one, and the order is exactly the heap's.
+//
+// Hot path: once the vectors have grown to the working population, Push and
+// Pop allocate nothing (vectors swap their storage rather than free it).
 // Thread-safety: none; one queue belongs to one simulation thread.
 #pragma once
 
@@ -31,22 +43,33 @@ class EventQueue {
   // Precondition: !empty().
   Event Pop();
 
-  bool empty() const { return heap_.empty(); }
-  size_t size() const { return heap_.size(); }
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
   // Time of the first event. Precondition: !empty().
-  double top_time() const { return heap_.front().time; }
+  double top_time() const {
+    Settle();
+    return current_.front().time;
+  }
 
-  void Reserve(size_t events) { heap_.reserve(events); }
+  void Reserve(size_t events) {
+    current_.reserve(kTargetPerBucket * 4);
+    overflow_.reserve(events);
+  }
 
   // Calls fn(const Event&) for every pending event, in no particular order
   // (for checkpoints; not a hot path). The queue must not change meanwhile.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
-    for (const Key& key : heap_) {
-      Event event{key.time, key.dst_lp, key.src_lp, key.src_seq, {}};
-      if (key.slot != kNoSlot) event.payload = {SlotData(key.slot), key.payload_bytes};
-      fn(static_cast<const Event&>(event));
-    }
+    auto each = [&](const std::vector<Key>& keys) {
+      for (const Key& key : keys) {
+        Event event{key.time, key.dst_lp, key.src_lp, key.src_seq, {}};
+        if (key.slot != kNoSlot) event.payload = {SlotData(key.slot), key.payload_bytes};
+        fn(static_cast<const Event&>(event));
+      }
+    };
+    each(current_);
+    for (size_t b = bucket_ + 1; b < year_buckets_; ++b) each(buckets_[b]);
+    each(overflow_);
   }
 
  private:
@@ -67,14 +90,41 @@ class EventQueue {
 
   static constexpr uint32_t kNoSlot = UINT32_MAX;
   static constexpr size_t kSlotsPerChunk = 1024;
+  // Keys per bucket a new year aims at: enough that advancing past a
+  // bucket is rare, few enough that its heap is shallow and in cache.
+  static constexpr size_t kTargetPerBucket = 16;
 
   uint32_t AcquireSlot();
-  void SiftUp(size_t hole, const Key& key);
   std::byte* SlotData(uint32_t slot) const {
     return chunks_[slot / kSlotsPerChunk].get() + (slot % kSlotsPerChunk) * slot_stride_;
   }
 
-  std::vector<Key> heap_;
+  // The bucket `time` falls in: 0 .. year_buckets_ - 1 within the year,
+  // year_buckets_ beyond it (and before the first year).
+  size_t BucketOf(double time) const;
+  // Makes current_ hold the first events: moves on to the next non-empty
+  // bucket, or starts a new year from the overflow. Changes where keys are
+  // kept, never which keys or their order, so it runs from const readers.
+  void Settle() const;
+  void StartYear() const;
+
+  // The heap of the current bucket (4-ary, min at the front).
+  static void HeapPush(std::vector<Key>& heap, const Key& key);
+  static void HeapPopFront(std::vector<Key>& heap);
+  static void MakeHeap(std::vector<Key>& heap);
+  static void SiftUp(std::vector<Key>& heap, size_t hole, const Key& key);
+  static void SiftDown(std::vector<Key>& heap, size_t hole, Key key);  // by value: key may be heap[hole]
+
+  size_t size_ = 0;
+  mutable std::vector<Key> current_;               // keys of buckets <= bucket_, as a heap
+  mutable std::vector<std::vector<Key>> buckets_;  // the year's later buckets, unsorted (never shrinks)
+  mutable size_t year_buckets_ = 0;                // how many of buckets_ this year uses
+  mutable std::vector<Key> overflow_;              // keys beyond the year, unsorted
+  mutable std::vector<Key> spare_;                 // overflow_'s storage while a year starts
+  mutable std::vector<uint32_t> counts_;           // keys per bucket while a year starts
+  mutable size_t bucket_ = 0;                      // the bucket current_ drains
+  mutable double base_ = 0;                        // the year's start
+  mutable double inverse_width_ = 0;               // 1 / bucket width; 0 before the first year
   size_t slot_stride_;
   std::vector<std::unique_ptr<std::byte[]>> chunks_;
   std::vector<uint32_t> free_slots_;

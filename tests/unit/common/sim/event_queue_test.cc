@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -56,6 +57,61 @@ TEST(EventQueueTest, MatchesASortedReferenceOnRandomEvents) {
     ASSERT_EQ(tag, seq) << "payload does not belong to its event";
   }
   EXPECT_TRUE(queue.empty());
+}
+
+// Pops interleaved with pushes, as a simulation does, over delays that
+// reach into later buckets, past the year into the overflow (the heavy
+// tail), and of zero (into the bucket being drained); a few bursts change
+// the population tenfold, so years of very different widths follow each
+// other. The order must be exactly a sorted reference's.
+TEST(EventQueueTest, MatchesAReferenceWhilePushingAsItPopsAcrossYears) {
+  std::mt19937_64 random(11);
+  std::exponential_distribution<double> delay(1.0);
+  EventQueue queue(8);
+  using Entry = std::tuple<double, LpId, uint64_t, LpId>;
+  std::vector<Entry> pending;  // a min-heap under std::greater: the reference
+  uint64_t seq = 0;
+  auto push = [&](double time) {
+    const auto src = static_cast<LpId>(random() % 1000);
+    const auto dst = static_cast<LpId>(random() % 1000);
+    queue.Push({time, dst, src, seq, Bytes(seq, 8)});
+    pending.emplace_back(time, src, seq, dst);
+    std::push_heap(pending.begin(), pending.end(), std::greater<>());
+    ++seq;
+  };
+  for (int i = 0; i < 1000; ++i) push(delay(random));
+  double now = 0;
+  for (int step = 0; step < 200000; ++step) {
+    ASSERT_FALSE(queue.empty());
+    ASSERT_EQ(queue.size(), pending.size());
+    std::pop_heap(pending.begin(), pending.end(), std::greater<>());
+    const auto [time, src, seq_want, dst] = pending.back();
+    pending.pop_back();
+    const Event e = queue.Pop();
+    ASSERT_EQ(std::tie(e.time, e.src_lp, e.src_seq, e.dst_lp), std::tie(time, src, seq_want, dst))
+        << "step " << step;
+    uint64_t tag;
+    std::memcpy(&tag, e.payload.data(), sizeof(tag));
+    ASSERT_EQ(tag, seq_want) << "payload does not belong to its event";
+    now = e.time;
+    const uint64_t kind = random() % 100;
+    if (kind < 2) {
+      push(now);  // a zero delay: into the bucket being drained
+    } else if (kind < 4) {
+      push(now + 1000 * delay(random));  // far beyond the year
+    } else {
+      push(now + 0.1 + delay(random));
+    }
+    if (step % 50000 == 25000) {
+      for (int i = 0; i < 10000; ++i) push(now + delay(random));  // a burst
+    } else if (step % 50000 == 49999) {
+      while (queue.size() > 200) {  // and back down: drain to a small population
+        std::pop_heap(pending.begin(), pending.end(), std::greater<>());
+        pending.pop_back();
+        queue.Pop();
+      }
+    }
+  }
 }
 
 TEST(EventQueueTest, PoppedPayloadSurvivesPushesUntilTheNextPop) {
