@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "meshsim/event.h"
@@ -42,6 +43,13 @@ class EventQueue {
   // next Pop(), so a callback may Push while it reads the payload.
   // Precondition: !empty().
   Event Pop();
+
+  // The destination of the event Pop() returns next, when it is at hand
+  // without settling (for prefetching its LP's state); nullopt otherwise.
+  std::optional<LpId> next_dst_lp() const {
+    if (current_.empty()) return std::nullopt;
+    return current_.front().dst_lp;
+  }
 
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 
 namespace meshsim::sim {
 
@@ -59,6 +59,13 @@ Kernel::Kernel(const KernelOptions& options, std::unique_ptr<Model> model, const
   processed_.assign(n, 0);
   state_.assign(n * state_stride_, std::byte{0});
   context_.kernel_ = this;
+}
+
+void Kernel::Prefetch(uint32_t local_index) const {
+  __builtin_prefetch(&rngs_[local_index], 1);
+  __builtin_prefetch(state_.data() + local_index * state_stride_, 1);
+  __builtin_prefetch(&sent_[local_index], 1);
+  __builtin_prefetch(&processed_[local_index], 1);
 }
 
 LpContext& Kernel::Bind(uint32_t local_index, double now) {
@@ -266,6 +273,9 @@ absl::Status Kernel::RunWindow(double window_end) {
   const double limit = window_end < options_.end_time ? window_end : options_.end_time;
   while (!queue_.empty() && queue_.top_time() < limit) {
     const Event event = queue_.Pop();
+    // With many LPs their state is out of cache: start fetching the next
+    // event's while this one runs.
+    if (const auto next = queue_.next_dst_lp()) Prefetch(partition_->local_index(*next));
     const uint32_t local = partition_->local_index(event.dst_lp);
     LpContext& context = Bind(local, event.time);
     ++processed_[local];

@@ -147,6 +147,7 @@ class Kernel {
   };
 
   LpContext& Bind(uint32_t local_index, double now);
+  void Prefetch(uint32_t local_index) const;
   absl::Status CheckTiming(const LpContext& from, std::string_view verb, double delay,
                            std::span<const std::byte> payload) const;
   absl::Status RefuseWhileRestoring(const LpContext& from, std::string_view verb) const;
