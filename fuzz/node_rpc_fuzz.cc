@@ -112,8 +112,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   meshsim::sim::ModelRegistry::Global().Register(Capped(meshsim::models::PholdModelInfo()), build);
   meshsim::sim::ModelRegistry::Global().Register(Capped(meshsim::models::EpidemicModelInfo()), build);
 
-  char dir[] = "/dev/shm/meshsim-node-rpc-fuzz-XXXXXX";
-  if (mkdtemp(dir) == nullptr) abort();
+  // In $MESHSIM_FUZZ_SCRATCH when set (tests/fuzz/fuzz_test.sh removes it
+  // even after a crash), else in /dev/shm.
+  const char* scratch = getenv("MESHSIM_FUZZ_SCRATCH");
+  std::string dir = std::string(scratch != nullptr ? scratch : "/dev/shm") + "/meshsim-node-rpc-fuzz-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) abort();
   g_state_dir = dir;
   meshsim::coordinator::CoordinatorOptions coordinator_options;
   // ipc, not tcp: a connection per restoring input would use up the

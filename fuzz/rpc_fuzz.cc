@@ -27,8 +27,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   spdlog::set_level(spdlog::level::off);     // malformed requests log a line each
   google::protobuf::SetLogHandler(nullptr);  // and so does protobuf, for bad UTF-8
   meshsim::models::RegisterBuiltinModels();
-  char dir[] = "/dev/shm/meshsim-rpc-fuzz-XXXXXX";
-  if (mkdtemp(dir) == nullptr) abort();
+  // In $MESHSIM_FUZZ_SCRATCH when set (tests/fuzz/fuzz_test.sh removes it
+  // even after a crash), else in /dev/shm.
+  const char* scratch = getenv("MESHSIM_FUZZ_SCRATCH");
+  std::string dir = std::string(scratch != nullptr ? scratch : "/dev/shm") + "/meshsim-rpc-fuzz-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) abort();
   g_state_dir = dir;
   meshsim::coordinator::CoordinatorOptions options;
   options.bind = "tcp://127.0.0.1:0";

@@ -22,6 +22,12 @@ cmake --build --preset fuzz --target frame_codec_fuzz checkpoint_part_fuzz scena
 
 work=$(mktemp -d)
 failed=0
+# The RPC fuzzers keep their coordinator's state here (in memory, as in
+# /dev/shm by default) and remove it at exit; a fuzzer that crashes cannot,
+# so the test removes the whole directory.
+export MESHSIM_FUZZ_SCRATCH
+MESHSIM_FUZZ_SCRATCH=$(mktemp -d /dev/shm/meshsim-fuzz-test-XXXXXX)
+trap 'rm -rf "$MESHSIM_FUZZ_SCRATCH"' EXIT
 for name in frame_codec checkpoint_part scenario shm_ring rpc node_rpc; do
   corpus="$work/$name"
   mkdir -p "$corpus" "$work/$name-artifacts"
