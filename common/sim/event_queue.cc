@@ -70,8 +70,12 @@ Event EventQueue::Pop() {
 void EventQueue::Settle() const {
   if (!current_.empty() || size_ == 0) return;
   while (++bucket_ < year_buckets_) {
-    if (!buckets_[bucket_].empty()) {
-      current_.swap(buckets_[bucket_]);  // the drained vector's storage goes back to the bucket
+    std::vector<Key>& next = buckets_[bucket_];
+    if (!next.empty()) {
+      // Copied, not swapped: each bucket keeps the capacity its index has
+      // needed, so after a few years nothing grows any more.
+      current_.assign(next.begin(), next.end());
+      next.clear();
       MakeHeap(current_);
       return;
     }
@@ -105,7 +109,8 @@ void EventQueue::StartYear() const {
   counts_.assign(year_buckets_ + 1, 0);
   for (const Key& key : spare_) ++counts_[BucketOf(key.time)];
   for (size_t bucket = 1; bucket < year_buckets_; ++bucket) {
-    buckets_[bucket].reserve(2 * counts_[bucket] + kTargetPerBucket / 2);
+    std::vector<Key>& keys = buckets_[bucket];
+    if (keys.capacity() < counts_[bucket]) keys.reserve(2 * counts_[bucket] + kTargetPerBucket / 2);
   }
   for (const Key& key : spare_) {
     const size_t bucket = BucketOf(key.time);

@@ -15,7 +15,8 @@
 // key in a later one, and the order is exactly the heap's.
 //
 // Hot path: once the vectors have grown to the working population, Push and
-// Pop allocate nothing (vectors swap their storage rather than free it).
+// Pop allocate nothing (every vector keeps its capacity; a bucket's keys are
+// copied into the heap, not handed over with their storage).
 // Thread-safety: none; one queue belongs to one simulation thread.
 #pragma once
 
