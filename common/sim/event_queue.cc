@@ -142,17 +142,21 @@ void EventQueue::SiftUp(std::vector<Key>& heap, size_t hole, const Key& key) {
   heap[hole] = key;
 }
 
+size_t EventQueue::SmallestChild(const std::vector<Key>& heap, size_t parent) {
+  const size_t first = 4 * parent + 1;
+  if (first >= heap.size()) return 0;
+  size_t best = first;
+  const size_t end = std::min(first + 4, heap.size());
+  for (size_t c = first + 1; c < end; ++c) {
+    if (Before(heap[c], heap[best])) best = c;
+  }
+  return best;
+}
+
 void EventQueue::SiftDown(std::vector<Key>& heap, size_t hole, Key key) {
-  const size_t n = heap.size();
   for (;;) {
-    const size_t first = 4 * hole + 1;
-    if (first >= n) break;
-    size_t best = first;
-    const size_t end = std::min(first + 4, n);
-    for (size_t c = first + 1; c < end; ++c) {
-      if (Before(heap[c], heap[best])) best = c;
-    }
-    if (!Before(heap[best], key)) break;
+    const size_t best = SmallestChild(heap, hole);
+    if (best == 0 || !Before(heap[best], key)) break;
     heap[hole] = heap[best];
     hole = best;
   }
@@ -167,21 +171,13 @@ void EventQueue::MakeHeap(std::vector<Key>& heap) {
 void EventQueue::HeapPopFront(std::vector<Key>& heap) {
   const Key last = heap.back();
   heap.pop_back();
-  const size_t n = heap.size();
-  if (n == 0) return;
+  if (heap.empty()) return;
   // Bottom-up (Floyd): walk the hole down to a leaf along the smallest
   // children without comparing against `last`, then sift `last` up from
   // there. `last` came from the bottom, so it rarely climbs far, and each
   // level costs one comparison fewer than the classic sift-down.
   size_t i = 0;
-  for (;;) {
-    const size_t first = 4 * i + 1;
-    if (first >= n) break;
-    size_t best = first;
-    const size_t end = std::min(first + 4, n);
-    for (size_t c = first + 1; c < end; ++c) {
-      if (Before(heap[c], heap[best])) best = c;
-    }
+  while (const size_t best = SmallestChild(heap, i)) {
     heap[i] = heap[best];
     i = best;
   }

@@ -123,6 +123,8 @@ class EventQueue {
   static void MakeHeap(std::vector<Key>& heap);
   static void SiftUp(std::vector<Key>& heap, size_t hole, const Key& key);
   static void SiftDown(std::vector<Key>& heap, size_t hole, Key key);  // by value: key may be heap[hole]
+  // The index of `parent`'s smallest child, or 0 when it has none.
+  static size_t SmallestChild(const std::vector<Key>& heap, size_t parent);
 
   size_t size_ = 0;
   mutable std::vector<Key> current_;               // keys of buckets <= bucket_, as a heap

@@ -7,6 +7,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "fmt/format.h"
 #include "meshsim/format.h"
@@ -37,38 +38,34 @@ std::string Incompatibility(const PluginModel& plugin) {
 
 // Opens one file; registers its model or says why not.
 std::string LoadOne(const std::string& path, ModelRegistry& registry, std::string* loaded) {
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // Closed again on every refusal; kept open once its model is registered.
+  std::unique_ptr<void, int (*)(void*)> handle(dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL), &dlclose);
   if (handle == nullptr) return StrCat("cannot load: ", dlerror());
-  auto* entry = reinterpret_cast<const PluginModel* (*)()>(dlsym(handle, kEntryPoint));
+  auto* entry = reinterpret_cast<const PluginModel* (*)()>(dlsym(handle.get(), kEntryPoint));
   if (entry == nullptr) {
-    dlclose(handle);
     return StrCat("not a meshsim model plugin (no ", kEntryPoint, "; see include/meshsim/plugin.h)");
   }
   const PluginModel* plugin = entry();
   if (std::string why = plugin ? Incompatibility(*plugin) : "its entry point returned nothing";
       !why.empty()) {
-    dlclose(handle);
     return why;
   }
   ModelInfo info;
   try {
     info = plugin->model_info();
   } catch (const std::exception& e) {
-    dlclose(handle);
     return StrCat("threw while describing its model: ", e.what());
   } catch (...) {
-    dlclose(handle);
     return "threw while describing its model";
   }
-  if (info.name.empty() || !info.create) {
-    dlclose(handle);
-    return "its ModelInfo has no name or no create function";
-  }
+  if (info.name.empty() || !info.create) return "its ModelInfo has no name or no create function";
   if (const ModelBuild* existing = registry.FindBuild(info.name)) {
-    // The handle stays open: dlclose after running its code is never safe
-    // to assume (static destructors, registered callbacks).
+    // Left open: dlclose after running its code is never safe to assume
+    // (static destructors, registered callbacks).
+    (void)handle.release();
     return StrCat("model '", info.name, "' is already provided by ", existing->origin);
   }
+  (void)handle.release();  // the process keeps its plugins for its life
   ModelBuild build{plugin->model_version ? plugin->model_version : "", FileFingerprint(path), path};
   *loaded = StrCat(info.name, " ", build.version, " (", build.fingerprint, ") from ", path);
   registry.Register(std::move(info), std::move(build));
