@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <thread>
 
 #include "meshsim/format.h"
 #include "common/transport/shm/futex.h"
@@ -10,22 +11,39 @@
 namespace meshsim::transport::shm {
 namespace {
 
-// How long a waiting side polls before it sleeps on a futex. A peer's
-// message usually follows within microseconds, and a futex round trip (a
-// sleep plus the other side's wake syscall) costs more than that; beyond
-// this the process sleeps, so an idle node uses no CPU.
-constexpr auto kSpinTime = std::chrono::microseconds(50);
+// How a waiting side waits. It polls for kSpinTime, then polls and yields
+// its core for up to kYieldTime, then sleeps on a futex, so an idle node
+// uses no CPU. The yielding stretch is what keeps two nodes in step: waking
+// a sleeper costs the waker a syscall and, on a VM, the sleeper tens of
+// microseconds; a side that slept once made its peer wait that long, so the
+// peer slept too, and with a budget shorter than a wake-up the two took
+// turns sleeping through every window (bench/window_exchange.sh read 1.2 or
+// 50 us per 2-node window from run to run). Yielding instead of spinning
+// leaves the core to a peer that shares it when there are more nodes than
+// cores.
+constexpr auto kSpinTime = std::chrono::microseconds(2);
+constexpr auto kYieldTime = std::chrono::milliseconds(1);
 constexpr auto kSleepSlice = std::chrono::milliseconds(5);
 
-// Polls `ready` for up to kSpinTime, reading the clock only every 64 polls.
+// Polls `ready` for up to kSpinTime, reading the clock only every 64 polls,
+// then between yields of the core for up to kYieldTime in all.
 template <typename Ready>
 bool SpinUntil(const Ready& ready) {
-  const auto until = SteadyClock::now() + kSpinTime;
+  const auto start = SteadyClock::now();
+  const auto spin_until = start + kSpinTime;
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (ready()) return true;
     }
-    if (SteadyClock::now() >= until) return false;
+    if (SteadyClock::now() >= spin_until) break;
+  }
+  const auto yield_until = start + kYieldTime;
+  for (;;) {
+    std::this_thread::yield();
+    for (int i = 0; i < 8; ++i) {
+      if (ready()) return true;
+    }
+    if (SteadyClock::now() >= yield_until) return false;
   }
 }
 

@@ -4,7 +4,7 @@
 // The writer reserves space and commits in place; a message larger than one
 // record (a quarter of the ring) is split into records and reassembled by
 // the reader, so any size passes without ever corrupting the ring. A full
-// ring makes the writer wait (spin, then sleep on a futex the reader wakes):
+// ring makes the writer wait (poll, then sleep on a futex the reader wakes):
 // backpressure, never a drop. An empty ring makes the reader wait on its
 // node's doorbell the same way (see Doorbell), so idle processes use no CPU.
 //
