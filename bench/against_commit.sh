@@ -29,15 +29,7 @@ echo "$scenario on $nodes node(s): base $(git rev-parse --short "$base") against
 run_once() {
   local b="$bin"
   [ "$1" = base ] && b="$base_bin"
-  "$b" run "$scenario" --nodes "$nodes" --json - 2>/dev/null |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f %s" % (d["event_rate"], d["digest"]))' >"$work/last"
-  read -r rate digest <"$work/last"
-  [ -f "$work/digest" ] || echo "$digest" >"$work/digest"
-  if [ "$digest" != "$(cat "$work/digest")" ]; then
-    echo "$1 gave digest $digest, the first run $(cat "$work/digest"): not the same simulation" >&2
-    exit 1
-  fi
-  echo "$rate"
+  ab_meshsim_rate "$1" "$b" "$scenario" "$nodes"
 }
 
 ab_compare "$reps" base this

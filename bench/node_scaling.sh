@@ -23,15 +23,7 @@ echo "$scenario (transport $transport${end_time:+, end_time $end_time}${lookahea
 run_once() {
   local count=1
   [ "$1" = many ] && count="$nodes"
-  "$bin" run "$work/scenario.yaml" --nodes "$count" --json - 2>/dev/null |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f %s %d" % (d["event_rate"], d["digest"], d["windows"]))' >"$work/last"
-  read -r rate digest windows <"$work/last"
-  [ -f "$work/digest" ] || echo "$digest" >"$work/digest"
-  if [ "$digest" != "$(cat "$work/digest")" ]; then
-    echo "$1 gave digest $digest, the first run $(cat "$work/digest"): not the same simulation" >&2
-    exit 1
-  fi
-  echo "$rate"
+  ab_meshsim_rate "$1" "$bin" "$work/scenario.yaml" "$count"
 }
 
 ab_compare "$reps" one many
