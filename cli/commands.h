@@ -19,10 +19,10 @@ inline constexpr int kExitInterrupted = 130;  // Ctrl-C (128 + SIGINT)
 
 struct GlobalOptions {
   log::Options log;
-  bool json = false;      // machine-readable output on stdout
-  std::string keys_dir;   // --keys / MESHSIM_KEYS: CURVE keys (docs/security.md)
-  std::string identity;   // --identity: which pair of keys_dir to use
-  bool insecure = false;  // --insecure: serve on non-loopback addresses without keys
+  bool json = false;       // machine-readable output on stdout
+  std::string keys_dir;    // --keys / MESHSIM_KEYS: CURVE keys (docs/security.md)
+  std::string identity;    // --identity: which pair of keys_dir to use
+  bool insecure = false;   // --insecure: serve on non-loopback addresses without keys
   std::string model_path;  // --model-path / MESHSIM_MODEL_PATH: plugin directories, colon-separated
 };
 

@@ -7,8 +7,8 @@
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 #include "meshsim/model.h"
 
 namespace meshsim::cli {

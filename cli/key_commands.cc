@@ -9,8 +9,8 @@
 #include "cli/output.h"
 #include "common/net/endpoint.h"
 #include "common/security/curve_keys.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 
 namespace meshsim::cli {
 namespace {

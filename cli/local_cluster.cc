@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "common/rpc/rpc_client.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 #include "proto/meshsim.pb.h"
 #include "zmq.hpp"
 

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "spdlog/spdlog.h"

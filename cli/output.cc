@@ -8,10 +8,10 @@
 #include "cli/bench/plot.h"
 #include "cli/commands.h"
 #include "common/scenario/scenario.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "coordinator/coordinator.h"
 #include "fmt/format.h"
+#include "meshsim/format.h"
 
 namespace meshsim::cli {
 

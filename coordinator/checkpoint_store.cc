@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/checkpoint/checkpoint_codec.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {

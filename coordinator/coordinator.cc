@@ -4,12 +4,12 @@
 #include <utility>
 
 #include "common/scenario/scenario.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/thread/named_thread.h"
 #include "coordinator/internal/job_states.h"
 #include "coordinator/job_result.h"
 #include "coordinator/mailbox_registry.h"
+#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {

@@ -4,10 +4,10 @@
 
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/internal/job_states.h"
+#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {

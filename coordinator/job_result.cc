@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 
 namespace meshsim::coordinator {
 

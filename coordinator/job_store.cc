@@ -10,8 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 
 namespace meshsim::coordinator {
 namespace {

@@ -1,9 +1,9 @@
 #include "node/checkpoint_client.h"
 
 #include "common/rpc/rpc_client.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/thread/named_thread.h"
+#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::node {

@@ -9,11 +9,11 @@
 
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/shm/shm_link.h"
 #include "common/transport/zmq/zmq_link.h"
+#include "meshsim/format.h"
 #include "node/checkpoint_client.h"
 #include "spdlog/spdlog.h"
 

@@ -8,10 +8,10 @@
 #include "common/rpc/rpc_client.h"
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/thread/named_thread.h"
 #include "common/transport/shm/shm_segment.h"
+#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::node {

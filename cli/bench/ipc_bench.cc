@@ -11,9 +11,9 @@
 #include <thread>
 
 #include "cli/bench/ipc_channels.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "common/time/clock.h"
+#include "meshsim/format.h"
 
 namespace meshsim::cli::bench {
 namespace {

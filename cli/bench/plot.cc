@@ -7,9 +7,9 @@
 #include <fstream>
 
 #include "common/process/child_process.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "fmt/format.h"
+#include "meshsim/format.h"
 
 namespace meshsim::cli::bench {
 namespace {

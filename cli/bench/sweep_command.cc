@@ -15,9 +15,9 @@
 #include "cli/local_cluster.h"
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
 #include "fmt/format.h"
+#include "meshsim/format.h"
 #include "nlohmann/json.hpp"
 #include "zmq.hpp"
 

@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "common/frame/unaligned.h"
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 
 namespace meshsim::checkpoint {
 namespace {

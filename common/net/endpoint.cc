@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 
 namespace meshsim::net {
 

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <regex>
 
-#include "meshsim/format.h"
 #include "common/status/status.h"
+#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 #include "zmq.h"
 

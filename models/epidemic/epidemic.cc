@@ -4,9 +4,9 @@
 #include <cstring>
 #include <numeric>
 
+#include "fmt/format.h"
 #include "meshsim/format.h"
 #include "meshsim/status.h"
-#include "fmt/format.h"
 
 namespace meshsim::models {
 namespace {

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <thread>
 
-#include "meshsim/format.h"
 #include "common/transport/shm/futex.h"
+#include "meshsim/format.h"
 
 namespace meshsim::transport::shm {
 namespace {

@@ -1,7 +1,7 @@
 #include "common/transport/shm/shm_link.h"
 
-#include "meshsim/format.h"
 #include "common/transport/shm/probe.h"
+#include "meshsim/format.h"
 
 namespace meshsim::transport::shm {
 

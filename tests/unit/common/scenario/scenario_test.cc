@@ -96,9 +96,9 @@ TEST_F(ScenarioTest, OutOfRangeValuesAreNamed) {
 }
 
 TEST_F(ScenarioTest, ModelLevelProblemsAreNamed) {
-  EXPECT_NE(
-      ErrorWith(Replace("model: phold", "model: nope")).find("model: unknown model 'nope' (known: epidemic, phold)"),
-      std::string::npos);
+  EXPECT_NE(ErrorWith(Replace("model: phold", "model: nope"))
+                .find("model: unknown model 'nope' (known: epidemic, phold)"),
+            std::string::npos);
   EXPECT_NE(ErrorWith(Replace("lps: 64", "lps: 64\n  colour: 1")).find("params.colour: unknown parameter"),
             std::string::npos);
   EXPECT_NE(
