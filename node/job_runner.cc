@@ -260,12 +260,16 @@ absl::StatusOr<bool> JobRunner::ReceiveAny(std::vector<std::byte>* out, Duration
     }
     return false;
   };
+  // How long this frame kept the node waiting, for the frame-wait metric:
+  // the furthest phase any doorbell wait below reached.
+  size_t waited = kFrameReady;
   for (;;) {
     for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
       if (!peers_[rank].ring) continue;
       MESHSIM_ASSIGN_OR_RETURN(bool got, peers_[rank].ring->TryRead(out));
       if (got) {
         incoming_origin_.ring_rank = static_cast<int>(rank);
+        ++frame_waits_[waited];
         return true;
       }
     }
@@ -281,7 +285,8 @@ absl::StatusOr<bool> JobRunner::ReceiveAny(std::vector<std::byte>* out, Duration
     // With TCP peers too, sleep only briefly on the doorbell: their frames
     // do not ring it.
     const Duration nap = has_tcp_links_ ? Duration(std::chrono::microseconds(200)) : deadline->Remaining();
-    setup_.doorbell->Wait(any_ring_has_data, std::min(nap, deadline->Remaining()));
+    const auto phase = setup_.doorbell->Wait(any_ring_has_data, std::min(nap, deadline->Remaining()));
+    waited = std::max(waited, size_t{1} + static_cast<size_t>(phase));
   }
 }
 
@@ -326,6 +331,12 @@ void JobRunner::PublishWindow(double virtual_time, double window_seconds) {
   metrics->mailbox_remote_events.Increment(
       static_cast<double>(mailboxes.remote_events - published_mailboxes_.remote_events));
   published_mailboxes_ = mailboxes;
+  for (size_t how = 0; how < frame_waits_.size(); ++how) {
+    if (frame_waits_[how] != published_frame_waits_[how]) {
+      metrics->frame_waits[how]->Increment(static_cast<double>(frame_waits_[how] - published_frame_waits_[how]));
+      published_frame_waits_[how] = frame_waits_[how];
+    }
+  }
   for (Peer& peer : peers_) {
     if (peer.ring_occupancy != nullptr && peer.link) {
       peer.ring_occupancy->Set(static_cast<double>(peer.link->queued_bytes()));

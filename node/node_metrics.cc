@@ -99,6 +99,12 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
                    .Add({})) {
   // Every result exists from the start at zero, so rate() sees the first.
   for (const char* result : {kJobCompleted, kJobAborted, kJobFailed}) jobs.Add({{"result", result}});
+  auto& waits = Counters(registry, "meshsim_node_frame_waits_total",
+                         "Frames taken from shared-memory rings, by how long they kept this node waiting: "
+                         "ready, polled (under 2 us), yielded (polling between yields of the core, up to "
+                         "1 ms) or slept (on the futex).");
+  const char* kinds[kFrameWaitKinds] = {"ready", "polled", "yielded", "slept"};
+  for (size_t how = 0; how < kFrameWaitKinds; ++how) frame_waits[how] = &waits.Add({{"how", kinds[how]}});
 }
 
 void NodeMetrics::CountJobEnd(const absl::Status& status) {

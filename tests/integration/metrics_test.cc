@@ -203,18 +203,35 @@ TEST_F(MetricsTest, PrometheusScrapesTheClusterAndEveryDashboardQueryReturnsSeri
   ASSERT_EQ(result["state"], "COMPLETED");
   const double committed = result["committed_events"];
 
+  // The value of a query that returns one series, or -1.
+  auto scalar = [&](const std::string& expr) {
+    const auto answer = query(expr);
+    if (!answer.is_object() || answer["data"]["result"].empty()) return -1.0;
+    return std::stod(answer["data"]["result"][0]["value"][1].get<std::string>());
+  };
   // Once Prometheus has scraped the nodes after the job, their event
   // counters add up to exactly the job's committed events.
   double scraped = -1;
   WaitFor(
       [&] {
-        const auto answer = query("sum(meshsim_node_events_processed_total)");
-        if (!answer.is_object() || answer["data"]["result"].empty()) return false;
-        scraped = std::stod(answer["data"]["result"][0]["value"][1].get<std::string>());
+        scraped = scalar("sum(meshsim_node_events_processed_total)");
         return scraped == committed;
       },
       20s);
   EXPECT_EQ(scraped, committed) << "scraped event counters disagree with the job result";
+  // Every frame a node took from a shm ring was counted once by how long it
+  // kept the node waiting, and every one of them was accepted.
+  double waits = -1;
+  double shm_frames = -2;
+  WaitFor(
+      [&] {
+        waits = scalar("sum(meshsim_node_frame_waits_total)");
+        shm_frames = scalar(R"(sum(meshsim_node_link_messages_received_total{transport="shm"}))");
+        return waits == shm_frames;
+      },
+      20s);
+  EXPECT_EQ(waits, shm_frames) << "frame waits do not count the shm frames received";
+  EXPECT_GT(waits, 0);
   // rate() needs two samples of every target in its window.
   const bool scraped_enough = WaitFor(
       [&] {

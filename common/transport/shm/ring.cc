@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "common/transport/shm/futex.h"
@@ -26,14 +27,15 @@ constexpr auto kYieldTime = std::chrono::milliseconds(1);
 constexpr auto kSleepSlice = std::chrono::milliseconds(5);
 
 // Polls `ready` for up to kSpinTime, reading the clock only every 64 polls,
-// then between yields of the core for up to kYieldTime in all.
+// then between yields of the core for up to kYieldTime in all. nullopt when
+// it never held.
 template <typename Ready>
-bool SpinUntil(const Ready& ready) {
+std::optional<WaitPhase> SpinUntil(const Ready& ready) {
   const auto start = SteadyClock::now();
   const auto spin_until = start + kSpinTime;
   for (;;) {
     for (int i = 0; i < 64; ++i) {
-      if (ready()) return true;
+      if (ready()) return WaitPhase::kPolled;
     }
     if (SteadyClock::now() >= spin_until) break;
   }
@@ -41,9 +43,9 @@ bool SpinUntil(const Ready& ready) {
   for (;;) {
     std::this_thread::yield();
     for (int i = 0; i < 8; ++i) {
-      if (ready()) return true;
+      if (ready()) return WaitPhase::kYielded;
     }
-    if (SteadyClock::now() >= yield_until) return false;
+    if (SteadyClock::now() >= yield_until) return std::nullopt;
   }
 }
 
@@ -66,14 +68,15 @@ void Doorbell::Ring() {
   }
 }
 
-void Doorbell::Wait(const std::function<bool()>& ready, Duration timeout) {
-  if (SpinUntil(ready)) return;
+WaitPhase Doorbell::Wait(const std::function<bool()>& ready, Duration timeout) {
+  if (const auto phase = SpinUntil(ready)) return *phase;
   const uint32_t seen = probe_->signal.load(std::memory_order_relaxed);
   // A count, not a flag: with several sleepers, one waking must not hide
   // the others from writers.
   probe_->reader_sleeping.fetch_add(1, std::memory_order_seq_cst);
   if (!ready()) FutexWait(&probe_->signal, seen, timeout);
   probe_->reader_sleeping.fetch_sub(1, std::memory_order_relaxed);
+  return WaitPhase::kSlept;
 }
 
 // ---- RingWriter -------------------------------------------------------------

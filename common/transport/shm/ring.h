@@ -28,6 +28,11 @@
 
 namespace meshsim::transport::shm {
 
+// How far a wait went before it ended (ring.cc, "How a waiting side
+// waits"): `ready` held while polling, while polling between yields of the
+// core, or only after (or instead of) a sleep on the futex.
+enum class WaitPhase : uint8_t { kPolled, kYielded, kSlept };
+
 // The wake-up a node's readers sleep on, kept in the node's probe segment:
 // writers into any of the node's rings ring it.
 class Doorbell {
@@ -35,9 +40,10 @@ class Doorbell {
   explicit Doorbell(ProbeDescriptor* probe) : probe_(probe) {}
   // Writer side, after publishing: wakes the reader if it sleeps.
   void Ring();
-  // Reader side: sleeps up to `timeout` unless `ready()` holds once the
-  // reader has announced it is going to sleep (so no wake-up is missed).
-  void Wait(const std::function<bool()>& ready, Duration timeout);
+  // Reader side: polls, then yields, then sleeps up to `timeout` unless
+  // `ready()` holds once the reader has announced it is going to sleep (so
+  // no wake-up is missed).
+  WaitPhase Wait(const std::function<bool()>& ready, Duration timeout);
 
  private:
   ProbeDescriptor* probe_;

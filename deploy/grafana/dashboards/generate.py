@@ -110,6 +110,11 @@ SIMULATION = [
     panel("Ring occupancy", "Bytes in each shared-memory ring that its reader has not taken yet, right "
           "after a frame is written. Near the ring size means the reader lags.", "bytes",
           [target("meshsim_node_ring_occupancy_bytes", "{{instance}} to node {{peer}}")]),
+    panel("Frame waits (shm)", "Frames from shared-memory peers per second, by how long each kept its "
+          "node waiting: ready (already there), polled (under 2 us), yielded (polling between yields of the "
+          "core, up to 1 ms), slept (on the futex). Many yielded or slept frames: nodes share CPUs, or one "
+          "node has more work per window than the others.", "ops",
+          [target(rate("meshsim_node_frame_waits_total", "how"), "{{how}}")]),
     panel("Virtual time", "Virtual time each node's current (or last) job has reached; it climbs to the "
           "scenario's end_time.", "none",
           [target("meshsim_node_virtual_time", "{{instance}}")]),
