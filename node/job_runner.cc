@@ -502,16 +502,17 @@ absl::StatusOr<double> JobRunner::Exchange(uint64_t window, double sent_floor, b
   // The stall clock starts at the first wait that comes back empty: a frame
   // usually arrives within microseconds, and reading the clock each time
   // would cost about as much as taking the frame.
-  std::optional<TimePoint> last_progress;
+  constexpr TimePoint kNotWaiting = TimePoint::max();
+  TimePoint quiet_since = kNotWaiting;
   while (missing > 0) {
     if (abort_.load(std::memory_order_relaxed)) return absl::AbortedError("job aborted");
     MESHSIM_ASSIGN_OR_RETURN(bool got, ReceiveAny(&incoming_, kPollSlice));
     if (got && Accept(incoming_, incoming_origin_, window, sent_floor, &global_next)) {
       --missing;
-      last_progress.reset();
-    } else if (!last_progress) {
-      last_progress = SteadyClock::now();
-    } else if (SteadyClock::now() - *last_progress > options_.stall_timeout) {
+      quiet_since = kNotWaiting;
+    } else if (quiet_since == kNotWaiting) {
+      quiet_since = SteadyClock::now();
+    } else if (SteadyClock::now() - quiet_since > options_.stall_timeout) {
       std::vector<uint32_t> silent;
       for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
         if (!peers_[rank].received) silent.push_back(rank);
