@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <thread>
 
 #include "common/transport/shm/probe.h"
 #include "gtest/gtest.h"
@@ -58,6 +59,30 @@ TEST_F(RingTest, MessagesArriveWholeAndInOrder) {
   auto empty = reader_->TryRead(&out);
   ASSERT_TRUE(empty.ok());
   EXPECT_FALSE(*empty);
+}
+
+TEST_F(RingTest, DoorbellWaitSaysHowFarItWent) {
+  using namespace std::chrono_literals;
+  Doorbell bell = doorbell();
+  // Already there: found while polling.
+  EXPECT_EQ(bell.Wait([] { return true; }, 1s), WaitPhase::kPolled);
+  // Never there: polls, yields the core, then sleeps out the timeout.
+  EXPECT_EQ(bell.Wait([] { return false; }, 0ms), WaitPhase::kSlept);
+  // A writer that publishes once the reader has announced its sleep rings
+  // the doorbell (bumps its signal) and the reader wakes to the message.
+  auto segment = ShmSegment::Open(probe_->name());
+  ASSERT_TRUE(segment.ok()) << segment.status().message();
+  ProbeDescriptor* descriptor = ColocationProbe::Descriptor(*segment);
+  const uint32_t signal_before = descriptor->signal.load();
+  std::thread writer([&] {
+    while (descriptor->reader_sleeping.load() == 0) std::this_thread::yield();
+    Doorbell writer_bell = doorbell();
+    EXPECT_TRUE(writer_->Write(Message(8, 1), writer_bell, kNeverStop).ok());
+  });
+  EXPECT_EQ(bell.Wait([&] { return reader_->HasData(); }, 60s), WaitPhase::kSlept);
+  writer.join();
+  EXPECT_TRUE(reader_->HasData());
+  EXPECT_NE(descriptor->signal.load(), signal_before) << "the writer did not ring for a sleeping reader";
 }
 
 TEST_F(RingTest, EmptyMessageRoundTrips) {
