@@ -299,7 +299,13 @@ void Node::DropJob(uint64_t job_id, uint32_t attempt, std::string_view why) {
     prepared_.reset();
     active_job_ = 0;
     active_attempt_ = 0;
+    ForgetDataPeers();
   }
+}
+
+void Node::ForgetDataPeers() {
+  std::lock_guard peers_lock(data_peers_mutex_);
+  data_peer_keys_.clear();
 }
 
 void Node::DeliverReports(rpc::RpcClient& client) {
@@ -498,6 +504,7 @@ void Node::RunJob(std::unique_ptr<JobRunner>& runner) {
     running_ = nullptr;
     active_job_ = 0;
     active_attempt_ = 0;
+    ForgetDataPeers();
     // The membership thread delivers it, now or when the coordinator is
     // back: a result is never lost to a coordinator that is away.
     if (!absl::IsAborted(share.status())) {

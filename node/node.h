@@ -95,6 +95,9 @@ class Node {
   // Aborts the job attempt this node holds (when it still holds it) because
   // the coordinator said it is over: by AbortJob, or in a reply.
   void DropJob(uint64_t job_id, uint32_t attempt, std::string_view why);
+  // With keys: the data socket admits no one until the next PrepareJob (a
+  // job's peers are let in for that job only). Call with mutex_ held.
+  void ForgetDataPeers();
   void Leave(std::string_view reason);
   void DataLoop();
   void RunJob(std::unique_ptr<JobRunner>& runner);

@@ -263,5 +263,38 @@ TEST_F(SecurityTest, ForgedDataFramesFromOutsideTheJobAreRefusedAndTheDigestHold
   EXPECT_TRUE(said) << "the node logs whom it refused";
 }
 
+// A job's peers are let in for that job only: once it has ended, the same
+// key is refused at the handshake instead of reaching the idle node.
+TEST_F(SecurityTest, AFinishedJobsPeerKeyIsRefusedAfterwards) {
+  StartCoordinator();
+  const std::string metrics = StartNode("n1");
+  StartNode("n2");
+  ASSERT_TRUE(WaitFor([&] { return ReadyNodes() == 2; }, 20s));
+  const std::string scenario = dir_.Write("tcp.yaml", kTcpPhold);
+  ASSERT_EQ(Cli({"submit", scenario, "--nodes", "2"}, keys_).exit_code, 0);
+
+  const auto nodes = nlohmann::json::parse(Cli({"nodes", "--json"}, keys_, "viewer").output);
+  std::string data;
+  for (const auto& node : nodes) {
+    if (node["name"] == "n1") data = node["data_endpoint"];
+  }
+  ASSERT_FALSE(data.empty());
+  const double refused_before = Metric(metrics, R"(meshsim_auth_refused_total{domain="data"})");
+  // The node key n2 used for the job (every node here has the same pair).
+  const auto peer = security::LoadCertificate(keys_ + "/node.key_secret");
+  ASSERT_TRUE(peer.ok()) << peer.status().message();
+  zmq::context_t context;
+  zmq::socket_t push(context, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 0);
+  security::MakeCurveClient(push, peer->public_key, peer->secret_key, peer->public_key);
+  push.connect(data);
+  const std::byte stray[8] = {};
+  (void)push.send(zmq::buffer(stray, sizeof(stray)), zmq::send_flags::dontwait);
+  EXPECT_TRUE(WaitFor(
+      [&] { return Metric(metrics, R"(meshsim_auth_refused_total{domain="data"})") > refused_before; }, 20s))
+      << "the finished job's peer key still got in";
+  EXPECT_EQ(Metric(metrics, "meshsim_node_frames_dropped_total"), 0) << "a frame reached the idle node";
+}
+
 }  // namespace
 }  // namespace meshsim::testing
