@@ -333,7 +333,8 @@ void JobRunner::PublishWindow(double virtual_time, double window_seconds) {
   published_mailboxes_ = mailboxes;
   for (size_t how = 0; how < frame_waits_.size(); ++how) {
     if (frame_waits_[how] != published_frame_waits_[how]) {
-      metrics->frame_waits[how]->Increment(static_cast<double>(frame_waits_[how] - published_frame_waits_[how]));
+      metrics->frame_waits[how]->Increment(
+          static_cast<double>(frame_waits_[how] - published_frame_waits_[how]));
       published_frame_waits_[how] = frame_waits_[how];
     }
   }
