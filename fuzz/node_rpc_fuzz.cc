@@ -35,6 +35,7 @@
 
 #include "common/sim/model_registry.h"
 #include "coordinator/coordinator.h"
+#include "fuzz/scratch_dir.h"
 #include "google/protobuf/stubs/logging.h"
 #include "meshsim/model.h"
 #include "models/epidemic/epidemic.h"
@@ -112,12 +113,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   meshsim::sim::ModelRegistry::Global().Register(Capped(meshsim::models::PholdModelInfo()), build);
   meshsim::sim::ModelRegistry::Global().Register(Capped(meshsim::models::EpidemicModelInfo()), build);
 
-  // In $MESHSIM_FUZZ_SCRATCH when set (tests/fuzz/fuzz_test.sh removes it
-  // even after a crash), else in /dev/shm.
-  const char* scratch = getenv("MESHSIM_FUZZ_SCRATCH");
-  std::string dir = std::string(scratch != nullptr ? scratch : "/dev/shm") + "/meshsim-node-rpc-fuzz-XXXXXX";
-  if (mkdtemp(dir.data()) == nullptr) abort();
-  g_state_dir = dir;
+  g_state_dir = meshsim::fuzz::MakeScratchDir("meshsim-node-rpc-fuzz");
   meshsim::coordinator::CoordinatorOptions coordinator_options;
   // ipc, not tcp: a connection per restoring input would use up the
   // ephemeral ports in TIME_WAIT within a minute.

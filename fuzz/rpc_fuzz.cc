@@ -14,6 +14,7 @@
 #include <string>
 
 #include "coordinator/coordinator.h"
+#include "fuzz/scratch_dir.h"
 #include "google/protobuf/stubs/logging.h"
 #include "models/builtin.h"
 #include "spdlog/spdlog.h"
@@ -27,12 +28,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   spdlog::set_level(spdlog::level::off);     // malformed requests log a line each
   google::protobuf::SetLogHandler(nullptr);  // and so does protobuf, for bad UTF-8
   meshsim::models::RegisterBuiltinModels();
-  // In $MESHSIM_FUZZ_SCRATCH when set (tests/fuzz/fuzz_test.sh removes it
-  // even after a crash), else in /dev/shm.
-  const char* scratch = getenv("MESHSIM_FUZZ_SCRATCH");
-  std::string dir = std::string(scratch != nullptr ? scratch : "/dev/shm") + "/meshsim-rpc-fuzz-XXXXXX";
-  if (mkdtemp(dir.data()) == nullptr) abort();
-  g_state_dir = dir;
+  g_state_dir = meshsim::fuzz::MakeScratchDir("meshsim-rpc-fuzz");
   meshsim::coordinator::CoordinatorOptions options;
   options.bind = "tcp://127.0.0.1:0";
   options.state_dir = g_state_dir;
