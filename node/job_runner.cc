@@ -262,14 +262,14 @@ absl::StatusOr<bool> JobRunner::ReceiveAny(std::vector<std::byte>* out, Duration
   };
   // How long this frame kept the node waiting, for the frame-wait metric:
   // the furthest phase any doorbell wait below reached.
-  size_t waited = kFrameReady;
+  auto waited = transport::shm::WaitPhase::kNone;
   for (;;) {
     for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
       if (!peers_[rank].ring) continue;
       MESHSIM_ASSIGN_OR_RETURN(bool got, peers_[rank].ring->TryRead(out));
       if (got) {
         incoming_origin_.ring_rank = static_cast<int>(rank);
-        ++frame_waits_[waited];
+        ++frame_waits_[static_cast<size_t>(waited)];
         return true;
       }
     }
@@ -285,8 +285,7 @@ absl::StatusOr<bool> JobRunner::ReceiveAny(std::vector<std::byte>* out, Duration
     // With TCP peers too, sleep only briefly on the doorbell: their frames
     // do not ring it.
     const Duration nap = has_tcp_links_ ? Duration(std::chrono::microseconds(200)) : deadline->Remaining();
-    const auto phase = setup_.doorbell->Wait(any_ring_has_data, std::min(nap, deadline->Remaining()));
-    waited = std::max(waited, size_t{1} + static_cast<size_t>(phase));
+    waited = std::max(waited, setup_.doorbell->Wait(any_ring_has_data, std::min(nap, deadline->Remaining())));
   }
 }
 

@@ -209,11 +209,10 @@ class JobRunner final : private sim::RemoteSink {
   // What PublishWindow() published so far, to publish differences.
   uint64_t published_events_ = 0;
   sim::MailboxCounters published_mailboxes_;
-  // Frames taken from shm rings, by how long they kept this node waiting
-  // (NodeMetrics::frame_waits: ready, then the doorbell's WaitPhase + 1).
-  static constexpr size_t kFrameReady = 0;
-  std::array<uint64_t, NodeMetrics::kFrameWaitKinds> frame_waits_{};
-  std::array<uint64_t, NodeMetrics::kFrameWaitKinds> published_frame_waits_{};
+  // Frames taken from shm rings, by how far the wait for them went
+  // (indexed by transport::shm::WaitPhase, as NodeMetrics::frame_waits).
+  std::array<uint64_t, transport::shm::kWaitPhases> frame_waits_{};
+  std::array<uint64_t, transport::shm::kWaitPhases> published_frame_waits_{};
   frame::DecodeLimits limits_;
 
   // Set by RequestAbort() from another thread, polled by Run(): relaxed, it

@@ -103,8 +103,8 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
                          "Frames taken from shared-memory rings, by how long they kept this node waiting: "
                          "ready, polled (under 2 us), yielded (polling between yields of the core, up to "
                          "1 ms) or slept (on the futex).");
-  const char* kinds[kFrameWaitKinds] = {"ready", "polled", "yielded", "slept"};
-  for (size_t how = 0; how < kFrameWaitKinds; ++how) frame_waits[how] = &waits.Add({{"how", kinds[how]}});
+  const char* kinds[transport::shm::kWaitPhases] = {"ready", "polled", "yielded", "slept"};  // by WaitPhase
+  for (size_t how = 0; how < frame_waits.size(); ++how) frame_waits[how] = &waits.Add({{"how", kinds[how]}});
 }
 
 void NodeMetrics::CountJobEnd(const absl::Status& status) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/transport/shm/ring.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -40,12 +41,11 @@ struct NodeMetrics {
   prometheus::Family<prometheus::Counter>& messages_received;
   prometheus::Family<prometheus::Counter>& bytes_received;
   prometheus::Family<prometheus::Gauge>& ring_occupancy;  // {peer}
-  // Frames taken from shm rings by how long they kept the node waiting:
-  // {how} = ready (already there), polled (while polling, the first 2 us),
-  // yielded (while polling between yields of the core, up to 1 ms), slept
-  // (after a sleep on the futex). Indexed as in JobRunner.
-  static constexpr size_t kFrameWaitKinds = 4;
-  std::array<prometheus::Counter*, kFrameWaitKinds> frame_waits;
+  // Frames taken from shm rings by how long they kept the node waiting,
+  // indexed by transport::shm::WaitPhase: {how} = ready (already there),
+  // polled (while polling, the first 2 us), yielded (while polling between
+  // yields of the core, up to 1 ms), slept (after a sleep on the futex).
+  std::array<prometheus::Counter*, transport::shm::kWaitPhases> frame_waits;
   // Checkpoints: parts this node saved at a barrier and handed to the
   // coordinator, their size, the barrier pause to save one, the upload
   // time, parts the coordinator did not take, and jobs restored here.

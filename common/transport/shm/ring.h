@@ -30,8 +30,11 @@ namespace meshsim::transport::shm {
 
 // How far a wait went before it ended (ring.cc, "How a waiting side
 // waits"): `ready` held while polling, while polling between yields of the
-// core, or only after (or instead of) a sleep on the futex.
-enum class WaitPhase : uint8_t { kPolled, kYielded, kSlept };
+// core, or only after (or instead of) a sleep on the futex. kNone is for a
+// caller's own record of data it found without waiting; Wait never returns
+// it. Ordered by how far the wait went.
+enum class WaitPhase : uint8_t { kNone, kPolled, kYielded, kSlept };
+inline constexpr size_t kWaitPhases = 4;
 
 // The wake-up a node's readers sleep on, kept in the node's probe segment:
 // writers into any of the node's rings ring it.
