@@ -6,7 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "common/sim/model_plugins.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "models/builtin.h"
 #include "spdlog/spdlog.h"
 

@@ -16,7 +16,7 @@
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "zmq.hpp"
 
 namespace meshsim::cli {

@@ -8,7 +8,7 @@
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "meshsim/model.h"
 
 namespace meshsim::cli {

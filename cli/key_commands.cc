@@ -10,7 +10,7 @@
 #include "common/net/endpoint.h"
 #include "common/security/curve_keys.h"
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim::cli {
 namespace {

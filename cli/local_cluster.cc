@@ -10,7 +10,7 @@
 
 #include "common/rpc/rpc_client.h"
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "proto/meshsim.pb.h"
 #include "zmq.hpp"
 

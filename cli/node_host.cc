@@ -7,7 +7,7 @@
 #include <cstdio>
 
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "spdlog/spdlog.h"

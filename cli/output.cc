@@ -9,9 +9,9 @@
 #include "cli/commands.h"
 #include "common/scenario/scenario.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "coordinator/coordinator.h"
 #include "fmt/format.h"
-#include "meshsim/format.h"
 
 namespace meshsim::cli {
 

@@ -13,8 +13,8 @@
 #include "cli/node_host.h"
 #include "cli/output.h"
 #include "common/metrics/metrics.h"
+#include "common/strings/format.h"
 #include "coordinator/coordinator.h"
-#include "meshsim/format.h"
 #include "node/node.h"
 
 namespace meshsim::cli {

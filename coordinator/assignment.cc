@@ -5,9 +5,9 @@
 
 #include "common/sim/model_registry.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/mailbox_registry.h"
-#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {

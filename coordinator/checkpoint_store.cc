@@ -11,7 +11,7 @@
 
 #include "common/checkpoint/checkpoint_codec.h"
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {

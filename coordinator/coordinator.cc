@@ -5,11 +5,11 @@
 
 #include "common/scenario/scenario.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "common/thread/named_thread.h"
 #include "coordinator/internal/job_states.h"
 #include "coordinator/job_result.h"
 #include "coordinator/mailbox_registry.h"
-#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {

@@ -5,9 +5,9 @@
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/internal/job_states.h"
-#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {

@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim::coordinator {
 namespace {

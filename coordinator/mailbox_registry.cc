@@ -2,8 +2,8 @@
 
 #include <map>
 
+#include "common/strings/format.h"
 #include "meshsim/event.h"
-#include "meshsim/format.h"
 
 namespace meshsim::coordinator {
 

@@ -2,8 +2,8 @@
 
 #include "common/rpc/rpc_client.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "common/thread/named_thread.h"
-#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::node {

@@ -9,9 +9,9 @@
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "common/thread/named_thread.h"
 #include "common/transport/shm/shm_segment.h"
-#include "meshsim/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::node {

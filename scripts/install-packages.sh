@@ -25,6 +25,7 @@ test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   procps python3
   gnuplot-nox       # bench --plot
+  python3-clang-14  # scripts/function_lengths.py
   prometheus curl   # metrics tests (prometheus, promtool), bench/metrics_overhead.sh
   python3-zmq python3-protobuf python3-pytest python3-pandas python3-matplotlib   # the Python client, its tests and example
 )

@@ -7,8 +7,8 @@
 #include "cli/bench/plot.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "common/strings/format.h"
 #include "fmt/format.h"
-#include "meshsim/format.h"
 #include "nlohmann/json.hpp"
 
 namespace meshsim::cli {

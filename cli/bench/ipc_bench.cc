@@ -12,8 +12,8 @@
 
 #include "cli/bench/ipc_channels.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "common/time/clock.h"
-#include "meshsim/format.h"
 
 namespace meshsim::cli::bench {
 namespace {

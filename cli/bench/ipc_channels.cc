@@ -23,11 +23,11 @@
 #include "common/security/curve_keys.h"
 #include "common/security/zap_handler.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "common/transport/shm/probe.h"
 #include "common/transport/shm/ring.h"
 #include "common/transport/shm/shm_segment.h"
 #include "common/transport/zmq/zmq_poll.h"
-#include "meshsim/format.h"
 #include "proto/meshsim.pb.h"
 #include "zmq.hpp"
 

@@ -8,8 +8,8 @@
 
 #include "common/process/child_process.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "fmt/format.h"
-#include "meshsim/format.h"
 
 namespace meshsim::cli::bench {
 namespace {

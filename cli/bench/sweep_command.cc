@@ -16,8 +16,8 @@
 #include "cli/output.h"
 #include "common/scenario/scenario.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "fmt/format.h"
-#include "meshsim/format.h"
 #include "nlohmann/json.hpp"
 #include "zmq.hpp"
 

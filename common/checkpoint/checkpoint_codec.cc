@@ -6,7 +6,7 @@
 
 #include "common/frame/unaligned.h"
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim::checkpoint {
 namespace {

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "common/frame/unaligned.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim::frame {
 namespace {}  // namespace

@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
+#include "common/strings/format.h"
 #include "google/protobuf/stubs/logging.h"
-#include "meshsim/format.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 

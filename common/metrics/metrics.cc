@@ -7,7 +7,7 @@
 #include <sstream>
 #include <vector>
 
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "prometheus/collectable.h"
 #include "prometheus/exposer.h"
 #include "prometheus/gauge.h"

@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim::net {
 

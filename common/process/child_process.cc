@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim::process {
 

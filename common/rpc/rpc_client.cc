@@ -8,8 +8,8 @@
 #include "common/rpc/method.h"
 #include "common/security/zap_handler.h"
 #include "common/status/status.h"
+#include "common/strings/format.h"
 #include "common/transport/zmq/zmq_poll.h"
-#include "meshsim/format.h"
 #include "proto/rpc.pb.h"
 
 namespace meshsim::rpc {

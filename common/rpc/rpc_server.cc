@@ -4,10 +4,10 @@
 
 #include "common/rpc/method.h"
 #include "common/security/zap_handler.h"
+#include "common/strings/format.h"
 #include "common/thread/named_thread.h"
 #include "common/time/clock.h"
 #include "common/transport/zmq/zmq_poll.h"
-#include "meshsim/format.h"
 #include "proto/rpc.pb.h"
 #include "spdlog/spdlog.h"
 #include "zmq_addon.hpp"

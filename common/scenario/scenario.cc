@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/sim/model_registry.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "yaml-cpp/yaml.h"
 
 namespace meshsim::scenario {

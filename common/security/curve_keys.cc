@@ -11,7 +11,7 @@
 #include <regex>
 
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "spdlog/spdlog.h"
 #include "zmq.h"
 

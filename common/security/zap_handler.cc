@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "common/security/curve_keys.h"
+#include "common/strings/format.h"
 #include "common/thread/named_thread.h"
 #include "common/transport/zmq/zmq_poll.h"
-#include "meshsim/format.h"
 #include "prometheus/counter.h"
 #include "spdlog/spdlog.h"
 #include "zmq_addon.hpp"

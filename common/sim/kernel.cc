@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim::sim {
 

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <memory>
 
+#include "common/strings/format.h"
 #include "fmt/format.h"
-#include "meshsim/format.h"
 #include "meshsim/plugin.h"
 #include "spdlog/spdlog.h"
 

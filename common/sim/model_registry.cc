@@ -1,7 +1,7 @@
 #include "common/sim/model_registry.h"
 
 #include "common/status/status.h"
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "meshsim/version.h"
 
 #ifndef MESHSIM_GIT_REVISION

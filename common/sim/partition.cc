@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim::sim {
 

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim {
 

@@ -1,8 +1,9 @@
 // The data-plane seam: how frames move between the nodes of a job.
 //
 // A PeerLink is the sending end of one directed link (this node -> one
-// peer); a FrameInbox is where frames from every peer arrive. TCP (ZeroMQ)
-// implements both today; shared memory plugs in behind the same interfaces.
+// peer); a FrameInbox is where frames from a set of peers arrive. ZeroMQ
+// TCP (zmq/zmq_link.h) and shared-memory rings (shm/shm_link.h) implement
+// both; node/peer_links.h combines one of each into a job's data plane.
 //
 // Ownership: Send copies the frame; the caller keeps its buffer. Receive
 // copies into the caller's buffer, reusing its capacity, so a steady stream
@@ -46,6 +47,10 @@ class FrameInbox {
   // The authenticated sender (CURVE public key, Z85) of the frame the last
   // Receive returned; empty where the transport does not authenticate.
   virtual std::string_view last_sender() const { return {}; }
+  // The channel the last frame came through, where the transport knows it
+  // from the channel itself (an shm ring is written only by its creator):
+  // the source number the channel was added with; -1 where it cannot tell.
+  virtual int last_source() const { return -1; }
 };
 
 }  // namespace meshsim::transport

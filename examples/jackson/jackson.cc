@@ -23,14 +23,13 @@
 #include <string>
 #include <vector>
 
-#include "meshsim/format.h"
+#include "fmt/format.h"
 #include "meshsim/model.h"
 #include "meshsim/plugin.h"
 
 namespace jackson {
 namespace {
 
-using meshsim::StrCat;
 namespace sim = meshsim::sim;
 
 constexpr int kMaxStations = 4;
@@ -66,9 +65,9 @@ class JacksonNetwork final : public sim::Model {
   std::vector<std::string> summary_fields() const override {
     std::vector<std::string> fields;
     for (size_t i = 1; i <= stations_.size(); ++i) {
-      fields.push_back(StrCat("arrivals_", i));
-      fields.push_back(StrCat("sojourn_sum_micro_", i));
-      fields.push_back(StrCat("customer_area_micro_", i));
+      fields.push_back(fmt::format("arrivals_{}", i));
+      fields.push_back(fmt::format("sojourn_sum_micro_{}", i));
+      fields.push_back(fmt::format("customer_area_micro_{}", i));
     }
     return fields;
   }
@@ -154,7 +153,7 @@ class JacksonNetwork final : public sim::Model {
   double end_time_;
 };
 
-std::string StationParam(const char* what, int station) { return StrCat(what, "_", station); }
+std::string StationParam(const char* what, int station) { return fmt::format("{}_{}", what, station); }
 
 // The arrival rate at each station from the traffic equations
 // lambda = lambda0 + lambda P, by fixed-point iteration (P is substochastic
@@ -178,11 +177,11 @@ absl::StatusOr<std::unique_ptr<sim::Model>> Create(const sim::ModelContext& cont
   const double transit = p.at("transit");
   if (transit < context.lookahead) {
     return absl::InvalidArgumentError(
-        StrCat("params.transit: ", transit, " is below the lookahead ", context.lookahead));
+        fmt::format("params.transit: {} is below the lookahead {}", transit, context.lookahead));
   }
   if (p.at("warmup") >= context.end_time) {
-    return absl::InvalidArgumentError(StrCat(
-        "params.warmup: ", p.at("warmup"), " leaves nothing of end_time ", context.end_time, " to measure"));
+    return absl::InvalidArgumentError(fmt::format(
+        "params.warmup: {} leaves nothing of end_time {} to measure", p.at("warmup"), context.end_time));
   }
   std::vector<Station> stations(count);
   for (int i = 0; i < count; ++i) {
@@ -193,22 +192,22 @@ absl::StatusOr<std::unique_ptr<sim::Model>> Create(const sim::ModelContext& cont
     station.route.fill(0);
     double leaving = 1;
     for (int j = 0; j < count; ++j) {
-      station.route[j] = p.at(StrCat("route_", i + 1, "_", j + 1));
+      station.route[j] = p.at(fmt::format("route_{}_{}", i + 1, j + 1));
       leaving -= station.route[j];
     }
     if (leaving < -1e-12) {
-      return absl::InvalidArgumentError(StrCat("params.route_", i + 1,
-                                               "_*: the routing probabilities out of station ", i + 1,
-                                               " sum to ", 1 - leaving, ", more than 1"));
+      return absl::InvalidArgumentError(
+          fmt::format("params.route_{}_*: the routing probabilities out of station {} sum to {}, more than 1",
+                      i + 1, i + 1, 1 - leaving));
     }
   }
   const std::vector<double> rates = TrafficRates(stations);
   for (int i = 0; i < count; ++i) {
     const double capacity = stations[i].servers * stations[i].service_rate;
     if (!(rates[i] < capacity)) {
-      return absl::InvalidArgumentError(StrCat("station ", i + 1, " is unstable: customers arrive at rate ",
-                                               rates[i], ", its ", stations[i].servers,
-                                               " servers serve at most ", capacity));
+      return absl::InvalidArgumentError(
+          fmt::format("station {} is unstable: customers arrive at rate {}, its {} servers serve at most {}",
+                      i + 1, rates[i], stations[i].servers, capacity));
     }
   }
   return std::make_unique<JacksonNetwork>(std::move(stations), transit, p.at("warmup"), context.end_time);
@@ -226,15 +225,15 @@ sim::ModelInfo Info() {
   };
   for (int i = 1; i <= kMaxStations; ++i) {
     info.params.push_back({StationParam("arrival_rate", i), Kind::kReal, 0, 1e6, 0,
-                           StrCat("station ", i, ": Poisson arrivals from outside per time unit")});
+                           fmt::format("station {}: Poisson arrivals from outside per time unit", i)});
     info.params.push_back({StationParam("service_rate", i), Kind::kReal, 1e-9, 1e6, 1,
-                           StrCat("station ", i, ": rate of each server")});
-    info.params.push_back(
-        {StationParam("servers", i), Kind::kInteger, 1, kMaxServers, 1, StrCat("station ", i, ": servers")});
+                           fmt::format("station {}: rate of each server", i)});
+    info.params.push_back({StationParam("servers", i), Kind::kInteger, 1, kMaxServers, 1,
+                           fmt::format("station {}: servers", i)});
     for (int j = 1; j <= kMaxStations; ++j) {
       info.params.push_back(
-          {StrCat("route_", i, "_", j), Kind::kReal, 0, 1, 0,
-           StrCat("probability that a customer leaving station ", i, " goes to station ", j)});
+          {fmt::format("route_{}_{}", i, j), Kind::kReal, 0, 1, 0,
+           fmt::format("probability that a customer leaving station {} goes to station {}", i, j)});
     }
   }
   info.create = Create;

@@ -5,7 +5,6 @@
 #include <numeric>
 
 #include "fmt/format.h"
-#include "meshsim/format.h"
 #include "meshsim/status.h"
 
 namespace meshsim::models {
@@ -100,7 +99,7 @@ class Epidemic final : public sim::Model {
       ok = in.Get(&person.exposed_at) && in.Get(&person.infectious_at) && in.Get(&person.recovered_at);
     }
     if (!ok || in.remaining() != 0)
-      return absl::DataLossError(StrCat("lp ", lp.lp(), ": not an epidemic state"));
+      return absl::DataLossError(fmt::format("lp {}: not an epidemic state", lp.lp()));
     return absl::OkStatus();
   }
 
@@ -125,7 +124,7 @@ class Epidemic final : public sim::Model {
         return lp.Send(lp.lp(), delay, Encode({kAttempt, message.layer}));
       }
     }
-    return absl::InternalError(StrCat("lp ", lp.lp(), ": event of unknown kind ", int{message.kind}));
+    return absl::InternalError(fmt::format("lp {}: event of unknown kind {}", lp.lp(), int{message.kind}));
   }
 
   void Fold(sim::LpContext& lp, sim::ResultFolder& out) override {
@@ -280,17 +279,18 @@ sim::ModelInfo EpidemicModelInfo() {
                           integer("household_size"), p.at("household_rate"),      integer("workplace_size"),
                           p.at("workplace_rate")};
     if (params.initial_infected > params.persons) {
-      return absl::InvalidArgumentError(StrCat("params.initial_infected: ", params.initial_infected,
-                                               " is more than the ", params.persons, " persons"));
+      return absl::InvalidArgumentError(fmt::format("params.initial_infected: {} is more than the {} persons",
+                                                    params.initial_infected, params.persons));
     }
     if (params.latent_days < 2 * context.lookahead) {
       return absl::InvalidArgumentError(
-          StrCat("params.latent_days: ", params.latent_days, " is below twice the lookahead (",
-                 2 * context.lookahead, "); infections drawn from an announcement must be a lookahead away"));
+          fmt::format("params.latent_days: {} is below twice the lookahead ({}); infections drawn from an "
+                      "announcement must be a lookahead away",
+                      params.latent_days, 2 * context.lookahead));
     }
     if (context.end_time > 100'000) {
-      return absl::InvalidArgumentError(
-          StrCat("end_time: ", context.end_time, " days is more than the 100000 the daily series can hold"));
+      return absl::InvalidArgumentError(fmt::format(
+          "end_time: {} days is more than the 100000 the daily series can hold", context.end_time));
     }
     return std::make_unique<Epidemic>(params, context.seed, context.lookahead);
   };

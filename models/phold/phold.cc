@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "meshsim/format.h"
+#include "fmt/format.h"
 
 namespace meshsim::models {
 namespace {
@@ -73,7 +73,7 @@ class Phold final : public sim::Model {
     auto& state = lp.state<PholdLpState>();
     if (!in.Get(&state.history) || !in.Get(&state.remote_sends) || !in.Get(&state.payload_errors) ||
         in.remaining() != 0) {
-      return absl::DataLossError(StrCat("lp ", lp.lp(), ": not a phold state"));
+      return absl::DataLossError(fmt::format("lp {}: not a phold state", lp.lp()));
     }
     return absl::OkStatus();
   }
@@ -124,8 +124,9 @@ sim::ModelInfo PholdModelInfo() {
     const auto& p = context.params;
     const double mean = p.at("mean");
     if (mean < context.lookahead) {
-      return absl::InvalidArgumentError(StrCat("params.mean: ", mean, " is below the lookahead ",
-                                               context.lookahead, " (mean is the total mean delay)"));
+      return absl::InvalidArgumentError(
+          fmt::format("params.mean: {} is below the lookahead {} (mean is the total mean delay)", mean,
+                      context.lookahead));
     }
     return std::make_unique<Phold>(static_cast<uint64_t>(p.at("lps")),
                                    static_cast<uint64_t>(p.at("start_events")), p.at("remote_fraction"), mean,

@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 
 namespace meshsim::transport::shm {
 namespace {

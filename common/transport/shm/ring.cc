@@ -6,8 +6,8 @@
 #include <optional>
 #include <thread>
 
+#include "common/strings/format.h"
 #include "common/transport/shm/futex.h"
-#include "meshsim/format.h"
 
 namespace meshsim::transport::shm {
 namespace {

@@ -1,9 +1,10 @@
 // The shared-memory data plane between two nodes of a job on one host: the
 // sending node creates one ring per peer (ShmPeerLink); the receiving node
-// opens it by name (OpenInboundRing) and sleeps on its own doorbell, which
-// every writer into its rings rings.
+// opens it by name into its ShmFrameInbox and sleeps on its own doorbell,
+// which every writer into its rings rings.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -42,6 +43,45 @@ class ShmPeerLink final : public PeerLink {
   ShmSegment peer_probe_;
   Doorbell doorbell_;
   const std::atomic<bool>* abort_;
+};
+
+// The receiving side of a node's shm links for one job: the inbound rings,
+// each tagged with the source (peer rank) that writes it, and the node's
+// doorbell to sleep on while every ring is empty.
+//
+// Thread-safety: one thread, as a RingReader.
+class ShmFrameInbox final : public FrameInbox {
+ public:
+  explicit ShmFrameInbox(Doorbell doorbell) : doorbell_(doorbell) {}
+
+  // Opens the ring `name` (of attempt `run_id`) that `source` writes,
+  // waiting up to `deadline` for its creator to make it. ABORTED when
+  // `abort` is set meanwhile; DEADLINE_EXCEEDED when it never appears.
+  [[nodiscard]] absl::Status OpenRing(const std::string& name, uint64_t run_id, uint32_t source,
+                                      Deadline deadline, const std::atomic<bool>& abort);
+
+  // Takes a whole message from any ring, polling, then waiting on the
+  // doorbell up to `timeout` (ring.cc, "How a waiting side waits").
+  absl::StatusOr<bool> Receive(std::vector<std::byte>* frame, Duration timeout) override;
+  int last_source() const override { return last_source_; }
+
+  bool empty() const { return rings_.empty(); }
+  // Frames taken so far, by how far the wait for each went (indexed by
+  // WaitPhase; kNone: it was there at the first look).
+  const std::array<uint64_t, kWaitPhases>& frame_waits() const { return frame_waits_; }
+
+ private:
+  struct InboundRing {
+    uint32_t source;
+    RingReader reader;
+  };
+  // One pass over every ring; true when one gave a whole message.
+  absl::StatusOr<bool> TryReadAny(std::vector<std::byte>* frame);
+
+  Doorbell doorbell_;
+  std::vector<InboundRing> rings_;
+  int last_source_ = -1;
+  std::array<uint64_t, kWaitPhases> frame_waits_{};
 };
 
 }  // namespace meshsim::transport::shm

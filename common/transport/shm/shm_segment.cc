@@ -12,7 +12,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "meshsim/format.h"
+#include "common/strings/format.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::transport::shm {

@@ -4,8 +4,8 @@
 #include <cstring>
 
 #include "common/security/zap_handler.h"
+#include "common/strings/format.h"
 #include "common/transport/zmq/zmq_poll.h"
-#include "meshsim/format.h"
 
 namespace meshsim::transport {
 

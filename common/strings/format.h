@@ -1,8 +1,9 @@
-// String building on {fmt}, for error messages. Debian's abseil has its own
-// string_view type, so absl::StrCat does not take std::string_view; meshsim
-// (and models built on its SDK) build messages with these helpers instead,
-// and fmt learns to print absl::string_view (which absl::Status::message()
-// returns).
+// String building on {fmt}, for error messages: the project's own helper,
+// not part of the model SDK (models call fmt, which the SDK provides).
+// Debian's abseil has its own string_view type, so absl::StrCat does not
+// take std::string_view; meshsim builds messages with these helpers
+// instead, and fmt learns to print absl::string_view (which
+// absl::Status::message() returns).
 #pragma once
 
 #include <iterator>
