@@ -1,26 +1,22 @@
-// A node process: registers with the coordinator and heartbeats; serves the
-// Node RPC service (PrepareJob, StartJob, AbortJob); runs at most one job at
-// a time on its data thread and reports its share to the coordinator.
+// A node process: puts together its parts and runs at most one job at a
+// time on its data thread. The parts, each with its own header:
+//   node/node_service.h         the Node RPC service (PrepareJob, StartJob,
+//                               AbortJob), on the rpc-server thread
+//   node/coordinator_session.h  registration, heartbeats and job reports,
+//                               on the membership thread
+//   node/job_slot.h             the one job held, handed between threads
+//   node/job_runner.h           one job's kernel, links and sync protocol
+//   node/checkpoint_client.h    checkpoint uploads, on their own thread
 //
-// Threads, each owned here with Start()/Stop():
-//   rpc-server   Node service handlers (brief; they only hand work over)
-//   membership   register (again, with backoff and jitter, whenever the
-//                coordinator has forgotten this node or restarted), then
-//                heartbeat with job progress; delivers job reports, holding
-//                them while the coordinator is away; a job keeps running
-//                while the coordinator is unreachable
-//   data         runs jobs; between jobs drains and counts stray frames
-//   checkpoints  uploads checkpoint parts (node/checkpoint_client.h)
+// Threads, each owned with Start()/Stop(): rpc-server, membership,
+// checkpoints, and data (runs jobs; between jobs drains and counts stray
+// frames).
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 
@@ -32,8 +28,11 @@
 #include "common/transport/shm/probe.h"
 #include "common/transport/zmq/zmq_link.h"
 #include "node/checkpoint_client.h"
+#include "node/coordinator_session.h"
 #include "node/job_runner.h"
+#include "node/job_slot.h"
 #include "node/node_metrics.h"
+#include "node/node_service.h"
 #include "zmq.hpp"
 
 namespace meshsim::node {
@@ -77,7 +76,7 @@ class Node {
   // The endpoints this node gives the coordinator (and so its peers).
   const std::string& rpc_endpoint() const { return rpc_endpoint_; }
   const std::string& data_endpoint() const { return data_endpoint_; }
-  uint64_t frames_dropped() const;
+  uint64_t frames_dropped() const { return slot_.frames_dropped(); }
   // The Node service, for handing it requests directly (fuzz/node_rpc_fuzz).
   rpc::RpcServer& rpc_server() { return *rpc_server_; }
   // http://host:port/metrics, or empty when metrics are off.
@@ -85,22 +84,12 @@ class Node {
 
  private:
   explicit Node(NodeOptions options);
-  void RegisterHandlers();
-  void MembershipLoop();
-  // Registers with the coordinator, naming the id this node had and the
-  // job it holds. Returns the heartbeat interval, or an error.
-  absl::StatusOr<Duration> Register(rpc::RpcClient& client);
-  // Sends held job reports, oldest first, until one cannot be delivered.
-  void DeliverReports(rpc::RpcClient& client);
-  // Aborts the job attempt this node holds (when it still holds it) because
-  // the coordinator said it is over: by AbortJob, or in a reply.
-  void DropJob(uint64_t job_id, uint32_t attempt, std::string_view why);
-  // With keys: the data socket admits no one until the next PrepareJob (a
-  // job's peers are let in for that job only). Call with mutex_ held.
-  void ForgetDataPeers();
-  void Leave(std::string_view reason);
+  absl::Status StartMetrics();
+  absl::Status BindSockets();
+  void OpenProbe();
+  void BuildParts();
   void DataLoop();
-  void RunJob(std::unique_ptr<JobRunner>& runner);
+  void RunJob(std::unique_ptr<JobRunner> runner);
   rpc::RpcClient::Options CoordinatorClientOptions() const {
     return rpc::ClientOptions(options_.coordinator_endpoint, options_.keyring.get());
   }
@@ -110,9 +99,8 @@ class Node {
   std::unique_ptr<NodeMetrics> metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   zmq::context_t context_;
+  JobSlot slot_;
   std::unique_ptr<security::ZapHandler> zap_;  // before the sockets it judges
-  std::mutex data_peers_mutex_;
-  std::set<std::string> data_peer_keys_;  // the prepared job's peers; guarded by data_peers_mutex_
   std::unique_ptr<rpc::RpcServer> rpc_server_;
   std::unique_ptr<transport::ZmqFrameInbox> inbox_;
   std::unique_ptr<CheckpointClient> checkpoints_;
@@ -122,33 +110,11 @@ class Node {
   // is unavailable (then every link is TCP).
   std::optional<transport::shm::ColocationProbe> probe_;
   std::optional<transport::shm::Doorbell> doorbell_;
-  std::function<void(uint32_t)> on_registered_;
-  std::thread membership_thread_;
+  std::unique_ptr<NodeService> service_;
+  std::unique_ptr<CoordinatorSession> session_;
   std::thread data_thread_;
-
-  std::mutex mutex_;
-  std::condition_variable job_changed_;
-  // The prepared (then started) job; the data thread takes it over once
-  // started. Guarded by mutex_.
-  std::unique_ptr<JobRunner> prepared_;
-  v1::PrepareJobReply prepared_reply_;  // answered again to a retried PrepareJob
-  bool started_ = false;                // guarded by mutex_
-  JobRunner* running_ = nullptr;        // guarded by mutex_; owned by the data thread
-  uint64_t active_job_ = 0;             // prepared or running job id, guarded by mutex_
-  uint32_t active_attempt_ = 0;         // its attempt, guarded by mutex_
-  // Reports of finished jobs not yet delivered, oldest first.
-  std::deque<v1::ReportJobRequest> reports_;  // guarded by mutex_
-  bool stopping_ = false;                     // guarded by mutex_
-
-  // Read by heartbeats from the membership thread: relaxed, standalone values.
-  std::atomic<uint32_t> node_id_{0};
-  std::atomic<uint64_t> idle_frames_dropped_{0};
-  std::atomic<uint64_t> job_frames_dropped_{0};
-  std::atomic<bool> stop_{false};
-  // Set when RunJob queues a report, so the membership thread sends it
-  // without waiting out a heartbeat interval. Relaxed: the report itself
-  // is handed over under mutex_.
-  std::atomic<bool> report_queued_{false};
+  std::atomic<bool> stop_{false};  // relaxed: it publishes nothing else
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace meshsim::node
