@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "common/sim/mailbox_address.h"
 #include "common/strings/format.h"
 #include "meshsim/event.h"
 

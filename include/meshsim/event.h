@@ -24,17 +24,7 @@ struct Event {
 // Largest payload an event may carry (bytes); the wire format allows 65535.
 inline constexpr size_t kMaxEventPayloadBytes = 4096;
 
-// Mailboxes of a job are numbered 0..n-1 in name order, the same on every
-// node. A post travels between nodes as one event whose dst_lp is the
-// mailbox's address (the id with the top bit set); the receiving node fans
-// it out to its own subscribers. LP ids therefore stay below that bit.
-using MailboxId = uint32_t;
-inline constexpr LpId kMailboxAddressBit = 0x8000'0000u;
-inline constexpr uint64_t kMaxLps = kMailboxAddressBit;
-inline constexpr size_t kMaxMailboxNameBytes = 255;
-
-constexpr LpId MailboxAddress(MailboxId id) { return kMailboxAddressBit | id; }
-constexpr bool IsMailboxAddress(LpId dst) { return (dst & kMailboxAddressBit) != 0; }
-constexpr MailboxId MailboxOfAddress(LpId dst) { return dst & ~kMailboxAddressBit; }
+// LP ids stay below 2^31: the rest of the id space is the runtime's own.
+inline constexpr uint64_t kMaxLps = uint64_t{1} << 31;
 
 }  // namespace meshsim::sim

@@ -1,4 +1,6 @@
-#include "models/epidemic/epidemic.h"
+// Built against the SDK alone (models/CMakeLists.txt): its own header is
+// found beside it, as an out-of-tree plugin finds its own.
+#include "epidemic.h"
 
 #include <cmath>
 #include <cstring>

@@ -1,4 +1,6 @@
-#include "models/phold/phold.h"
+// Built against the SDK alone (models/CMakeLists.txt): its own header is
+// found beside it, as an out-of-tree plugin finds its own.
+#include "phold.h"
 
 #include <bit>
 #include <cstring>
