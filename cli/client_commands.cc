@@ -5,7 +5,6 @@
 #include <atomic>
 #include <fstream>
 #include <optional>
-#include <regex>
 #include <thread>
 
 #include "cli/bench/plot.h"
@@ -17,6 +16,7 @@
 #include "common/sim/model_registry.h"
 #include "common/status/status.h"
 #include "common/strings/format.h"
+#include "yaml-cpp/yaml.h"
 #include "zmq.hpp"
 
 namespace meshsim::cli {
@@ -60,10 +60,15 @@ std::optional<std::string> TextOfScenarioForAModelNotHere(const std::string& pat
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(in.gcount()));
   if (text.empty() || text.size() > scenario::kMaxScenarioBytes) return std::nullopt;
-  static const std::regex kModelLine(R"re((^|\n)model:[ \t]*["']?([A-Za-z0-9_.-]+))re");
-  std::smatch match;
-  if (!std::regex_search(text, match, kModelLine)) return std::nullopt;
-  if (sim::ModelRegistry::Global().Find(match[2].str()) != nullptr) return std::nullopt;
+  std::string model;
+  try {
+    const YAML::Node root = YAML::Load(text);
+    if (!root.IsMap() || !root["model"] || !root["model"].IsScalar()) return std::nullopt;
+    model = root["model"].Scalar();
+  } catch (const YAML::Exception&) {
+    return std::nullopt;  // not YAML: LoadScenario says why
+  }
+  if (sim::ModelRegistry::Global().Find(model) != nullptr) return std::nullopt;
   return text;
 }
 

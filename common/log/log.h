@@ -2,10 +2,12 @@
 // per event worth a person's attention, as text or as JSON lines.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "spdlog/formatter.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::log {
@@ -23,5 +25,10 @@ struct Options {
 [[nodiscard]] absl::Status Init(const Options& options);
 
 [[nodiscard]] absl::Status ParseFormat(std::string_view name, Format* format);
+
+// The formatter Init installs for `options`: for kJson, one JSON object a
+// line ({"ts","level","process","pid","msg"}), valid whatever the message
+// holds (bytes that are not UTF-8 are replaced).
+std::unique_ptr<spdlog::formatter> MakeFormatter(const Options& options);
 
 }  // namespace meshsim::log
