@@ -1,4 +1,4 @@
-// The coordinator's durable state (DESIGN.md §9): an SQLite database in the
+// The coordinator's durable state (docs/durability.md): an SQLite database in the
 // state directory holding every job the coordinator keeps (as its JobInfo:
 // scenario, state history, restarts, checkpoints, result) and the id
 // counters, so a coordinator killed at any point and started again on the

@@ -1,6 +1,6 @@
 // The mailbox registry of a job: which ranks subscribe to each mailbox,
 // merged from the subscriptions every node reports when it prepares the job
-// (DESIGN.md §3, indirect message passing).
+// (indirect message passing; docs/architecture.md).
 #pragma once
 
 #include <string>

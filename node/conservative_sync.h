@@ -1,4 +1,4 @@
-// The windowed conservative protocol of DESIGN §2:
+// The windowed conservative protocol (docs/synchronization.md):
 //
 //   exchange window 0 (events sent by init), T = global min next time
 //   while T < end_time:

@@ -1,8 +1,8 @@
 // How the nodes of a job keep their kernels in step: the seam between a
 // job's parts (kernel, data plane, checkpoints, metrics; node/job_runner.h
 // puts them together) and the protocol that drives them. The conservative
-// window loop (node/conservative_sync.h, DESIGN §2) is one implementation;
-// optimistic synchronization (DESIGN §2b) is another beside it.
+// window loop (node/conservative_sync.h, docs/synchronization.md) is one
+// implementation; an optimistic (Time Warp) protocol goes beside it.
 //
 // A protocol is the kernel's RemoteSink: it decides how events for other
 // ranks are batched into frames. It owns nothing of the job: the parts

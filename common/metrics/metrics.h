@@ -1,4 +1,4 @@
-// Prometheus metrics of a meshsim process (DESIGN.md §5): one registry per
+// Prometheus metrics of a meshsim process (docs/observability.md): one registry per
 // process, served over HTTP at /metrics when a port is given. Every
 // registry carries meshsim_build_info and the standard process_* metrics.
 //
