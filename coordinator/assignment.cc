@@ -39,76 +39,104 @@ std::optional<v1::CheckpointInfo> Coordinator::PickCheckpoint(uint64_t job_id,
 }
 
 void Coordinator::AssignNextJob() {
-  uint64_t job_id = 0;
-  uint32_t attempt = 0;
-  v1::PrepareJobRequest prepare;
-  std::vector<std::string> endpoints;  // rpc endpoint by rank
-  std::vector<v1::CheckpointInfo> candidates;
+  std::optional<Assignment> assignment;
   {
     std::lock_guard lock(mutex_);
-    // Restarts go first, then the queue, each in id order; the first job
-    // that cannot go yet holds the rest back, so none starves.
-    JobRecord* job = nullptr;
-    for (v1::JobState wanted_state : {v1::RECOVERING, v1::QUEUED}) {
-      for (auto& [id, record] : jobs_) {
-        if (job == nullptr && record.info.state() == wanted_state) job = &record;
-      }
-    }
-    if (job == nullptr) return;
-    const uint32_t wanted = job->info.scenario().nodes();
-    std::vector<NodeRecord*> ready;
-    for (auto& [id, node] : nodes_) {
-      if (node.info.state() == v1::NODE_READY) ready.push_back(&node);
-    }
-    uint32_t count = wanted;
-    if (ready.size() < wanted) {
-      const bool recovering = job->info.state() == v1::RECOVERING;
-      const bool grace_over = SteadyClock::now() - job->waiting_since >= options_.recovery_grace;
-      if (!recovering || !grace_over || ready.empty()) {
-        job->info.set_reason(StrCat(recovering ? "recovering: " : "", "waiting for ", wanted,
-                                    " ready nodes (", ready.size(), " ready)"));
-        return;
-      }
-      count = static_cast<uint32_t>(ready.size());  // no replacement came: fewer nodes, LPs repartitioned
-    }
-    job_id = job->info.job_id();
-    if (job->info.attempt() == 0) job->info.set_attempt(1);
-    attempt = job->info.attempt();
-    candidates.assign(job->info.checkpoints().begin(), job->info.checkpoints().end());
-    prepare.set_job_id(job_id);
-    prepare.set_attempt(attempt);
-    *prepare.mutable_scenario() = job->info.scenario();
-    if (const sim::ModelBuild* build = sim::ModelRegistry::Global().FindBuild(prepare.scenario().model())) {
-      *prepare.mutable_model_build() = sim::ToProto(*build);
-    }
-    for (uint32_t rank = 0; rank < count; ++rank) {
-      NodeRecord& node = *ready[rank];
-      node.info.set_state(v1::NODE_BUSY);
-      node.info.set_job_id(job_id);
-      node.attempt = attempt;
-      node.virtual_time = 0;
-      node.committed_events = 0;
-      job->info.add_assigned_nodes(node.info.node_id());
-      v1::PeerInfo* peer = prepare.add_peers();
-      peer->set_rank(rank);
-      peer->set_node_id(node.info.node_id());
-      peer->set_data_endpoint(node.info.data_endpoint());
-      peer->set_probe_name(node.info.probe_name());
-      peer->set_probe_token(node.info.probe_token());
-      peer->set_public_key(node.info.public_key());
-      endpoints.push_back(node.info.rpc_endpoint());
-    }
-    if (job->info.restarts_size() > 0) job->info.mutable_restarts()->rbegin()->set_nodes(count);
-    SetJobState(*job, v1::ASSIGNING, count < wanted ? StrCat("on ", count, " of ", wanted, " nodes") : "");
+    assignment = ClaimNodes();
   }
+  if (!assignment) return;
+  ChooseRestore(*assignment);
+  // Prepare every node, then start them all: a node only runs once every
+  // peer has its LPs ready, and links can only be chosen once every node
+  // has said which peers' probes it can see.
+  auto prepared = PrepareNodes(*assignment);
+  if (!prepared) return;
+  auto transports = ChooseTransports(assignment->prepare.scenario().transport(), prepared->sees);
+  if (!transports.ok()) return FailAttempt(*assignment, transports.status());
+  auto mailboxes = BuildMailboxTable(prepared->subscribed);
+  if (!mailboxes.ok()) return FailAttempt(*assignment, mailboxes.status());
+  if (!mailboxes->empty()) {
+    spdlog::info("job {}: mailbox registry has {} mailboxes", assignment->job_id, mailboxes->size());
+  }
+  if (!StartNodes(*assignment, *transports, *mailboxes)) return;
+  MarkRunning(*assignment, mailboxes->size());
+}
 
-  auto restore = PickCheckpoint(job_id, std::move(candidates));
+Coordinator::JobRecord* Coordinator::NextJobToAssign() {
+  // Restarts go first, then the queue, each in id order; the first job
+  // that cannot go yet holds the rest back, so none starves.
+  for (v1::JobState wanted_state : {v1::RECOVERING, v1::QUEUED}) {
+    for (auto& [id, record] : jobs_) {
+      if (record.info.state() == wanted_state) return &record;
+    }
+  }
+  return nullptr;
+}
+
+std::optional<Coordinator::Assignment> Coordinator::ClaimNodes() {
+  JobRecord* job = NextJobToAssign();
+  if (job == nullptr) return std::nullopt;
+  const uint32_t wanted = job->info.scenario().nodes();
+  std::vector<NodeRecord*> ready;
+  for (auto& [id, node] : nodes_) {
+    if (node.info.state() == v1::NODE_READY) ready.push_back(&node);
+  }
+  uint32_t count = wanted;
+  if (ready.size() < wanted) {
+    const bool recovering = job->info.state() == v1::RECOVERING;
+    const bool grace_over = SteadyClock::now() - job->waiting_since >= options_.recovery_grace;
+    if (!recovering || !grace_over || ready.empty()) {
+      job->info.set_reason(StrCat(recovering ? "recovering: " : "", "waiting for ", wanted, " ready nodes (",
+                                  ready.size(), " ready)"));
+      return std::nullopt;
+    }
+    count = static_cast<uint32_t>(ready.size());  // no replacement came: fewer nodes, LPs repartitioned
+  }
+  Assignment assignment;
+  assignment.job_id = job->info.job_id();
+  if (job->info.attempt() == 0) job->info.set_attempt(1);
+  assignment.attempt = job->info.attempt();
+  assignment.candidates.assign(job->info.checkpoints().begin(), job->info.checkpoints().end());
+  v1::PrepareJobRequest& prepare = assignment.prepare;
+  prepare.set_job_id(assignment.job_id);
+  prepare.set_attempt(assignment.attempt);
+  *prepare.mutable_scenario() = job->info.scenario();
+  if (const sim::ModelBuild* build = sim::ModelRegistry::Global().FindBuild(prepare.scenario().model())) {
+    *prepare.mutable_model_build() = sim::ToProto(*build);
+  }
+  for (uint32_t rank = 0; rank < count; ++rank) ClaimNode(*ready[rank], rank, *job, assignment);
+  if (job->info.restarts_size() > 0) job->info.mutable_restarts()->rbegin()->set_nodes(count);
+  SetJobState(*job, v1::ASSIGNING, count < wanted ? StrCat("on ", count, " of ", wanted, " nodes") : "");
+  return assignment;
+}
+
+void Coordinator::ClaimNode(NodeRecord& node, uint32_t rank, JobRecord& job, Assignment& assignment) {
+  node.info.set_state(v1::NODE_BUSY);
+  node.info.set_job_id(assignment.job_id);
+  node.attempt = assignment.attempt;
+  node.virtual_time = 0;
+  node.committed_events = 0;
+  job.info.add_assigned_nodes(node.info.node_id());
+  v1::PeerInfo* peer = assignment.prepare.add_peers();
+  peer->set_rank(rank);
+  peer->set_node_id(node.info.node_id());
+  peer->set_data_endpoint(node.info.data_endpoint());
+  peer->set_probe_name(node.info.probe_name());
+  peer->set_probe_token(node.info.probe_token());
+  peer->set_public_key(node.info.public_key());
+  assignment.endpoints.push_back(node.info.rpc_endpoint());
+}
+
+void Coordinator::ChooseRestore(Assignment& assignment) {
+  const uint64_t job_id = assignment.job_id;
+  auto restore = PickCheckpoint(job_id, std::move(assignment.candidates));
   {
     // The restart goes back to what was usable, which may be older than
     // the newest checkpoint it expected.
     std::lock_guard lock(mutex_);
     auto it = jobs_.find(job_id);
-    if (it != jobs_.end() && it->second.info.attempt() == attempt && it->second.info.restarts_size() > 0) {
+    if (it != jobs_.end() && it->second.info.attempt() == assignment.attempt &&
+        it->second.info.restarts_size() > 0) {
       v1::JobRestart& restart = *it->second.info.mutable_restarts()->rbegin();
       const uint64_t from = restore ? restore->window() : 0;
       restart.set_replayed_windows(restart.replayed_windows() + restart.from_window() - from);
@@ -117,86 +145,94 @@ void Coordinator::AssignNextJob() {
       Persist(it->second);
     }
   }
+  const size_t nodes = assignment.endpoints.size();
   if (restore) {
-    *prepare.mutable_restore() = *restore;
+    *assignment.prepare.mutable_restore() = *restore;
     spdlog::info("job {}: attempt {} restores the checkpoint at window {} (t={}) on {} nodes", job_id,
-                 attempt, restore->window(), restore->virtual_time(), endpoints.size());
-  } else if (attempt > 1) {
+                 assignment.attempt, restore->window(), restore->virtual_time(), nodes);
+  } else if (assignment.attempt > 1) {
     spdlog::info("job {}: attempt {} starts from the beginning (no usable checkpoint) on {} nodes", job_id,
-                 attempt, endpoints.size());
+                 assignment.attempt, nodes);
   }
-  const Duration prepare_timeout =
-      prepare.has_restore() ? options_.restore_call_timeout : options_.node_call_timeout;
+}
 
-  // Prepare every node, then start them all: a node only runs once every
-  // peer has its LPs ready, and links can only be chosen once every node
-  // has said which peers' probes it can see.
-  const auto ranks = static_cast<uint32_t>(endpoints.size());
-  // False when this attempt is over (cancelled, failed or replaced meanwhile,
-  // or now because `status` is an error).
-  auto still_live = [&](uint32_t rank, std::string_view step, const absl::Status& status) {
-    std::lock_guard lock(mutex_);
-    auto it = jobs_.find(job_id);
-    if (it == jobs_.end() || it->second.info.attempt() != attempt || it->second.info.state() != v1::ASSIGNING)
-      return false;
-    if (status.ok()) return true;
-    const std::string reason =
-        StrCat("node ", prepare.peers(rank).node_id(), " (rank ", rank, ") ", step, ": ", status.message());
-    // An unreachable node is a lost node; anything else (a bad scenario, a
-    // model error) would fail again on any node.
-    if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
-      BeginRecovery(it->second, reason);
-    } else {
-      EndJob(it->second, v1::FAILED, reason);
-    }
-    return false;
-  };
-  std::vector<std::vector<bool>> sees(ranks, std::vector<bool>(ranks, false));
-  std::vector<std::vector<std::string>> subscribed(ranks);
+bool Coordinator::AttemptLive(const Assignment& assignment, uint32_t rank, std::string_view step,
+                              const absl::Status& status) {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(assignment.job_id);
+  if (it == jobs_.end() || it->second.info.attempt() != assignment.attempt ||
+      it->second.info.state() != v1::ASSIGNING) {
+    return false;  // cancelled, failed or replaced meanwhile
+  }
+  if (status.ok()) return true;
+  const std::string reason = StrCat("node ", assignment.prepare.peers(rank).node_id(), " (rank ", rank, ") ",
+                                    step, ": ", status.message());
+  // An unreachable node is a lost node; anything else (a bad scenario, a
+  // model error) would fail again on any node.
+  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
+    BeginRecovery(it->second, reason);
+  } else {
+    EndJob(it->second, v1::FAILED, reason);
+  }
+  return false;
+}
+
+std::optional<Coordinator::PreparedRanks> Coordinator::PrepareNodes(Assignment& assignment) {
+  v1::PrepareJobRequest& prepare = assignment.prepare;
+  const Duration timeout = prepare.has_restore() ? options_.restore_call_timeout : options_.node_call_timeout;
+  const auto ranks = static_cast<uint32_t>(assignment.endpoints.size());
+  PreparedRanks prepared{std::vector<std::vector<bool>>(ranks, std::vector<bool>(ranks, false)),
+                         std::vector<std::vector<std::string>>(ranks)};
   for (uint32_t rank = 0; rank < ranks; ++rank) {
     prepare.set_rank(rank);
     v1::PrepareJobReply reply;
-    const absl::Status status =
-        CallNode(prepare.peers(rank), endpoints[rank], "Node.PrepareJob", prepare, &reply, prepare_timeout);
-    if (!still_live(rank, "PrepareJob", status)) return;
+    const absl::Status status = CallNode(prepare.peers(rank), assignment.endpoints[rank], "Node.PrepareJob",
+                                         prepare, &reply, timeout);
+    if (!AttemptLive(assignment, rank, "PrepareJob", status)) return std::nullopt;
     for (uint32_t peer : reply.colocated_ranks()) {
-      if (peer < ranks) sees[rank][peer] = true;
+      if (peer < ranks) prepared.sees[rank][peer] = true;
     }
-    subscribed[rank].assign(std::make_move_iterator(reply.mutable_mailboxes()->begin()),
-                            std::make_move_iterator(reply.mutable_mailboxes()->end()));
+    prepared.subscribed[rank].assign(std::make_move_iterator(reply.mutable_mailboxes()->begin()),
+                                     std::make_move_iterator(reply.mutable_mailboxes()->end()));
   }
-  auto fail = [&](const absl::Status& status) {
-    std::lock_guard lock(mutex_);
-    auto it = jobs_.find(job_id);
-    if (it != jobs_.end() && it->second.info.attempt() == attempt) {
-      EndJob(it->second, v1::FAILED, std::string(status.message()));
-    }
-  };
-  auto transports = ChooseTransports(prepare.scenario().transport(), sees);
-  if (!transports.ok()) return fail(transports.status());
-  auto mailboxes = BuildMailboxTable(subscribed);
-  if (!mailboxes.ok()) return fail(mailboxes.status());
-  if (!mailboxes->empty())
-    spdlog::info("job {}: mailbox registry has {} mailboxes", job_id, mailboxes->size());
+  return prepared;
+}
+
+bool Coordinator::StartNodes(const Assignment& assignment,
+                             const std::vector<std::vector<v1::Transport>>& transports,
+                             const std::vector<v1::MailboxRoute>& mailboxes) {
   v1::StartJobRequest start;
-  start.set_job_id(job_id);
-  start.set_attempt(attempt);
-  start.mutable_mailboxes()->Add(mailboxes->begin(), mailboxes->end());
-  for (uint32_t rank = 0; rank < ranks; ++rank) {
+  start.set_job_id(assignment.job_id);
+  start.set_attempt(assignment.attempt);
+  start.mutable_mailboxes()->Add(mailboxes.begin(), mailboxes.end());
+  for (uint32_t rank = 0; rank < assignment.endpoints.size(); ++rank) {
     start.clear_link_transports();
-    for (v1::Transport transport : (*transports)[rank]) start.add_link_transports(transport);
+    for (v1::Transport transport : transports[rank]) start.add_link_transports(transport);
     v1::StartJobReply reply;
-    const absl::Status status = CallNode(prepare.peers(rank), endpoints[rank], "Node.StartJob", start, &reply,
-                                         options_.node_call_timeout);
-    if (!still_live(rank, "StartJob", status)) return;
+    const absl::Status status = CallNode(assignment.prepare.peers(rank), assignment.endpoints[rank],
+                                         "Node.StartJob", start, &reply, options_.node_call_timeout);
+    if (!AttemptLive(assignment, rank, "StartJob", status)) return false;
   }
+  return true;
+}
+
+void Coordinator::FailAttempt(const Assignment& assignment, const absl::Status& status) {
   std::lock_guard lock(mutex_);
-  auto it = jobs_.find(job_id);
-  if (it == jobs_.end() || it->second.info.attempt() != attempt || it->second.info.state() != v1::ASSIGNING) {
+  auto it = jobs_.find(assignment.job_id);
+  if (it != jobs_.end() && it->second.info.attempt() == assignment.attempt) {
+    EndJob(it->second, v1::FAILED, std::string(status.message()));
+  }
+}
+
+void Coordinator::MarkRunning(const Assignment& assignment, size_t mailbox_count) {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(assignment.job_id);
+  if (it == jobs_.end() || it->second.info.attempt() != assignment.attempt ||
+      it->second.info.state() != v1::ASSIGNING) {
     return;
   }
   JobRecord& job = it->second;
-  job.info.set_mailbox_count(static_cast<uint32_t>(mailboxes->size()));
+  job.info.set_mailbox_count(static_cast<uint32_t>(mailbox_count));
   if (job.started == TimePoint{}) job.started = SteadyClock::now();
   SetJobState(job, v1::RUNNING, "");
 }

@@ -33,6 +33,7 @@
 #include "common/security/zap_handler.h"
 #include "coordinator/checkpoint_store.h"
 #include "coordinator/job_store.h"
+#include "coordinator/transport_choice.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "proto/meshsim.pb.h"
@@ -138,7 +139,37 @@ class Coordinator {
   void SchedulerLoop();
   void CheckHeartbeats();
   void CheckAdoptions();
+  // One job attempt on its way to its nodes (coordinator/assignment.cc).
+  struct Assignment {
+    uint64_t job_id = 0;
+    uint32_t attempt = 0;
+    v1::PrepareJobRequest prepare;       // peers by rank; `rank` set per call
+    std::vector<std::string> endpoints;  // each rank's rpc endpoint
+    std::vector<v1::CheckpointInfo> candidates;
+  };
+  // What the nodes said when prepared: whose probe each sees, and the
+  // mailboxes each subscribed to (by rank).
+  struct PreparedRanks {
+    std::vector<std::vector<bool>> sees;
+    std::vector<std::vector<std::string>> subscribed;
+  };
   void AssignNextJob();
+  // Call with mutex_ held. The next job that can go and its nodes, claimed
+  // (BUSY); none when no job can go yet.
+  std::optional<Assignment> ClaimNodes();
+  JobRecord* NextJobToAssign();
+  void ClaimNode(NodeRecord& node, uint32_t rank, JobRecord& job, Assignment& assignment);
+  // The checkpoint a restart resumes from, recorded in the job's restarts.
+  void ChooseRestore(Assignment& assignment);
+  // Whether the attempt is still ASSIGNING; a failed call at `rank` ends it
+  // (a lost node recovers the job, anything else fails it).
+  bool AttemptLive(const Assignment& assignment, uint32_t rank, std::string_view step,
+                   const absl::Status& status);
+  std::optional<PreparedRanks> PrepareNodes(Assignment& assignment);
+  bool StartNodes(const Assignment& assignment, const std::vector<std::vector<v1::Transport>>& transports,
+                  const std::vector<v1::MailboxRoute>& mailboxes);
+  void FailAttempt(const Assignment& assignment, const absl::Status& status);
+  void MarkRunning(const Assignment& assignment, size_t mailbox_count);
   // The newest stored checkpoint of `job` that passes its checksums;
   // damaged ones are dropped on the way. None: restart from the start.
   std::optional<v1::CheckpointInfo> PickCheckpoint(uint64_t job_id,
@@ -203,13 +234,6 @@ class Coordinator {
   // Used by the scheduler thread only.
   std::map<uint32_t, std::unique_ptr<rpc::RpcClient>> node_clients_;
 };
-
-// The transport of every directed link of a job: shared memory where both
-// nodes see each other's probe (unless the scenario asks for tcp), TCP
-// otherwise. `sees[a][b]`: rank a opened rank b's probe with the right token.
-// FAILED_PRECONDITION when the scenario asks for shm and a pair cannot.
-[[nodiscard]] absl::StatusOr<std::vector<std::vector<v1::Transport>>> ChooseTransports(
-    v1::Transport requested, const std::vector<std::vector<bool>>& sees);
 
 std::string_view JobStateName(v1::JobState state);
 std::string_view NodeStateName(v1::NodeState state);
