@@ -136,6 +136,19 @@ class Coordinator {
   void RegisterNodeHandlers();
   void RegisterJobHandlers();
   void RegisterCheckpointHandlers();
+  // The Coordinator service's handlers (coordinator/handlers.cc), one per
+  // method, on the RPC server's thread.
+  absl::Status HandleRegisterNode(const v1::RegisterNodeRequest& request, v1::RegisterNodeReply* reply);
+  absl::Status HandleHeartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatReply* reply);
+  absl::Status HandleListNodes(const v1::ListNodesRequest&, v1::ListNodesReply* reply);
+  absl::Status HandleLeaveNode(const v1::LeaveNodeRequest& request, v1::LeaveNodeReply*);
+  absl::Status HandleSubmitJob(const v1::SubmitJobRequest& request, v1::SubmitJobReply* reply);
+  absl::Status HandleGetJob(const v1::GetJobRequest& request, v1::GetJobReply* reply);
+  absl::Status HandleCancelJob(const v1::CancelJobRequest& request, v1::CancelJobReply* reply);
+  absl::Status HandleListJobs(const v1::ListJobsRequest&, v1::ListJobsReply* reply);
+  absl::Status HandleReportJob(const v1::ReportJobRequest& request, v1::ReportJobReply*);
+  absl::Status HandlePutCheckpoint(const v1::PutCheckpointRequest& request, v1::PutCheckpointReply* reply);
+  absl::Status HandleGetCheckpoint(const v1::GetCheckpointRequest& request, v1::GetCheckpointReply* reply);
   void SchedulerLoop();
   void CheckHeartbeats();
   void CheckAdoptions();
