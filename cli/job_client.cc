@@ -1,10 +1,13 @@
 #include "cli/job_client.h"
 
+#include <signal.h>
+
 #include <fstream>
 #include <thread>
 
-#include "cli/bench/plot.h"
+#include "cli/keys.h"
 #include "cli/output.h"
+#include "cli/plot.h"
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
 #include "common/status/status.h"
@@ -12,6 +15,39 @@
 #include "meshsim/model.h"
 
 namespace meshsim::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void OnInterrupt(int) { g_interrupted.store(true); }
+
+}  // namespace
+
+const std::atomic<bool>& CatchInterrupts() {
+  struct sigaction action {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return g_interrupted;
+}
+
+absl::StatusOr<std::unique_ptr<rpc::RpcClient>> ConnectToCoordinator(const GlobalOptions& global,
+                                                                     zmq::context_t& context,
+                                                                     const std::string& endpoint) {
+  MESHSIM_ASSIGN_OR_RETURN(auto keys, LoadKeys(global, "client"));
+  return rpc::RpcClient::Create(context, rpc::ClientOptions(endpoint, keys.get()));
+}
+
+absl::Status CallCoordinator(const GlobalOptions& global, const std::string& endpoint,
+                             std::string_view method, const google::protobuf::Message& request,
+                             google::protobuf::Message* reply) {
+  zmq::context_t context;
+  auto client = ConnectToCoordinator(global, context, endpoint);
+  if (!client.ok()) return client.status();
+  return (*client)->Call(method, request, reply);
+}
 
 absl::StatusOr<v1::Scenario> LoadScenario(const std::string& path, std::optional<uint32_t> nodes) {
   MESHSIM_ASSIGN_OR_RETURN(v1::Scenario scenario, scenario::LoadFile(path));
@@ -55,7 +91,7 @@ absl::StatusOr<v1::JobInfo> FollowJob(rpc::RpcClient& client, uint64_t job_id,
 }
 
 absl::Status CheckOutputsWanted(const v1::Scenario& scenario, const JobOutputs& outputs) {
-  if (!outputs.plot_path.empty()) MESHSIM_RETURN_IF_ERROR(bench::CheckPlotTarget(outputs.plot_path));
+  if (!outputs.plot_path.empty()) MESHSIM_RETURN_IF_ERROR(CheckPlotTarget(outputs.plot_path));
   if (outputs.csv_path.empty()) return absl::OkStatus();
   const sim::ModelInfo* info = sim::ModelRegistry::Global().Find(scenario.model());
   if (info == nullptr) return absl::OkStatus();  // the scenario check names it

@@ -1,5 +1,6 @@
-// Client-side job helpers shared by `run` and `submit`: load a scenario,
-// submit it, follow it to the end with a progress bar, and print the result.
+// Client-side helpers of the commands that talk to a coordinator: connect
+// and call it, load a scenario, follow a job to the end with a progress
+// bar, and print the result.
 #pragma once
 
 #include <atomic>
@@ -7,11 +8,25 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "cli/commands.h"
+#include "cli/command.h"
 #include "common/rpc/rpc_client.h"
 #include "proto/meshsim.pb.h"
+#include "zmq.hpp"
 
 namespace meshsim::cli {
+
+// Makes SIGINT and SIGTERM set the returned flag instead of ending the
+// process (so a followed job is cancelled, not orphaned); ignores SIGPIPE.
+const std::atomic<bool>& CatchInterrupts();
+
+// A client of the coordinator at `endpoint`, with this process's keys.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<rpc::RpcClient>> ConnectToCoordinator(
+    const GlobalOptions& global, zmq::context_t& context, const std::string& endpoint);
+
+// One call to the coordinator, for commands that make exactly one.
+[[nodiscard]] absl::Status CallCoordinator(const GlobalOptions& global, const std::string& endpoint,
+                                           std::string_view method, const google::protobuf::Message& request,
+                                           google::protobuf::Message* reply);
 
 // Loads and validates a scenario file, applying a --nodes override.
 [[nodiscard]] absl::StatusOr<v1::Scenario> LoadScenario(const std::string& path,

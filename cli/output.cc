@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <fstream>
 
-#include "cli/bench/plot.h"
-#include "cli/commands.h"
+#include "cli/command.h"
+#include "cli/plot.h"
 #include "common/scenario/scenario.h"
 #include "common/status/status.h"
 #include "common/strings/format.h"
@@ -42,30 +42,24 @@ std::string HumanBytes(double bytes) {
   return fmt::format("{:.0f} B", bytes);
 }
 
-nlohmann::json JobJson(const v1::JobInfo& job) {
-  const auto& s = job.scenario();
-  const auto& r = job.result();
-  nlohmann::json out = {
-      {"job_id", job.job_id()},
-      {"state", coordinator::JobStateName(job.state())},
-      {"reason", job.reason()},
-      {"scenario",
-       {{"name", s.name()},
-        {"model", s.model()},
-        {"seed", s.seed()},
-        {"end_time", s.end_time()},
-        {"lookahead", s.lookahead()},
-        {"nodes", s.nodes()},
-        {"partition", scenario::PartitionName(s.partition())},
-        {"transport", scenario::TransportName(s.transport())},
-        {"params", nlohmann::json(std::map<std::string, double>(s.params().begin(), s.params().end()))}}},
-      {"virtual_time", job.state() == v1::COMPLETED ? s.end_time() : job.virtual_time()},
-      {"attempt", std::max<uint32_t>(job.attempt(), 1)},
-      {"assigned_nodes", std::vector<uint32_t>(job.assigned_nodes().begin(), job.assigned_nodes().end())},
-      {"checkpoints_written", job.checkpoints_written()},
-  };
-  out["scenario"]["checkpoint_every_seconds"] = s.checkpoint_every_seconds();
-  out["scenario"]["max_restarts"] = s.max_restarts();
+nlohmann::json ScenarioJson(const v1::Scenario& s) {
+  return {{"name", s.name()},
+          {"model", s.model()},
+          {"seed", s.seed()},
+          {"end_time", s.end_time()},
+          {"lookahead", s.lookahead()},
+          {"nodes", s.nodes()},
+          {"partition", scenario::PartitionName(s.partition())},
+          {"transport", scenario::TransportName(s.transport())},
+          {"params", nlohmann::json(std::map<std::string, double>(s.params().begin(), s.params().end()))},
+          {"checkpoint_every_seconds", s.checkpoint_every_seconds()},
+          {"max_restarts", s.max_restarts()}};
+}
+
+namespace {
+
+// Restarts, the latest checkpoint and the state history, into `out`.
+void AddRecoveryJson(const v1::JobInfo& job, nlohmann::json& out) {
   out["restarts"] = nlohmann::json::array();
   uint64_t replayed = 0;
   for (const auto& restart : job.restarts()) {
@@ -90,14 +84,10 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
                               {"reason", change.reason()},
                               {"at_unix", change.at_unix()}});
   }
-  if (job.state() != v1::COMPLETED) return out;
-  out["committed_events"] = r.committed_events();
-  out["pending_events"] = r.pending_events();
-  out["end_time"] = r.end_time();
-  out["windows"] = r.windows();
-  out["wall_seconds"] = r.wall_seconds();
-  out["event_rate"] = r.event_rate();
-  out["digest"] = fmt::format("{:016x}", r.digest());
+}
+
+// Each node's counts and each directed link's traffic, into `out`.
+void AddNodesAndLinksJson(const v1::JobResult& r, nlohmann::json& out) {
   out["nodes"] = nlohmann::json::array();
   out["links"] = nlohmann::json::array();
   for (const auto& node : r.nodes()) {
@@ -121,6 +111,18 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
                               {"events", link.events()}});
     }
   }
+}
+
+// A completed job's result, into `out`.
+void AddResultJson(const v1::JobResult& r, nlohmann::json& out) {
+  out["committed_events"] = r.committed_events();
+  out["pending_events"] = r.pending_events();
+  out["end_time"] = r.end_time();
+  out["windows"] = r.windows();
+  out["wall_seconds"] = r.wall_seconds();
+  out["event_rate"] = r.event_rate();
+  out["digest"] = fmt::format("{:016x}", r.digest());
+  AddNodesAndLinksJson(r, out);
   out["summary"] = std::map<std::string, int64_t>(r.summary().begin(), r.summary().end());
   out["mailboxes"] = {{"count", r.mailbox_count()},
                       {"posts", r.mailboxes().posts()},
@@ -136,18 +138,35 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
     }
     out["series"] = std::move(series);
   }
+}
+
+}  // namespace
+
+nlohmann::json JobJson(const v1::JobInfo& job) {
+  nlohmann::json out = {
+      {"job_id", job.job_id()},
+      {"state", coordinator::JobStateName(job.state())},
+      {"reason", job.reason()},
+      {"scenario", ScenarioJson(job.scenario())},
+      {"virtual_time", job.state() == v1::COMPLETED ? job.scenario().end_time() : job.virtual_time()},
+      {"attempt", std::max<uint32_t>(job.attempt(), 1)},
+      {"assigned_nodes", std::vector<uint32_t>(job.assigned_nodes().begin(), job.assigned_nodes().end())},
+      {"checkpoints_written", job.checkpoints_written()},
+  };
+  AddRecoveryJson(job, out);
+  if (job.state() == v1::COMPLETED) AddResultJson(job.result(), out);
   return out;
 }
 
 absl::Status PlotJob(const v1::JobInfo& job, const std::string& path) {
   const v1::JobResult& r = job.result();
-  std::vector<bench::Chart> charts;
+  std::vector<Chart> charts;
   const std::string name = StrCat(job.scenario().name(), " (job ", job.job_id(), ")");
   if (r.series_size() > 0) {
-    bench::Chart series{.title = StrCat(name, ": ", job.scenario().model(), " series"),
-                        .y_label = "count",
-                        .style = bench::Chart::Style::kLines,
-                        .x_label = "virtual time"};
+    Chart series{.title = StrCat(name, ": ", job.scenario().model(), " series"),
+                 .y_label = "count",
+                 .style = Chart::Style::kLines,
+                 .x_label = "virtual time"};
     for (const auto& one : r.series()) series.series.push_back(one.name());
     for (int k = 0; k < r.series(0).values_size(); ++k) {
       series.groups.push_back(fmt::format("{:g}", k * r.series_interval()));
@@ -157,14 +176,14 @@ absl::Status PlotJob(const v1::JobInfo& job, const std::string& path) {
     }
     charts.push_back(std::move(series));
   }
-  bench::Chart nodes{
+  Chart nodes{
       .title = StrCat(name, ": events committed per node"), .y_label = "events", .series = {"events"}};
   for (const auto& node : r.nodes()) {
     nodes.groups.push_back(StrCat("node ", node.node_id(), " (rank ", node.rank(), ")"));
     nodes.values.push_back({static_cast<double>(node.committed_events())});
   }
   charts.push_back(std::move(nodes));
-  bench::Chart links{.title = StrCat(name, ": bytes per link"), .y_label = "bytes", .series = {"shm", "tcp"}};
+  Chart links{.title = StrCat(name, ": bytes per link"), .y_label = "bytes", .series = {"shm", "tcp"}};
   for (const auto& node : r.nodes()) {
     for (const auto& link : node.links()) {
       const bool shm = link.transport() == v1::TRANSPORT_SHM;
@@ -174,7 +193,7 @@ absl::Status PlotJob(const v1::JobInfo& job, const std::string& path) {
     }
   }
   if (!links.groups.empty()) charts.push_back(std::move(links));
-  return Annotate(bench::PlotCharts(charts, path), "--plot");
+  return Annotate(PlotCharts(charts, path), "--plot");
 }
 
 absl::Status WriteSeriesCsv(const v1::JobResult& result, const std::string& path) {
@@ -239,7 +258,11 @@ nlohmann::json NodesJson(const v1::ListNodesReply& nodes) {
   return out;
 }
 
-void PrintJob(std::FILE* out, const v1::JobInfo& job) {
+namespace {
+
+// State, reason, restarts, and for an unfinished job its checkpoint and
+// progress.
+void PrintJobState(std::FILE* out, const v1::JobInfo& job) {
   const auto& s = job.scenario();
   fmt::print(out, "job {}  {}  {} (model {}, seed {}, {} nodes, {} partition)\n", job.job_id(),
              coordinator::JobStateName(job.state()), s.name(), s.model(), s.seed(), s.nodes(),
@@ -252,19 +275,19 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
                                          : std::string("the start"),
                restart.replayed_windows(), restart.reason());
   }
-  if (!job.checkpoints().empty() && job.state() != v1::COMPLETED) {
+  if (job.state() == v1::COMPLETED) return;
+  if (!job.checkpoints().empty()) {
     const auto& c = *job.checkpoints().rbegin();
     fmt::print(out, "  checkpoint: window {} (t={:.6g}), {} parts, {}\n", c.window(), c.virtual_time(),
                c.parts(), HumanBytes(static_cast<double>(c.bytes())));
   }
-  if (job.state() != v1::COMPLETED) {
-    if (job.state() == v1::RUNNING) {
-      fmt::print(out, "  progress: virtual time {:.6g} of {:.6g}, {} events committed\n", job.virtual_time(),
-                 s.end_time(), job.committed_events());
-    }
-    return;
+  if (job.state() == v1::RUNNING) {
+    fmt::print(out, "  progress: virtual time {:.6g} of {:.6g}, {} events committed\n", job.virtual_time(),
+               s.end_time(), job.committed_events());
   }
-  const auto& r = job.result();
+}
+
+void PrintResultTotals(std::FILE* out, const v1::JobResult& r) {
   uint64_t messages = 0, bytes = 0, remote_events = 0;
   for (const auto& node : r.nodes()) {
     for (const auto& link : node.links()) {
@@ -287,6 +310,9 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
   }
   fmt::print(out, "  pending at end     {} events\n", r.pending_events());
   fmt::print(out, "  digest             {:016x}\n", r.digest());
+}
+
+void PrintNodesAndLinks(std::FILE* out, const v1::JobResult& r) {
   fmt::print(out, "\n  {:>5} {:>5} {:>10} {:>14} {:>12}\n", "node", "rank", "lps", "events", "loop s");
   for (const auto& node : r.nodes()) {
     fmt::print(out, "  {:>5} {:>5} {:>10} {:>14} {:>12.3f}\n", node.node_id(), node.rank(), node.lps(),
@@ -304,6 +330,16 @@ void PrintJob(std::FILE* out, const v1::JobInfo& job) {
                  scenario::TransportName(link.transport()), link.messages(), link.bytes(), link.events());
     }
   }
+}
+
+}  // namespace
+
+void PrintJob(std::FILE* out, const v1::JobInfo& job) {
+  PrintJobState(out, job);
+  if (job.state() != v1::COMPLETED) return;
+  const auto& r = job.result();
+  PrintResultTotals(out, r);
+  PrintNodesAndLinks(out, r);
   if (!r.summary().empty()) {
     fmt::print(out, "\n  model summary\n");
     std::map<std::string, int64_t> sorted(r.summary().begin(), r.summary().end());

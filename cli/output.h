@@ -14,6 +14,8 @@ namespace meshsim::cli {
 // The job as the stable JSON document of `run --json`, `submit --json` and
 // `status --json`.
 nlohmann::json JobJson(const v1::JobInfo& job);
+// The scenario part of that document (also `validate --json`).
+nlohmann::json ScenarioJson(const v1::Scenario& scenario);
 
 // Draws a completed job (gnuplot, .svg or .png): the model's time series
 // when it has them, the events each node processed, and the bytes each

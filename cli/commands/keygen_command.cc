@@ -1,13 +1,12 @@
-// `meshsim keygen`, and how every command finds its keys (--keys) and
-// decides whether it may serve without them (--insecure). docs/security.md.
+// `meshsim keygen DIR`: a new cluster's CURVE keys, or one more (--name,
+// --role). docs/security.md.
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
 
-#include "cli/commands.h"
+#include "cli/commands/commands.h"
 #include "cli/output.h"
-#include "common/net/endpoint.h"
 #include "common/security/curve_keys.h"
 #include "common/status/status.h"
 #include "common/strings/format.h"
@@ -49,13 +48,14 @@ absl::Status AddKey(const fs::path& dir, const std::string& name, std::string_vi
   return absl::OkStatus();
 }
 
-bool IsLoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
-}
+struct KeygenOptions {
+  std::string dir;
+  std::string name;
+  std::string role = "node";
+  bool if_missing = false;  // a new set only where the directory has none (first start)
+};
 
-}  // namespace
-
-int Keygen(const GlobalOptions&, const KeygenOptions& options) {
+int Keygen(const KeygenOptions& options) {
   const fs::path dir(options.dir);
   if (auto status = MakeDir(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
       !status.ok()) {
@@ -81,35 +81,19 @@ int Keygen(const GlobalOptions&, const KeygenOptions& options) {
   return kExitOk;
 }
 
-absl::StatusOr<std::shared_ptr<security::Keyring>> LoadKeys(const GlobalOptions& global,
-                                                            std::string_view default_identity) {
-  if (global.keys_dir.empty()) return std::shared_ptr<security::Keyring>();
-  std::string identity = global.identity;
-  if (identity.empty() && default_identity == "client") {
-    // A person's commands: as an admin where this directory has the admin
-    // pair, else as a viewer.
-    identity = fs::exists(fs::path(global.keys_dir) / "admin.key_secret") ? "admin" : "viewer";
-  } else if (identity.empty()) {
-    identity = default_identity;
-  }
-  MESHSIM_ASSIGN_OR_RETURN(auto keyring, security::Keyring::Load(global.keys_dir, identity));
-  return std::shared_ptr<security::Keyring>(std::move(keyring));
-}
+}  // namespace
 
-absl::Status CheckBindIsSafe(const GlobalOptions& global, bool have_keys, std::string_view host,
-                             std::string_view what) {
-  if (have_keys || global.insecure || IsLoopbackHost(host)) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      StrCat("refusing to serve ", what, " on ", host,
-             " without keys: anyone who reaches it could submit jobs, join as a node or send frames. Give "
-             "--keys DIR (make one with `meshsim keygen DIR`), or --insecure on a network you trust "
-             "(docs/security.md)"));
-}
-
-absl::Status CheckEndpointIsSafe(const GlobalOptions& global, bool have_keys, std::string_view endpoint,
-                                 std::string_view what) {
-  MESHSIM_ASSIGN_OR_RETURN(net::TcpEndpoint parsed, net::ParseTcpEndpoint(endpoint));
-  return CheckBindIsSafe(global, have_keys, parsed.host, what);
+Command AddKeygenCommand(CLI::App& parent, GlobalOptions&) {
+  auto options = std::make_shared<KeygenOptions>();
+  CLI::App* app =
+      parent.add_subcommand("keygen", "Create CURVE keys: a new cluster's, or one more with --name");
+  app->add_option("dir", options->dir, "Key directory (created if missing)")->required();
+  app->add_option("--name", options->name, "Add one key pair of this name (default: a whole new set)");
+  app->add_option("--role", options->role, "The added key's role: node, admin or viewer")
+      ->default_val("node");
+  app->add_flag("--if-missing", options->if_missing,
+                "Do nothing when the directory has a coordinator key already (a deployment's first start)");
+  return {.app = app, .run = [options](const GlobalOptions&) { return Keygen(*options); }};
 }
 
 }  // namespace meshsim::cli

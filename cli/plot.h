@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 
-namespace meshsim::cli::bench {
+namespace meshsim::cli {
 
 // kBars: clustered bars, one cluster per group on the x axis, one bar per
 // series. kLines: one line per series over a numeric x axis, the groups
@@ -35,4 +35,4 @@ struct Chart {
 // another extension.
 [[nodiscard]] absl::Status PlotCharts(const std::vector<Chart>& charts, const std::string& out_path);
 
-}  // namespace meshsim::cli::bench
+}  // namespace meshsim::cli

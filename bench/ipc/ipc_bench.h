@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace meshsim::cli::bench {
+namespace meshsim::bench {
 
 struct IpcBenchOptions {
   std::vector<size_t> sizes = {64, 1024, 65536};
@@ -41,4 +41,4 @@ struct IpcResult {
 // Parses "64,1K,64KiB,1M" into byte counts (1 byte to 16 MiB each).
 [[nodiscard]] absl::StatusOr<std::vector<size_t>> ParseSizes(const std::string& text);
 
-}  // namespace meshsim::cli::bench
+}  // namespace meshsim::bench

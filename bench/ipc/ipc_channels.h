@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "common/time/clock.h"
 
-namespace meshsim::cli::bench {
+namespace meshsim::bench {
 
 class Channel {
  public:
@@ -66,4 +66,4 @@ class Mechanism {
 // filesystem endpoints (Unix socket, ZeroMQ ipc://) and must exist.
 std::vector<std::unique_ptr<Mechanism>> AllMechanisms(const std::string& scratch_dir);
 
-}  // namespace meshsim::cli::bench
+}  // namespace meshsim::bench

@@ -1,4 +1,4 @@
-#include "cli/bench/plot.h"
+#include "cli/plot.h"
 
 #include <unistd.h>
 
@@ -11,7 +11,7 @@
 #include "common/strings/format.h"
 #include "fmt/format.h"
 
-namespace meshsim::cli::bench {
+namespace meshsim::cli {
 namespace {
 
 std::string FindOnPath(const std::string& program) {
@@ -122,4 +122,4 @@ absl::Status PlotCharts(const std::vector<Chart>& charts, const std::string& out
   return status;
 }
 
-}  // namespace meshsim::cli::bench
+}  // namespace meshsim::cli

@@ -1,4 +1,4 @@
-#include "cli/bench/ipc_channels.h"
+#include "bench/ipc/ipc_channels.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include <optional>
 #include <thread>
 
+#include "bench/ipc/bench_echo.pb.h"
 #include "common/rpc/rpc_client.h"
 #include "common/rpc/rpc_server.h"
 #include "common/security/curve_keys.h"
@@ -28,10 +29,9 @@
 #include "common/transport/shm/ring.h"
 #include "common/transport/shm/shm_segment.h"
 #include "common/transport/zmq/zmq_poll.h"
-#include "proto/meshsim.pb.h"
 #include "zmq.hpp"
 
-namespace meshsim::cli::bench {
+namespace meshsim::bench {
 namespace {
 
 absl::Status Errno(std::string_view what) {
@@ -579,4 +579,4 @@ std::vector<std::unique_ptr<Mechanism>> AllMechanisms(const std::string& scratch
   return all;
 }
 
-}  // namespace meshsim::cli::bench
+}  // namespace meshsim::bench

@@ -1,4 +1,4 @@
-#include "cli/bench/ipc_bench.h"
+#include "bench/ipc/ipc_bench.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -10,12 +10,12 @@
 #include <filesystem>
 #include <thread>
 
-#include "cli/bench/ipc_channels.h"
+#include "bench/ipc/ipc_channels.h"
 #include "common/status/status.h"
 #include "common/strings/format.h"
 #include "common/time/clock.h"
 
-namespace meshsim::cli::bench {
+namespace meshsim::bench {
 namespace {
 
 constexpr Duration kReplyTimeout = std::chrono::seconds(10);
@@ -245,4 +245,4 @@ absl::StatusOr<std::vector<size_t>> ParseSizes(const std::string& text) {
   return sizes;
 }
 
-}  // namespace meshsim::cli::bench
+}  // namespace meshsim::bench

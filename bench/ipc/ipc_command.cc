@@ -1,18 +1,32 @@
-// `meshsim bench ipc` and `meshsim bench sweep`: run, then report as a
-// table, --json, --csv and --plot.
+// `meshsim bench ipc`: each inter-process mechanism measured between two
+// processes, reported as a table, --json, --csv and --plot.
 #include <fstream>
 #include <map>
 
-#include "cli/bench/ipc_bench.h"
-#include "cli/bench/plot.h"
-#include "cli/commands.h"
+#include "bench/bench_command.h"
+#include "bench/ipc/ipc_bench.h"
 #include "cli/output.h"
+#include "cli/plot.h"
 #include "common/strings/format.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
-namespace meshsim::cli {
+namespace meshsim::bench {
 namespace {
+
+using cli::FailWith;
+using cli::GlobalOptions;
+using cli::kExitOk;
+
+struct BenchIpcOptions {
+  std::string sizes = "64,1K,64K";
+  double seconds = 0.2;
+  int repetitions = 3;
+  std::string json_target;  // --json FILE, '-' for stdout
+  std::string json_path;
+  std::string csv_path;
+  std::string plot_path;
+};
 
 std::string SizeName(size_t bytes) {
   if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
@@ -21,11 +35,10 @@ std::string SizeName(size_t bytes) {
 }
 
 // Which mechanism leads at each size, and by how much over the next.
-std::vector<std::string> Leaders(const std::vector<bench::IpcResult>& results,
-                                 const std::vector<size_t>& sizes) {
+std::vector<std::string> Leaders(const std::vector<IpcResult>& results, const std::vector<size_t>& sizes) {
   std::vector<std::string> lines;
   for (size_t size : sizes) {
-    std::vector<const bench::IpcResult*> at;
+    std::vector<const IpcResult*> at;
     for (const auto& r : results) {
       if (r.size == size) at.push_back(&r);
     }
@@ -46,20 +59,18 @@ std::vector<std::string> Leaders(const std::vector<bench::IpcResult>& results,
   return lines;
 }
 
-}  // namespace
-
 int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
-  bench::IpcBenchOptions run;
-  auto sizes = bench::ParseSizes(options.sizes);
+  IpcBenchOptions run;
+  auto sizes = ParseSizes(options.sizes);
   if (!sizes.ok()) return FailWith(sizes.status());
   run.sizes = *sizes;
   run.seconds = options.seconds;
   run.repetitions = options.repetitions;
   if (!options.plot_path.empty()) {
     // Fail on a bad --plot before spending the time measuring.
-    if (auto status = bench::CheckPlotTarget(options.plot_path); !status.ok()) return FailWith(status);
+    if (auto status = cli::CheckPlotTarget(options.plot_path); !status.ok()) return FailWith(status);
   }
-  auto results = bench::RunIpcBench(run, [&](const std::string& name) {
+  auto results = RunIpcBench(run, [&](const std::string& name) {
     if (!global.json) fmt::print(stderr, "meshsim: measuring {}\n", name);
   });
   if (!results.ok()) return FailWith(results.status());
@@ -88,20 +99,19 @@ int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
                "msg/s", "MB/s", "");
     for (const auto& r : *results) {
       fmt::print("{:<20} {:>8} {:>10.2f} {:>10.2f} {:>12} {:>10.1f}  {}\n", r.mechanism, SizeName(r.size),
-                 r.p50_us, r.p99_us, HumanCount(r.messages_per_second), r.megabytes_per_second, r.note);
+                 r.p50_us, r.p99_us, cli::HumanCount(r.messages_per_second), r.megabytes_per_second, r.note);
     }
     fmt::print("\n");
     for (const auto& line : Leaders(*results, run.sizes)) fmt::print("{}\n", line);
   }
   for (const auto& [path, text] :
        {std::pair{options.json_path, document.dump(2) + "\n"}, {options.csv_path, csv}}) {
-    if (auto status = WriteTextFile(path, text); !status.ok()) return FailWith(status);
+    if (auto status = cli::WriteTextFile(path, text); !status.ok()) return FailWith(status);
   }
   if (!options.plot_path.empty()) {
-    bench::Chart latency{
+    cli::Chart latency{
         .title = "Round-trip latency, p50 (lower is better)", .y_label = "microseconds", .log_y = true};
-    bench::Chart throughput{
-        .title = "One-way throughput (higher is better)", .y_label = "MB/s", .log_y = true};
+    cli::Chart throughput{.title = "One-way throughput (higher is better)", .y_label = "MB/s", .log_y = true};
     std::map<std::string, size_t> group_of;
     for (size_t size : run.sizes) {
       latency.series.push_back(SizeName(size));
@@ -120,7 +130,7 @@ int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
       latency.values[g][s] = r.p50_us;
       throughput.values[g][s] = r.megabytes_per_second;
     }
-    if (auto status = bench::PlotCharts({latency, throughput}, options.plot_path); !status.ok()) {
+    if (auto status = cli::PlotCharts({latency, throughput}, options.plot_path); !status.ok()) {
       return FailWith(status);
     }
     if (!global.json) fmt::print("plot written to {}\n", options.plot_path);
@@ -128,4 +138,23 @@ int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
   return kExitOk;
 }
 
-}  // namespace meshsim::cli
+}  // namespace
+
+cli::Command AddIpcCommand(CLI::App& parent, GlobalOptions&) {
+  auto options = std::make_shared<BenchIpcOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "ipc", "Latency and throughput of each inter-process mechanism between two processes");
+  app->add_option("--sizes", options->sizes, "Message sizes, e.g. 64,1K,64K")->default_val("64,1K,64K");
+  app->add_option("--seconds", options->seconds, "Seconds per measurement and repetition")->default_val(0.2);
+  app->add_option("--repetitions", options->repetitions, "Repetitions; the report is their median")
+      ->default_val(3);
+  cli::AddJsonFileOption(*app, options->json_target,
+                         "Write the results as JSON to this file ('-' for stdout)");
+  app->add_option("--csv", options->csv_path, "Write the results as CSV to this file");
+  app->add_option("--plot", options->plot_path, "Draw a bar chart to this .svg or .png file (gnuplot)");
+  return {.app = app, .run = [options](const GlobalOptions& global) {
+            return BenchIpc(cli::JsonTarget(global, options->json_target, options->json_path), *options);
+          }};
+}
+
+}  // namespace meshsim::bench
