@@ -28,7 +28,7 @@
 #include "common/transport/shm/probe.h"
 #include "common/transport/shm/ring.h"
 #include "common/transport/shm/shm_segment.h"
-#include "common/transport/zmq/zmq_poll.h"
+#include "common/net/zmq_poll.h"
 #include "zmq.hpp"
 
 namespace meshsim::bench {
@@ -290,7 +290,7 @@ class ZmqChannel final : public Channel {
   }
   absl::Status Receive(std::vector<std::byte>* out, Duration timeout) override {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (transport::PollFor(&item, 1, timeout) == 0) {
+    if (net::PollFor(&item, 1, timeout) == 0) {
       return absl::DeadlineExceededError("peer did not answer in time");
     }
     (void)socket_.recv(message_);

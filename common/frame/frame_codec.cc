@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "common/frame/unaligned.h"
-#include "common/sim/mailbox_address.h"
+#include "common/frame/mailbox_address.h"
 #include "common/strings/format.h"
 
 namespace meshsim::frame {

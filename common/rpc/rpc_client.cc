@@ -9,7 +9,7 @@
 #include "common/security/zap_handler.h"
 #include "common/status/status.h"
 #include "common/strings/format.h"
-#include "common/transport/zmq/zmq_poll.h"
+#include "common/net/zmq_poll.h"
 #include "proto/rpc.pb.h"
 
 namespace meshsim::rpc {
@@ -156,14 +156,14 @@ absl::Status RpcClient::Attempt(std::string_view method, const std::string& requ
 
   try {
     zmq::pollitem_t out{socket_->handle(), 0, ZMQ_POLLOUT, 0};
-    transport::PollUntil(&out, 1, attempt_deadline);
+    net::PollUntil(&out, 1, attempt_deadline);
     if (!(out.revents & ZMQ_POLLOUT) || !socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
       return absl::UnavailableError(StrCat("no connection to ", options_.endpoint, " for ", method));
     }
     zmq::message_t message;
     for (;;) {
       zmq::pollitem_t in{socket_->handle(), 0, ZMQ_POLLIN, 0};
-      transport::PollUntil(&in, 1, attempt_deadline);
+      net::PollUntil(&in, 1, attempt_deadline);
       if (!(in.revents & ZMQ_POLLIN)) {
         // The request may still be in flight; a fresh socket makes sure its
         // reply, if it ever comes, is not read as another call's.

@@ -7,7 +7,7 @@
 #include "common/strings/format.h"
 #include "common/thread/named_thread.h"
 #include "common/time/clock.h"
-#include "common/transport/zmq/zmq_poll.h"
+#include "common/net/zmq_poll.h"
 #include "proto/rpc.pb.h"
 #include "spdlog/spdlog.h"
 #include "zmq_addon.hpp"
@@ -92,7 +92,7 @@ RpcServerStats RpcServer::stats() const {
 void RpcServer::Loop() {
   zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
   while (!stop_.load(std::memory_order_relaxed)) {
-    transport::PollFor(&item, 1, kPollInterval);
+    net::PollFor(&item, 1, kPollInterval);
     if (item.revents & ZMQ_POLLIN) ServeOne();
   }
 }

@@ -6,7 +6,7 @@
 #include "common/security/curve_keys.h"
 #include "common/strings/format.h"
 #include "common/thread/named_thread.h"
-#include "common/transport/zmq/zmq_poll.h"
+#include "common/net/zmq_poll.h"
 #include "prometheus/counter.h"
 #include "spdlog/spdlog.h"
 #include "zmq_addon.hpp"
@@ -51,7 +51,7 @@ ZapHandler::~ZapHandler() {
 void ZapHandler::Serve() {
   while (!stopping_) {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    transport::PollFor(&item, 1, std::chrono::milliseconds(kPollMillis));
+    net::PollFor(&item, 1, std::chrono::milliseconds(kPollMillis));
     if (item.revents & ZMQ_POLLIN) AnswerOne();
   }
 }

@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "common/checkpoint/checkpoint_codec.h"
 #include "common/sim/event_queue.h"
-#include "common/sim/mailbox_address.h"
+#include "common/frame/mailbox_address.h"
 #include "common/sim/partition.h"
 #include "meshsim/model.h"
 

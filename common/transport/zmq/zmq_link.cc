@@ -5,7 +5,7 @@
 
 #include "common/security/zap_handler.h"
 #include "common/strings/format.h"
-#include "common/transport/zmq/zmq_poll.h"
+#include "common/net/zmq_poll.h"
 
 namespace meshsim::transport {
 
@@ -30,7 +30,7 @@ absl::StatusOr<std::unique_ptr<ZmqFrameInbox>> ZmqFrameInbox::Bind(zmq::context_
 absl::StatusOr<bool> ZmqFrameInbox::Receive(std::vector<std::byte>* frame, Duration timeout) {
   try {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    PollFor(&item, 1, timeout);
+    net::PollFor(&item, 1, timeout);
     if (!(item.revents & ZMQ_POLLIN)) return false;
     if (!socket_.recv(message_, zmq::recv_flags::dontwait)) return false;
     const char* sender = zmq_msg_gets(message_.handle(), "User-Id");

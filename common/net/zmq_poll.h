@@ -12,7 +12,7 @@
 #include "common/time/clock.h"
 #include "zmq.hpp"
 
-namespace meshsim::transport {
+namespace meshsim::net {
 
 // Waits until one of `items` is ready or `deadline` passes; the number of
 // ready items (0 at the deadline). Other zmq_poll errors throw zmq::error_t.
@@ -34,4 +34,4 @@ inline int PollFor(zmq::pollitem_t* items, size_t count, Duration timeout) {
   return PollUntil(items, count, Deadline::After(timeout));
 }
 
-}  // namespace meshsim::transport
+}  // namespace meshsim::net

@@ -3,7 +3,9 @@
 // order, the same on every node. A post crosses to another node as one
 // event whose dst_lp is the mailbox's address (the id with the top bit
 // set); the receiving node fans it out to its own subscribers. LP ids
-// stay below that bit (meshsim/event.h kMaxLps).
+// stay below that bit (meshsim/event.h kMaxLps). In the wire layer, since
+// the frame codec checks addresses; in namespace sim, since mailboxes are
+// the kernel's.
 #pragma once
 
 #include <cstddef>

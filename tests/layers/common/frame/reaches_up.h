@@ -1,0 +1,3 @@
+// wire reaching up into sim: refused.
+#pragma once
+#include "common/sim/kernel.h"

@@ -1,0 +1,2 @@
+#pragma once
+#include "common/status/cycle_b.h"

@@ -1,0 +1,3 @@
+// The SDK including the runtime: refused.
+#pragma once
+#include "common/status/cycle_a.h"
