@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "common/sim/mailbox_address.h"
+#include "common/frame/mailbox_address.h"
 #include "common/strings/format.h"
 #include "meshsim/event.h"
 

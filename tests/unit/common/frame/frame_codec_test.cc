@@ -4,7 +4,7 @@
 #include <limits>
 #include <vector>
 
-#include "common/sim/mailbox_address.h"
+#include "common/frame/mailbox_address.h"
 #include "gtest/gtest.h"
 
 namespace meshsim::frame {

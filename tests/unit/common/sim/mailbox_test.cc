@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/sim/kernel.h"
-#include "common/sim/mailbox_address.h"
+#include "common/frame/mailbox_address.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
 
