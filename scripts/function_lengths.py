@@ -32,6 +32,8 @@ SKIP_PREFIXES = ("build/", "proto/")
 
 
 def load_libclang():
+    if ci.Config.loaded:  # once per process: libclang refuses a second set
+        return
     for candidate in ("/usr/lib/llvm-14/lib/libclang.so.1", "/usr/lib/x86_64-linux-gnu/libclang-14.so.1"):
         if os.path.exists(candidate):
             ci.Config.set_library_file(candidate)
