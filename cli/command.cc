@@ -33,6 +33,12 @@ void AddMetricsOptions(CLI::App& command, std::string& port, std::string& host) 
   command.add_option("--metrics-host", host, "Address the metrics server binds")->default_val("127.0.0.1");
 }
 
+void AddStallTimeoutOption(CLI::App& command, double& seconds) {
+  command.add_option("--stall-timeout", seconds, "Seconds without an expected frame before a job fails")
+      ->default_val(30.0)
+      ->check(CLI::Range(0.1, 86400.0));
+}
+
 GlobalOptions JsonTarget(const GlobalOptions& global, const std::string& target, std::string& path) {
   GlobalOptions with_target = global;
   with_target.json = target == "-";

@@ -64,6 +64,7 @@ void AddJsonFileOption(CLI::App& command, std::string& target,
 void AddJobOutputOptions(CLI::App& command, std::string& json_target, std::string& csv_path,
                          std::string& plot_path);
 void AddMetricsOptions(CLI::App& command, std::string& port, std::string& host);
+void AddStallTimeoutOption(CLI::App& command, double& seconds);  // nodes: --stall-timeout
 
 // The global options for a command given `--json FILE`: json output on
 // stdout when FILE is '-'; `path` becomes the file to write, if any.

@@ -81,10 +81,7 @@ Command AddHostCommand(CLI::App& parent, GlobalOptions&) {
                   "Host the coordinator and peers reach the nodes at (default: each node finds its own)")
       ->envname("MESHSIM_ADVERTISE_HOST");
   AddMetricsOptions(*app, options->metrics_port, options->metrics_host);
-  app->add_option("--stall-timeout", options->stall_timeout_seconds,
-                  "Seconds without an expected frame before a job fails")
-      ->default_val(30.0)
-      ->check(CLI::Range(0.1, 86400.0));
+  AddStallTimeoutOption(*app, options->stall_timeout_seconds);
   return {.app = app,
           .serves = true,
           .process_name = [options] { return options->name_prefix; },

@@ -79,10 +79,7 @@ Command AddNodeCommand(CLI::App& parent, GlobalOptions&) {
                   "0.0.0.0 the local address toward the coordinator)")
       ->envname("MESHSIM_ADVERTISE_HOST");
   AddMetricsOptions(*app, options->metrics_port, options->metrics_host);
-  app->add_option("--stall-timeout", options->stall_timeout_seconds,
-                  "Seconds without an expected frame before a job fails")
-      ->default_val(30.0)
-      ->check(CLI::Range(0.1, 86400.0));
+  AddStallTimeoutOption(*app, options->stall_timeout_seconds);
   return {.app = app,
           .serves = true,
           .process_name = [options] { return options->name; },
