@@ -7,18 +7,31 @@
 
 namespace meshsim::sim {
 
-uint64_t LpContext::lp_count() const { return kernel_->partition_->lp_count(); }
+LpId LpContext::lp() const { return BoundLp::Of(*this).lp_id; }
 
-double LpContext::lookahead() const { return kernel_->options_.lookahead; }
+double LpContext::now() const { return BoundLp::Of(*this).time; }
+
+Rng& LpContext::rng() { return *BoundLp::Of(*this).rng_stream; }
+
+std::span<std::byte> LpContext::state_block() { return BoundLp::Of(*this).state; }
+
+uint64_t LpContext::lp_count() const { return BoundLp::Of(*this).kernel->partition_->lp_count(); }
+
+double LpContext::lookahead() const { return BoundLp::Of(*this).kernel->options_.lookahead; }
 
 absl::Status LpContext::Send(LpId dst_lp, double delay, std::span<const std::byte> payload) {
-  return kernel_->Route(*this, dst_lp, delay, payload);
+  BoundLp& from = BoundLp::Of(*this);
+  return from.kernel->Route(from, dst_lp, delay, payload);
 }
 
-absl::Status LpContext::Subscribe(std::string_view mailbox) { return kernel_->Subscribe(*this, mailbox); }
+absl::Status LpContext::Subscribe(std::string_view mailbox) {
+  const BoundLp& lp = BoundLp::Of(*this);
+  return lp.kernel->Subscribe(lp, mailbox);
+}
 
 absl::Status LpContext::Post(std::string_view mailbox, double delay, std::span<const std::byte> payload) {
-  return kernel_->Post(*this, mailbox, delay, payload);
+  BoundLp& from = BoundLp::Of(*this);
+  return from.kernel->Post(from, mailbox, delay, payload);
 }
 
 absl::StatusOr<std::unique_ptr<Kernel>> Kernel::Create(const KernelOptions& options,
@@ -51,14 +64,15 @@ Kernel::Kernel(const KernelOptions& options, std::unique_ptr<Model> model, const
       max_payload_bytes_(model_->max_payload_bytes()),
       queue_(max_payload_bytes_),
       local_lps_(partition->lps_of(options.rank)),
-      state_stride_((model_->state_bytes() + 7) & ~size_t{7}) {
+      state_bytes_(model_->state_bytes()),
+      state_stride_((state_bytes_ + 7) & ~size_t{7}) {
   const size_t n = local_lps_.size();
   rngs_.reserve(n);
   for (LpId lp : local_lps_) rngs_.push_back(Rng::ForLp(options.seed, lp));
   sent_.assign(n, 0);
   processed_.assign(n, 0);
   state_.assign(n * state_stride_, std::byte{0});
-  context_.kernel_ = this;
+  context_.kernel = this;
 }
 
 void Kernel::Prefetch(uint32_t local_index) const {
@@ -69,37 +83,37 @@ void Kernel::Prefetch(uint32_t local_index) const {
 }
 
 LpContext& Kernel::Bind(uint32_t local_index, double now) {
-  context_.lp_ = local_lps_[local_index];
-  context_.now_ = now;
-  context_.rng_ = &rngs_[local_index];
-  context_.state_ = state_.data() + local_index * state_stride_;
-  context_.sent_ = &sent_[local_index];
+  context_.lp_id = local_lps_[local_index];
+  context_.time = now;
+  context_.rng_stream = &rngs_[local_index];
+  context_.state = {state_.data() + local_index * state_stride_, state_bytes_};
+  context_.sent = &sent_[local_index];
   return context_;
 }
 
-absl::Status Kernel::CheckTiming(const LpContext& from, std::string_view verb, double delay,
+absl::Status Kernel::CheckTiming(const BoundLp& from, std::string_view verb, double delay,
                                  std::span<const std::byte> payload) const {
   if (!(delay >= options_.lookahead) || !std::isfinite(delay)) [[unlikely]] {
-    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " at t=", from.now_, ": ", verb, " delay ",
+    return absl::InvalidArgumentError(StrCat("lp ", from.lp_id, " at t=", from.time, ": ", verb, " delay ",
                                              delay, " is below the lookahead ", options_.lookahead));
   }
   if (payload.size() > max_payload_bytes_) [[unlikely]] {
-    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " at t=", from.now_, ": ", verb, " payload of ",
-                                             payload.size(), " bytes; the model declares at most ",
-                                             max_payload_bytes_));
+    return absl::InvalidArgumentError(StrCat("lp ", from.lp_id, " at t=", from.time, ": ", verb,
+                                             " payload of ", payload.size(),
+                                             " bytes; the model declares at most ", max_payload_bytes_));
   }
   return absl::OkStatus();
 }
 
-absl::Status Kernel::Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload) {
+absl::Status Kernel::Route(BoundLp& from, LpId dst_lp, double delay, std::span<const std::byte> payload) {
   if (phase_ == Phase::kRestoring) [[unlikely]]
     return RefuseWhileRestoring(from, "send");
   MESHSIM_RETURN_IF_ERROR(CheckTiming(from, "send", delay, payload));
   if (dst_lp >= partition_->lp_count()) [[unlikely]] {
-    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " sent to lp ", dst_lp,
+    return absl::InvalidArgumentError(StrCat("lp ", from.lp_id, " sent to lp ", dst_lp,
                                              ", which does not exist (", partition_->lp_count(), " LPs)"));
   }
-  const Event event{from.now_ + delay, dst_lp, from.lp_, (*from.sent_)++, payload};
+  const Event event{from.time + delay, dst_lp, from.lp_id, (*from.sent)++, payload};
   const uint32_t owner = partition_->owner(dst_lp);
   if (owner == options_.rank) {
     queue_.Push(event);
@@ -109,54 +123,56 @@ absl::Status Kernel::Route(LpContext& from, LpId dst_lp, double delay, std::span
   return absl::OkStatus();
 }
 
-absl::Status Kernel::CheckMailboxName(const LpContext& from, std::string_view verb,
+absl::Status Kernel::CheckMailboxName(const BoundLp& from, std::string_view verb,
                                       std::string_view name) const {
   if (name.empty()) {
     return absl::InvalidArgumentError(
-        StrCat("lp ", from.lp_, " at t=", from.now_, ": ", verb, " mailbox '': the name is empty"));
+        StrCat("lp ", from.lp_id, " at t=", from.time, ": ", verb, " mailbox '': the name is empty"));
   }
   if (name.size() > kMaxMailboxNameBytes) {
-    return absl::InvalidArgumentError(StrCat("lp ", from.lp_, " at t=", from.now_, ": ", verb, " mailbox '",
+    return absl::InvalidArgumentError(StrCat("lp ", from.lp_id, " at t=", from.time, ": ", verb, " mailbox '",
                                              name.substr(0, 40), "...': the name has ", name.size(),
                                              " bytes, at most ", kMaxMailboxNameBytes, " are allowed"));
   }
   return absl::OkStatus();
 }
 
-absl::Status Kernel::RefuseWhileRestoring(const LpContext& from, std::string_view verb) const {
+absl::Status Kernel::RefuseWhileRestoring(const BoundLp& from, std::string_view verb) const {
   return absl::FailedPreconditionError(StrCat(
-      "lp ", from.lp_, ": ", verb, " while restoring from a checkpoint; RestoreState may only subscribe"));
+      "lp ", from.lp_id, ": ", verb, " while restoring from a checkpoint; RestoreState may only subscribe"));
 }
 
-absl::Status Kernel::Subscribe(const LpContext& lp, std::string_view mailbox) {
+absl::Status Kernel::Subscribe(const BoundLp& lp, std::string_view mailbox) {
   if (phase_ != Phase::kInit && phase_ != Phase::kRestoring) {
-    return absl::FailedPreconditionError(StrCat("lp ", lp.lp_, " at t=", lp.now_, ": subscribe to mailbox '",
-                                                mailbox, "' outside init; LPs subscribe during init"));
+    return absl::FailedPreconditionError(StrCat("lp ", lp.lp_id, " at t=", lp.time,
+                                                ": subscribe to mailbox '", mailbox,
+                                                "' outside init; LPs subscribe during init"));
   }
   MESHSIM_RETURN_IF_ERROR(CheckMailboxName(lp, "subscribe to", mailbox));
   auto it = subscriptions_.find(mailbox);
   if (it == subscriptions_.end())
     it = subscriptions_.emplace(std::string(mailbox), std::vector<LpId>{}).first;
   // Init runs in ascending LP order, so each list stays sorted.
-  if (it->second.empty() || it->second.back() != lp.lp_) it->second.push_back(lp.lp_);
+  if (it->second.empty() || it->second.back() != lp.lp_id) it->second.push_back(lp.lp_id);
   return absl::OkStatus();
 }
 
-absl::Status Kernel::Post(LpContext& from, std::string_view mailbox, double delay,
+absl::Status Kernel::Post(BoundLp& from, std::string_view mailbox, double delay,
                           std::span<const std::byte> payload) {
   if (phase_ == Phase::kRestoring) [[unlikely]]
     return RefuseWhileRestoring(from, "post");
   MESHSIM_RETURN_IF_ERROR(CheckTiming(from, StrCat("post to mailbox '", mailbox, "':"), delay, payload));
   MESHSIM_RETURN_IF_ERROR(CheckMailboxName(from, "post to", mailbox));
-  const Event event{from.now_ + delay, 0, from.lp_, *from.sent_, payload};
+  const Event event{from.time + delay, 0, from.lp_id, *from.sent, payload};
   if (phase_ == Phase::kInit) {
     // Other nodes' subscriptions are not known yet.
     deferred_posts_.push_back({event.src_lp, event.src_seq, event.time, std::string(mailbox),
                                std::vector<std::byte>(payload.begin(), payload.end())});
   } else {
-    MESHSIM_RETURN_IF_ERROR(Annotate(SendPost(mailbox, event), StrCat("lp ", from.lp_, " at t=", from.now_)));
+    MESHSIM_RETURN_IF_ERROR(
+        Annotate(SendPost(mailbox, event), StrCat("lp ", from.lp_id, " at t=", from.time)));
   }
-  ++*from.sent_;
+  ++*from.sent;
   return absl::OkStatus();
 }
 
@@ -298,7 +314,12 @@ KernelOutcome Kernel::Fold() {
   std::vector<int64_t> series(outcome.series_spec.names.size() * points, 0);
   for (uint32_t i = 0; i < local_lps_.size(); ++i) {
     uint64_t lp_hash = Mix64(0x5851f42d4c957f2dULL + local_lps_[i]);
-    ResultFolder folder(&lp_hash, outcome.summary, series, points, interval);
+    BoundFolder folder;
+    folder.lp_hash = &lp_hash;
+    folder.summary = outcome.summary;
+    folder.series = series;
+    folder.series_points = points;
+    folder.series_interval = interval;
     folder.Mix(processed_[i]);
     folder.Mix(sent_[i]);
     folder.Mix(rngs_[i].state());

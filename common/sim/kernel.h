@@ -18,8 +18,9 @@
 
 #include "absl/status/statusor.h"
 #include "common/checkpoint/checkpoint_codec.h"
-#include "common/sim/event_queue.h"
 #include "common/frame/mailbox_address.h"
+#include "common/sim/bound_lp.h"
+#include "common/sim/event_queue.h"
 #include "common/sim/partition.h"
 #include "meshsim/model.h"
 
@@ -149,13 +150,13 @@ class Kernel {
 
   LpContext& Bind(uint32_t local_index, double now);
   void Prefetch(uint32_t local_index) const;
-  absl::Status CheckTiming(const LpContext& from, std::string_view verb, double delay,
+  absl::Status CheckTiming(const BoundLp& from, std::string_view verb, double delay,
                            std::span<const std::byte> payload) const;
-  absl::Status RefuseWhileRestoring(const LpContext& from, std::string_view verb) const;
-  absl::Status CheckMailboxName(const LpContext& from, std::string_view verb, std::string_view name) const;
-  absl::Status Route(LpContext& from, LpId dst_lp, double delay, std::span<const std::byte> payload);
-  absl::Status Subscribe(const LpContext& lp, std::string_view mailbox);
-  absl::Status Post(LpContext& from, std::string_view mailbox, double delay,
+  absl::Status RefuseWhileRestoring(const BoundLp& from, std::string_view verb) const;
+  absl::Status CheckMailboxName(const BoundLp& from, std::string_view verb, std::string_view name) const;
+  absl::Status Route(BoundLp& from, LpId dst_lp, double delay, std::span<const std::byte> payload);
+  absl::Status Subscribe(const BoundLp& lp, std::string_view mailbox);
+  absl::Status Post(BoundLp& from, std::string_view mailbox, double delay,
                     std::span<const std::byte> payload);
   absl::Status SendPost(std::string_view mailbox, const Event& event);
   // Enqueues `event` once for each local subscriber of `id`.
@@ -172,8 +173,9 @@ class Kernel {
   std::vector<uint64_t> sent_;
   std::vector<uint64_t> processed_;
   std::vector<std::byte> state_;  // state_stride_ bytes per local LP
+  size_t state_bytes_;
   size_t state_stride_;
-  LpContext context_;
+  BoundLp context_;  // the one LP a callback runs for
   uint64_t committed_ = 0;
 
   Phase phase_ = Phase::kCreated;

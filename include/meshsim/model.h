@@ -29,20 +29,27 @@ namespace meshsim::sim {
 class Kernel;
 
 // The view a model callback gets of the LP it is running for.
-// Valid only during that callback.
+// Valid only during that callback. A model holds it by reference and
+// reaches everything through these functions; the kernel's own type behind
+// it keeps the fields, so no field layout is part of the plugin ABI.
 class LpContext {
  public:
-  LpId lp() const { return lp_; }
-  double now() const { return now_; }
-  Rng& rng() { return *rng_; }
+  LpContext(const LpContext&) = delete;
+  LpContext& operator=(const LpContext&) = delete;
+
+  LpId lp() const;
+  double now() const;
+  Rng& rng();
   uint64_t lp_count() const;
   double lookahead() const;
 
   template <typename T>
   T& state() {
     static_assert(std::is_trivially_copyable_v<T>, "LP state must be trivially copyable");
-    return *reinterpret_cast<T*>(state_);
+    return *reinterpret_cast<T*>(state_block().data());
   }
+  // The LP's whole state: Model::state_bytes() bytes, 8-byte aligned.
+  std::span<std::byte> state_block();
 
   // Direct message passing: schedules an event at dst_lp at now() + delay.
   // INVALID_ARGUMENT when delay is below the lookahead or not finite, dst_lp
@@ -63,15 +70,9 @@ class LpContext {
   [[nodiscard]] absl::Status Post(std::string_view mailbox, double delay,
                                   std::span<const std::byte> payload = {});
 
- private:
-  friend class Kernel;
-  friend class Model;  // the default SaveState/RestoreState copy state_
-  Kernel* kernel_ = nullptr;
-  LpId lp_ = 0;
-  double now_ = 0;
-  Rng* rng_ = nullptr;
-  std::byte* state_ = nullptr;
-  uint64_t* sent_ = nullptr;
+ protected:
+  LpContext() = default;  // only the kernel makes one
+  ~LpContext() = default;
 };
 
 // Time series a model reports: for each name, one value per point in time
@@ -120,34 +121,27 @@ class StateReader {
 };
 
 // Collects one LP's final state into the job's digest, summary and series.
+// Like LpContext, reached only through functions.
 class ResultFolder {
  public:
+  ResultFolder(const ResultFolder&) = delete;
+  ResultFolder& operator=(const ResultFolder&) = delete;
+
   // Mixes a value into this LP's digest; order of calls matters.
   void Mix(uint64_t value);
   void MixDouble(double value);
   // Adds to the model's summary counter `field` (index into summary_fields()).
-  void Add(size_t field, int64_t value) { summary_[field] += value; }
+  void Add(size_t field, int64_t value);
 
   // Points in each series (see SeriesSpec) and the time of point `point`.
-  size_t series_points() const { return series_points_; }
-  double series_time(size_t point) const { return static_cast<double>(point) * series_interval_; }
+  size_t series_points() const;
+  double series_time(size_t point) const;
   // Adds to series `series` (index into SeriesSpec::names) at `point`.
   void AddToSeries(size_t series, size_t point, int64_t value);
 
- private:
-  friend class Kernel;
-  ResultFolder(uint64_t* lp_hash, std::span<int64_t> summary, std::span<int64_t> series, size_t series_points,
-               double series_interval)
-      : hash_(lp_hash),
-        summary_(summary),
-        series_(series),
-        series_points_(series_points),
-        series_interval_(series_interval) {}
-  uint64_t* hash_;
-  std::span<int64_t> summary_;
-  std::span<int64_t> series_;  // series_points_ values per series, series after series
-  size_t series_points_;
-  double series_interval_;
+ protected:
+  ResultFolder() = default;  // only the kernel makes one
+  ~ResultFolder() = default;
 };
 
 class Model {

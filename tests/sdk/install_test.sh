@@ -58,9 +58,11 @@ fi
 "$meshsim" --model-path "$work/elsewhere" run "$work/jackson-src/jackson.yaml" --nodes 2 --json "$work/jackson-2.json" >/dev/null
 /usr/bin/python3 "$work/jackson-src/check.py" "$work/jackson-1.json" "$work/jackson-2.json" >/dev/null
 
-log "a plugin of another SDK ABI is refused with the reason"
+log "a plugin of another SDK ABI is refused, the message naming both versions"
+abi=$(sed -n 's/#define MESHSIM_SDK_ABI_VERSION \([0-9]*\).*/\1/p' "$prefix/include/meshsim/version.h")
 sed -i 's/#define MESHSIM_SDK_ABI_VERSION .*/#define MESHSIM_SDK_ABI_VERSION 999/' "$prefix/include/meshsim/version.h"
 cmake --build "$work/jackson-build" >/dev/null
 refused=$("$meshsim" --model-path "$work/jackson-build" models 2>&1 >/dev/null || true)
-grep -q "refused: built with SDK ABI 999" <<<"$refused" || { log "FAILED: no refusal in: $refused"; exit 1; }
+grep -q "refused: built with SDK ABI 999 .* has SDK ABI $abi:" <<<"$refused" ||
+  { log "FAILED: no refusal naming ABI 999 and $abi in: $refused"; exit 1; }
 log "passed"
