@@ -5,11 +5,11 @@
 #include <cstring>
 #include <thread>
 
+#include "common/net/zmq_poll.h"
 #include "common/rpc/method.h"
 #include "common/security/zap_handler.h"
 #include "common/status/status.h"
 #include "common/strings/format.h"
-#include "common/net/zmq_poll.h"
 #include "proto/rpc.pb.h"
 
 namespace meshsim::rpc {
@@ -20,6 +20,10 @@ bool Retryable(const absl::Status& status) {
 }
 
 std::atomic<uint64_t> g_monitor_count{0};
+
+// Connections in a row the server closed mid-handshake before a call says
+// it was refused rather than unreachable.
+constexpr int kHandshakeDropsForRefusal = 3;
 
 }  // namespace
 
@@ -54,6 +58,8 @@ absl::Status RpcClient::Connect() {
     // up for a server that may never come.
     socket->set(zmq::sockopt::immediate, 1);
     monitor_.reset();
+    in_handshake_ = false;
+    dropped_in_handshake_ = 0;
     if (options_.curve) {
       security::MakeCurveClient(*socket, options_.curve->public_key, options_.curve->secret_key,
                                 options_.curve->server_public_key);
@@ -63,7 +69,8 @@ absl::Status RpcClient::Connect() {
     const std::string address = StrCat("inproc://meshsim-rpc-monitor-", g_monitor_count.fetch_add(1));
     if (zmq_socket_monitor(socket->handle(), address.c_str(),
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_CONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) == 0) {
       monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
       monitor_->set(zmq::sockopt::linger, 0);
       monitor_->connect(address);
@@ -119,25 +126,51 @@ absl::Status RpcClient::HandshakeRefusal() {
     }
     zmq::message_t address;
     if (event.more()) (void)monitor_->recv(address, zmq::recv_flags::dontwait);
-    const std::string own = options_.curve ? StrCat("key '", options_.curve->own_name, "'") : "";
-    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-      return absl::PermissionDeniedError(StrCat("not authorized: ", options_.endpoint, " refused ", own,
-                                                " (ZAP status ", value,
-                                                "): it is in none of the server's key lists"));
+    if (absl::Status refused = RefusalOf(id, value); !refused.ok()) return refused;
+    if (id == ZMQ_EVENT_CONNECTED) in_handshake_ = true;
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      in_handshake_ = false;
+      dropped_in_handshake_ = 0;
     }
-    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
-      return absl::PermissionDeniedError(
-          options_.curve ? StrCat("not authorized: ", options_.endpoint,
-                                  " does not speak CURVE (a server without keys?)")
-                         : StrCat("not authorized: ", options_.endpoint,
-                                  " requires CURVE keys: give --keys DIR (docs/security.md)"));
+    if (id == ZMQ_EVENT_DISCONNECTED && in_handshake_) {
+      in_handshake_ = false;
+      ++dropped_in_handshake_;
     }
-    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && options_.curve) {
-      return absl::PermissionDeniedError(StrCat("not authorized: the CURVE handshake with ",
-                                                options_.endpoint,
-                                                " failed: is the server's public key (coordinator.key) this "
-                                                "cluster's?"));
-    }
+  }
+  // The server may close a mismatched handshake before its side of it
+  // reaches this socket, so no failure event comes; connections dropped
+  // again and again before the handshake completes say the same. (A server
+  // that is restarting refuses the connection instead.)
+  if (dropped_in_handshake_ >= kHandshakeDropsForRefusal) {
+    return absl::PermissionDeniedError(
+        options_.curve ? StrCat("not authorized: the CURVE handshake with ", options_.endpoint,
+                                " failed (the server closed the connection): is the server's public key "
+                                "(coordinator.key) this cluster's, and does the server use keys?")
+                       : StrCat("not authorized: ", options_.endpoint,
+                                " closed the connection during the handshake: it likely requires CURVE keys: "
+                                "give --keys DIR (docs/security.md)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RpcClient::RefusalOf(uint16_t event, uint32_t value) const {
+  const std::string own = options_.curve ? StrCat("key '", options_.curve->own_name, "'") : "";
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    return absl::PermissionDeniedError(StrCat("not authorized: ", options_.endpoint, " refused ", own,
+                                              " (ZAP status ", value,
+                                              "): it is in none of the server's key lists"));
+  }
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+    return absl::PermissionDeniedError(
+        options_.curve
+            ? StrCat("not authorized: ", options_.endpoint, " does not speak CURVE (a server without keys?)")
+            : StrCat("not authorized: ", options_.endpoint,
+                     " requires CURVE keys: give --keys DIR (docs/security.md)"));
+  }
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && options_.curve) {
+    return absl::PermissionDeniedError(StrCat("not authorized: the CURVE handshake with ", options_.endpoint,
+                                              " failed: is the server's public key (coordinator.key) this "
+                                              "cluster's?"));
   }
   return absl::OkStatus();
 }

@@ -71,15 +71,20 @@ class RpcClient {
   RpcClient(zmq::context_t& context, Options options);
   absl::Status Connect();
   // PERMISSION_DENIED if the socket's monitor saw the server refuse the
-  // CURVE handshake; OK otherwise.
+  // CURVE handshake, or drop the connection before it completed; OK
+  // otherwise.
   absl::Status HandshakeRefusal();
+  // The refusal one monitor event says, or OK.
+  absl::Status RefusalOf(uint16_t event, uint32_t value) const;
   absl::Status Attempt(std::string_view method, const std::string& request_body,
                        google::protobuf::Message* reply, Deadline attempt_deadline, uint32_t deadline_ms);
 
   zmq::context_t& context_;
   Options options_;
   std::unique_ptr<zmq::socket_t> socket_;
-  std::unique_ptr<zmq::socket_t> monitor_;  // handshake events of socket_, with keys
+  std::unique_ptr<zmq::socket_t> monitor_;  // connection and handshake events of socket_
+  bool in_handshake_ = false;               // connected, handshake not yet done
+  int dropped_in_handshake_ = 0;            // connections closed before their handshake completed
   uint64_t next_call_id_ = 1;
 };
 
