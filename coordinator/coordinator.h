@@ -136,8 +136,15 @@ class Coordinator {
   void RegisterNodeHandlers();
   void RegisterJobHandlers();
   void RegisterCheckpointHandlers();
-  // The Coordinator service's handlers (coordinator/handlers.cc), one per
-  // method, on the RPC server's thread.
+  // Serves `method` on the RPC server with a handler member function.
+  template <typename Request, typename Reply>
+  void Serve(const char* method, absl::Status (Coordinator::*handler)(const Request&, Reply*)) {
+    server_->Register<Request, Reply>(method, [this, handler](const Request& request, Reply* reply) {
+      return (this->*handler)(request, reply);
+    });
+  }
+  // The Coordinator service's handlers, one per method, on the RPC server's
+  // thread (node_handlers.cc, job_handlers.cc, checkpoint_handlers.cc).
   absl::Status HandleRegisterNode(const v1::RegisterNodeRequest& request, v1::RegisterNodeReply* reply);
   absl::Status HandleHeartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatReply* reply);
   absl::Status HandleListNodes(const v1::ListNodesRequest&, v1::ListNodesReply* reply);
@@ -145,6 +152,7 @@ class Coordinator {
   absl::Status HandleSubmitJob(const v1::SubmitJobRequest& request, v1::SubmitJobReply* reply);
   absl::Status HandleGetJob(const v1::GetJobRequest& request, v1::GetJobReply* reply);
   absl::Status HandleCancelJob(const v1::CancelJobRequest& request, v1::CancelJobReply* reply);
+  absl::Status HandleListModels(const v1::ListModelsRequest&, v1::ListModelsReply* reply);
   absl::Status HandleListJobs(const v1::ListJobsRequest&, v1::ListJobsReply* reply);
   absl::Status HandleReportJob(const v1::ReportJobRequest& request, v1::ReportJobReply*);
   absl::Status HandlePutCheckpoint(const v1::PutCheckpointRequest& request, v1::PutCheckpointReply* reply);
@@ -209,6 +217,8 @@ class Coordinator {
   void CompleteIfDone(JobRecord& job);
   void ForgetOldJobs();
   void CountCheckpointFailure(const absl::Status& status);
+  // Counts a job that reached a final state, and its duration when it started.
+  void CountJobEnd(const JobRecord& job, v1::JobState state);
   // Counts a stored part toward its checkpoint; when it was the last, records
   // the checkpoint as the job's newest, prunes older ones, and returns true.
   bool RecordStoredPart(JobRecord& job, const v1::PutCheckpointRequest& part, uint32_t ranks, uint64_t bytes);
@@ -219,6 +229,8 @@ class Coordinator {
   bool HoldsCurrentAttempt(const NodeRecord& node, const JobRecord& job) const;
 
   class StateCollector;
+  // Adds the gauges of CollectStateMetrics to the metrics server.
+  void ServeStateMetrics();
   // Nodes and jobs by state and the state directory's size, read at each
   // scrape.
   std::vector<prometheus::MetricFamily> CollectStateMetrics();
