@@ -59,6 +59,69 @@ std::vector<std::string> Leaders(const std::vector<IpcResult>& results, const st
   return lines;
 }
 
+nlohmann::json ResultsDocument(const IpcBenchOptions& run, const std::vector<IpcResult>& results) {
+  nlohmann::json json = nlohmann::json::array();
+  for (const auto& r : results) {
+    json.push_back({{"mechanism", r.mechanism},
+                    {"size_bytes", r.size},
+                    {"p50_us", r.p50_us},
+                    {"p99_us", r.p99_us},
+                    {"messages_per_second", r.messages_per_second},
+                    {"megabytes_per_second", r.megabytes_per_second},
+                    {"note", r.note}});
+  }
+  return {{"seconds", run.seconds}, {"repetitions", run.repetitions}, {"results", json}};
+}
+
+std::string ResultsCsv(const std::vector<IpcResult>& results) {
+  std::string csv = "mechanism,size_bytes,p50_us,p99_us,messages_per_second,megabytes_per_second,note\n";
+  for (const auto& r : results) {
+    csv += fmt::format("{},{},{:.3f},{:.3f},{:.0f},{:.3f},{}\n", r.mechanism, r.size, r.p50_us, r.p99_us,
+                       r.messages_per_second, r.megabytes_per_second, r.note);
+  }
+  return csv;
+}
+
+void PrintTable(const IpcBenchOptions& run, const std::vector<IpcResult>& results) {
+  fmt::print("round trip p50/p99, one-way throughput; medians of {} repetitions of {:g} s each\n\n",
+             run.repetitions, run.seconds);
+  fmt::print("{:<20} {:>8} {:>10} {:>10} {:>12} {:>10}  {}\n", "mechanism", "size", "p50 us", "p99 us",
+             "msg/s", "MB/s", "");
+  for (const auto& r : results) {
+    fmt::print("{:<20} {:>8} {:>10.2f} {:>10.2f} {:>12} {:>10.1f}  {}\n", r.mechanism, SizeName(r.size),
+               r.p50_us, r.p99_us, cli::HumanCount(r.messages_per_second), r.megabytes_per_second, r.note);
+  }
+  fmt::print("\n");
+  for (const auto& line : Leaders(results, run.sizes)) fmt::print("{}\n", line);
+}
+
+// Two bar charts, latency and throughput: a group per mechanism, a bar per size.
+absl::Status PlotResults(const IpcBenchOptions& run, const std::vector<IpcResult>& results,
+                         const std::string& path) {
+  cli::Chart latency{
+      .title = "Round-trip latency, p50 (lower is better)", .y_label = "microseconds", .log_y = true};
+  cli::Chart throughput{.title = "One-way throughput (higher is better)", .y_label = "MB/s", .log_y = true};
+  std::map<std::string, size_t> group_of;
+  for (size_t size : run.sizes) {
+    latency.series.push_back(SizeName(size));
+    throughput.series.push_back(SizeName(size));
+  }
+  for (const auto& r : results) {
+    if (!group_of.contains(r.mechanism)) {
+      group_of[r.mechanism] = latency.groups.size();
+      latency.groups.push_back(r.mechanism);
+      throughput.groups.push_back(r.mechanism);
+      latency.values.emplace_back(run.sizes.size(), 0);
+      throughput.values.emplace_back(run.sizes.size(), 0);
+    }
+    const size_t g = group_of[r.mechanism];
+    const size_t s = std::find(run.sizes.begin(), run.sizes.end(), r.size) - run.sizes.begin();
+    latency.values[g][s] = r.p50_us;
+    throughput.values[g][s] = r.megabytes_per_second;
+  }
+  return cli::PlotCharts({latency, throughput}, path);
+}
+
 int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
   IpcBenchOptions run;
   auto sizes = ParseSizes(options.sizes);
@@ -75,64 +138,18 @@ int BenchIpc(const GlobalOptions& global, const BenchIpcOptions& options) {
   });
   if (!results.ok()) return FailWith(results.status());
 
-  nlohmann::json json = nlohmann::json::array();
-  std::string csv = "mechanism,size_bytes,p50_us,p99_us,messages_per_second,megabytes_per_second,note\n";
-  for (const auto& r : *results) {
-    json.push_back({{"mechanism", r.mechanism},
-                    {"size_bytes", r.size},
-                    {"p50_us", r.p50_us},
-                    {"p99_us", r.p99_us},
-                    {"messages_per_second", r.messages_per_second},
-                    {"megabytes_per_second", r.megabytes_per_second},
-                    {"note", r.note}});
-    csv += fmt::format("{},{},{:.3f},{:.3f},{:.0f},{:.3f},{}\n", r.mechanism, r.size, r.p50_us, r.p99_us,
-                       r.messages_per_second, r.megabytes_per_second, r.note);
-  }
-  const nlohmann::json document = {
-      {"seconds", run.seconds}, {"repetitions", run.repetitions}, {"results", json}};
+  const nlohmann::json document = ResultsDocument(run, *results);
   if (global.json) {
     fmt::print("{}\n", document.dump(2));
   } else {
-    fmt::print("round trip p50/p99, one-way throughput; medians of {} repetitions of {:g} s each\n\n",
-               run.repetitions, run.seconds);
-    fmt::print("{:<20} {:>8} {:>10} {:>10} {:>12} {:>10}  {}\n", "mechanism", "size", "p50 us", "p99 us",
-               "msg/s", "MB/s", "");
-    for (const auto& r : *results) {
-      fmt::print("{:<20} {:>8} {:>10.2f} {:>10.2f} {:>12} {:>10.1f}  {}\n", r.mechanism, SizeName(r.size),
-                 r.p50_us, r.p99_us, cli::HumanCount(r.messages_per_second), r.megabytes_per_second, r.note);
-    }
-    fmt::print("\n");
-    for (const auto& line : Leaders(*results, run.sizes)) fmt::print("{}\n", line);
+    PrintTable(run, *results);
   }
   for (const auto& [path, text] :
-       {std::pair{options.json_path, document.dump(2) + "\n"}, {options.csv_path, csv}}) {
+       {std::pair{options.json_path, document.dump(2) + "\n"}, {options.csv_path, ResultsCsv(*results)}}) {
     if (auto status = cli::WriteTextFile(path, text); !status.ok()) return FailWith(status);
   }
   if (!options.plot_path.empty()) {
-    cli::Chart latency{
-        .title = "Round-trip latency, p50 (lower is better)", .y_label = "microseconds", .log_y = true};
-    cli::Chart throughput{.title = "One-way throughput (higher is better)", .y_label = "MB/s", .log_y = true};
-    std::map<std::string, size_t> group_of;
-    for (size_t size : run.sizes) {
-      latency.series.push_back(SizeName(size));
-      throughput.series.push_back(SizeName(size));
-    }
-    for (const auto& r : *results) {
-      if (!group_of.contains(r.mechanism)) {
-        group_of[r.mechanism] = latency.groups.size();
-        latency.groups.push_back(r.mechanism);
-        throughput.groups.push_back(r.mechanism);
-        latency.values.emplace_back(run.sizes.size(), 0);
-        throughput.values.emplace_back(run.sizes.size(), 0);
-      }
-      const size_t g = group_of[r.mechanism];
-      const size_t s = std::find(run.sizes.begin(), run.sizes.end(), r.size) - run.sizes.begin();
-      latency.values[g][s] = r.p50_us;
-      throughput.values[g][s] = r.megabytes_per_second;
-    }
-    if (auto status = cli::PlotCharts({latency, throughput}, options.plot_path); !status.ok()) {
-      return FailWith(status);
-    }
+    if (auto status = PlotResults(run, *results, options.plot_path); !status.ok()) return FailWith(status);
     if (!global.json) fmt::print("plot written to {}\n", options.plot_path);
   }
   return kExitOk;
