@@ -13,6 +13,22 @@ prometheus::Family<prometheus::Gauge>& Gauges(prometheus::Registry& registry, co
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
 }
 
+// A metric without labels: the one series of its family.
+prometheus::Counter& Counter(prometheus::Registry& registry, const std::string& name,
+                             const std::string& help) {
+  return Counters(registry, name, help).Add({});
+}
+
+prometheus::Gauge& Gauge(prometheus::Registry& registry, const std::string& name, const std::string& help) {
+  return Gauges(registry, name, help).Add({});
+}
+
+prometheus::Histogram& Histogram(prometheus::Registry& registry, const std::string& name,
+                                 const std::string& help,
+                                 const prometheus::Histogram::BucketBoundaries& buckets) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry).Add({}, buckets);
+}
+
 // The values of meshsim_node_jobs_total's `result` label.
 constexpr const char* kJobCompleted = "completed";
 constexpr const char* kJobAborted = "aborted";
@@ -26,40 +42,30 @@ const prometheus::Histogram::BucketBoundaries kWindowBuckets = {
 }  // namespace
 
 NodeMetrics::NodeMetrics(prometheus::Registry& registry)
-    : events_processed(Counters(registry, "meshsim_node_events_processed_total",
-                                "Simulation events this node processed (committed).")
-                           .Add({})),
-      windows(Counters(registry, "meshsim_node_windows_total", "Synchronization windows this node completed.")
-                  .Add({})),
-      window_duration(prometheus::BuildHistogram()
-                          .Name("meshsim_node_window_duration_seconds")
-                          .Help("Wall time of one window: processing its events and exchanging frames.")
-                          .Register(registry)
-                          .Add({}, kWindowBuckets)),
+    : events_processed(Counter(registry, "meshsim_node_events_processed_total",
+                               "Simulation events this node processed (committed).")),
+      windows(
+          Counter(registry, "meshsim_node_windows_total", "Synchronization windows this node completed.")),
+      window_duration(Histogram(registry, "meshsim_node_window_duration_seconds",
+                                "Wall time of one window: processing its events and exchanging frames.",
+                                kWindowBuckets)),
       event_queue_depth(
-          Gauges(registry, "meshsim_node_event_queue_depth", "Events pending in this node's queue.").Add({})),
-      virtual_time(Gauges(registry, "meshsim_node_virtual_time",
-                          "Virtual time this node's current (or last) job has reached.")
-                       .Add({})),
-      current_job(
-          Gauges(registry, "meshsim_node_current_job", "Id of the job this node runs; 0 when idle.").Add({})),
-      registered(Gauges(registry, "meshsim_node_registered",
-                        "1 while the coordinator knows this node (registered, heartbeats answered), else 0.")
-                     .Add({})),
-      frames_dropped(Counters(registry, "meshsim_node_frames_dropped_total",
-                              "Data frames dropped as malformed, stale or unexpected.")
-                         .Add({})),
+          Gauge(registry, "meshsim_node_event_queue_depth", "Events pending in this node's queue.")),
+      virtual_time(Gauge(registry, "meshsim_node_virtual_time",
+                         "Virtual time this node's current (or last) job has reached.")),
+      current_job(Gauge(registry, "meshsim_node_current_job", "Id of the job this node runs; 0 when idle.")),
+      registered(Gauge(registry, "meshsim_node_registered",
+                       "1 while the coordinator knows this node (registered, heartbeats answered), else 0.")),
+      frames_dropped(Counter(registry, "meshsim_node_frames_dropped_total",
+                             "Data frames dropped as malformed, stale or unexpected.")),
       mailbox_posts(
-          Counters(registry, "meshsim_node_mailbox_posts_total", "Mailbox posts made by this node's LPs.")
-              .Add({})),
+          Counter(registry, "meshsim_node_mailbox_posts_total", "Mailbox posts made by this node's LPs.")),
       mailbox_deliveries(
-          Counters(registry, "meshsim_node_mailbox_deliveries_total",
-                   "Mailbox events handed to this node's subscribers (one per subscriber per post).")
-              .Add({})),
+          Counter(registry, "meshsim_node_mailbox_deliveries_total",
+                  "Mailbox events handed to this node's subscribers (one per subscriber per post).")),
       mailbox_remote_events(
-          Counters(registry, "meshsim_node_mailbox_remote_events_total",
-                   "Mailbox posts sent on to other nodes (one per remote subscribing node).")
-              .Add({})),
+          Counter(registry, "meshsim_node_mailbox_remote_events_total",
+                  "Mailbox posts sent on to other nodes (one per remote subscribing node).")),
       jobs(Counters(registry, "meshsim_node_jobs_total", "Jobs this node took part in, by result.")),
       messages_sent(Counters(registry, "meshsim_node_link_messages_sent_total",
                              "Data frames sent, by peer node and transport.")),
@@ -74,29 +80,20 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
       ring_occupancy(Gauges(registry, "meshsim_node_ring_occupancy_bytes",
                             "Bytes in the shared-memory ring to a peer not yet read by it, after this "
                             "node's last frame.")),
-      checkpoints_saved(Counters(registry, "meshsim_node_checkpoints_saved_total",
-                                 "Checkpoint parts this node saved at a window barrier.")
-                            .Add({})),
-      checkpoint_bytes(Counters(registry, "meshsim_node_checkpoint_bytes_total",
-                                "Bytes of checkpoint parts this node saved.")
-                           .Add({})),
-      checkpoint_save_seconds(prometheus::BuildHistogram()
-                                  .Name("meshsim_node_checkpoint_save_seconds")
-                                  .Help("Time the window loop paused to save a checkpoint part.")
-                                  .Register(registry)
-                                  .Add({}, kWindowBuckets)),
-      checkpoint_upload_seconds(
-          prometheus::BuildHistogram()
-              .Name("meshsim_node_checkpoint_upload_seconds")
-              .Help("Time to hand a checkpoint part to the coordinator (in the background).")
-              .Register(registry)
-              .Add({}, kWindowBuckets)),
-      checkpoint_failures(Counters(registry, "meshsim_node_checkpoint_failures_total",
-                                   "Checkpoint parts the coordinator did not store (the job goes on).")
-                              .Add({})),
-      restores(Counters(registry, "meshsim_node_restores_total",
-                        "Jobs this node started from a checkpoint instead of init.")
-                   .Add({})) {
+      checkpoints_saved(Counter(registry, "meshsim_node_checkpoints_saved_total",
+                                "Checkpoint parts this node saved at a window barrier.")),
+      checkpoint_bytes(Counter(registry, "meshsim_node_checkpoint_bytes_total",
+                               "Bytes of checkpoint parts this node saved.")),
+      checkpoint_save_seconds(Histogram(registry, "meshsim_node_checkpoint_save_seconds",
+                                        "Time the window loop paused to save a checkpoint part.",
+                                        kWindowBuckets)),
+      checkpoint_upload_seconds(Histogram(
+          registry, "meshsim_node_checkpoint_upload_seconds",
+          "Time to hand a checkpoint part to the coordinator (in the background).", kWindowBuckets)),
+      checkpoint_failures(Counter(registry, "meshsim_node_checkpoint_failures_total",
+                                  "Checkpoint parts the coordinator did not store (the job goes on).")),
+      restores(Counter(registry, "meshsim_node_restores_total",
+                       "Jobs this node started from a checkpoint instead of init.")) {
   // Every result exists from the start at zero, so rate() sees the first.
   for (const char* result : {kJobCompleted, kJobAborted, kJobFailed}) jobs.Add({{"result", result}});
   auto& waits = Counters(registry, "meshsim_node_frame_waits_total",

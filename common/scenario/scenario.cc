@@ -110,6 +110,65 @@ void ParseCheckpoint(const YAML::Node& value, Problems& problems, v1::Scenario* 
   }
 }
 
+// An integer in [min, max]; false (with the problem noted) otherwise.
+bool ReadBoundedUint(const YAML::Node& value, std::string_view key, Problems& problems, uint64_t min,
+                     uint64_t max, uint32_t* out) {
+  uint64_t number;
+  if (!ReadUint(value, key, problems, &number)) return false;
+  if (number < min || number > max) {
+    problems.Add(value, key,
+                 min == 0 ? StrCat("must be at most ", max, ", got ", number)
+                          : StrCat("must be between ", min, " and ", max, ", got ", number));
+    return false;
+  }
+  *out = static_cast<uint32_t>(number);
+  return true;
+}
+
+void ParseParams(const YAML::Node& value, Problems& problems, v1::Scenario* scenario) {
+  if (!value.IsMap()) {
+    problems.Add(value, "params", "expected a mapping of parameter names to numbers");
+    return;
+  }
+  for (const auto& param : value) {
+    const std::string name = param.first.Scalar();
+    double number;
+    if (ReadDouble(param.second, "params." + name, problems, &number))
+      (*scenario->mutable_params())[name] = number;
+  }
+}
+
+// The keys that choose how the job runs: nodes, partition, transport, restarts.
+bool ParseRunKey(const std::string& key, const YAML::Node& value, Problems& problems,
+                 v1::Scenario* scenario) {
+  uint32_t number;
+  if (key == "nodes") {
+    if (ReadBoundedUint(value, key, problems, 1, kMaxNodes, &number)) scenario->set_nodes(number);
+  } else if (key == "max_restarts") {
+    if (ReadBoundedUint(value, key, problems, 0, kMaxRestarts, &number)) scenario->set_max_restarts(number);
+  } else if (key == "partition") {
+    v1::Partition partition;
+    if (ReadEnum<v1::Partition>(value, key, problems,
+                                {{"block", v1::PARTITION_BLOCK}, {"round_robin", v1::PARTITION_ROUND_ROBIN}},
+                                &partition)) {
+      scenario->set_partition(partition);
+    }
+  } else if (key == "transport") {
+    v1::Transport transport;
+    if (ReadEnum<v1::Transport>(
+            value, key, problems,
+            {{"auto", v1::TRANSPORT_AUTO}, {"shm", v1::TRANSPORT_SHM}, {"tcp", v1::TRANSPORT_TCP}},
+            &transport)) {
+      scenario->set_transport(transport);
+    }
+  } else if (key == "checkpoint") {
+    ParseCheckpoint(value, problems, scenario);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void ParseTopLevel(const YAML::Node& root, Problems& problems, v1::Scenario* scenario) {
   for (const auto& entry : root) {
     const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
@@ -126,52 +185,9 @@ void ParseTopLevel(const YAML::Node& root, Problems& problems, v1::Scenario* sce
       if (!ReadDouble(value, key, problems, &number)) continue;
       key == "end_time" ? scenario->set_end_time(number) : scenario->set_lookahead(number);
       if (number <= 0) problems.Add(value, key, StrCat("must be > 0, got ", number));
-    } else if (key == "nodes") {
-      uint64_t nodes;
-      if (!ReadUint(value, key, problems, &nodes)) continue;
-      if (nodes < 1 || nodes > kMaxNodes) {
-        problems.Add(value, key, StrCat("must be between 1 and ", kMaxNodes, ", got ", nodes));
-      } else {
-        scenario->set_nodes(static_cast<uint32_t>(nodes));
-      }
-    } else if (key == "partition") {
-      v1::Partition partition;
-      if (ReadEnum<v1::Partition>(
-              value, key, problems,
-              {{"block", v1::PARTITION_BLOCK}, {"round_robin", v1::PARTITION_ROUND_ROBIN}}, &partition)) {
-        scenario->set_partition(partition);
-      }
-    } else if (key == "transport") {
-      v1::Transport transport;
-      if (ReadEnum<v1::Transport>(
-              value, key, problems,
-              {{"auto", v1::TRANSPORT_AUTO}, {"shm", v1::TRANSPORT_SHM}, {"tcp", v1::TRANSPORT_TCP}},
-              &transport)) {
-        scenario->set_transport(transport);
-      }
-    } else if (key == "checkpoint") {
-      ParseCheckpoint(value, problems, scenario);
-    } else if (key == "max_restarts") {
-      uint64_t restarts;
-      if (!ReadUint(value, key, problems, &restarts)) continue;
-      if (restarts > kMaxRestarts) {
-        problems.Add(value, key, StrCat("must be at most ", kMaxRestarts, ", got ", restarts));
-      } else {
-        scenario->set_max_restarts(static_cast<uint32_t>(restarts));
-      }
     } else if (key == "params") {
-      if (!value.IsMap()) {
-        problems.Add(value, key, "expected a mapping of parameter names to numbers");
-        continue;
-      }
-      for (const auto& param : value) {
-        const std::string name = param.first.Scalar();
-        double number;
-        if (ReadDouble(param.second, "params." + name, problems, &number)) {
-          (*scenario->mutable_params())[name] = number;
-        }
-      }
-    } else {
+      ParseParams(value, problems, scenario);
+    } else if (!ParseRunKey(key, value, problems, scenario)) {
       problems.Add(entry.first, key.empty() ? "<key>" : key,
                    StrCat("unknown key (expected one of ", StrJoin(kKeys, ", "), ")"));
     }
@@ -219,74 +235,97 @@ absl::StatusOr<v1::Scenario> LoadFile(const std::string& path) {
   return ParseYaml(text, path);
 }
 
+namespace {
+
+using ProblemList = std::vector<std::string>;
+
+void AddProblem(ProblemList& problems, std::string_view field, std::string_view text) {
+  problems.push_back(StrCat(field, ": ", text));
+}
+
+// Defaults and checks for the fields every scenario has, whatever its model.
+void NormalizeRunFields(v1::Scenario* s, ProblemList& problems) {
+  if (s->name().empty()) s->set_name(s->model());
+  if (s->name().size() > 128) AddProblem(problems, "name", "longer than 128 characters");
+  if (!(s->end_time() > 0) || !std::isfinite(s->end_time())) {
+    AddProblem(problems, "end_time", StrCat("must be a positive finite number, got ", s->end_time()));
+  }
+  if (!(s->lookahead() > 0) || !std::isfinite(s->lookahead())) {
+    AddProblem(problems, "lookahead", StrCat("must be a positive finite number, got ", s->lookahead()));
+  }
+  if (s->nodes() == 0) s->set_nodes(1);
+  if (s->nodes() > kMaxNodes) AddProblem(problems, "nodes", StrCat("must be at most ", kMaxNodes));
+  if (s->partition() == v1::PARTITION_UNSPECIFIED) s->set_partition(v1::PARTITION_BLOCK);
+  if (!v1::Partition_IsValid(s->partition())) AddProblem(problems, "partition", "unknown value");
+  if (s->transport() == v1::TRANSPORT_UNSPECIFIED) s->set_transport(v1::TRANSPORT_AUTO);
+  if (!v1::Transport_IsValid(s->transport())) AddProblem(problems, "transport", "unknown value");
+  if (!s->has_checkpoint_every_seconds()) s->set_checkpoint_every_seconds(kDefaultCheckpointSeconds);
+  if (!(s->checkpoint_every_seconds() >= 0) || !std::isfinite(s->checkpoint_every_seconds())) {
+    AddProblem(problems, "checkpoint.every_seconds",
+               StrCat("must be >= 0 (0 = off), got ", s->checkpoint_every_seconds()));
+  }
+  if (!s->has_max_restarts()) s->set_max_restarts(kDefaultMaxRestarts);
+  if (s->max_restarts() > kMaxRestarts) {
+    AddProblem(problems, "max_restarts", StrCat("must be at most ", kMaxRestarts));
+  }
+}
+
+// Every declared parameter present (its default when left out) and in its
+// range; no parameter the model does not declare.
+void NormalizeParams(const sim::ModelInfo& model, v1::Scenario* s, ProblemList& problems) {
+  auto& params = *s->mutable_params();
+  std::set<std::string, std::less<>> declared;
+  for (const auto& spec : model.params) {
+    declared.insert(spec.name);
+    const std::string field = "params." + spec.name;
+    auto it = params.find(spec.name);
+    if (it == params.end()) {
+      params[spec.name] = spec.default_value;
+      continue;
+    }
+    const double value = it->second;
+    if (spec.kind == sim::ParamSpec::Kind::kInteger && value != std::floor(value)) {
+      AddProblem(problems, field, StrCat("expected an integer, got ", value));
+    } else if (!(value >= spec.min && value <= spec.max)) {
+      AddProblem(problems, field, StrCat("must be between ", spec.min, " and ", spec.max, ", got ", value));
+    }
+  }
+  for (const auto& [name, value] : params) {
+    if (!declared.contains(name)) {
+      std::vector<std::string> names(declared.begin(), declared.end());
+      AddProblem(problems, "params." + name,
+                 StrCat("unknown parameter of model '", model.name, "' (expected one of ",
+                        StrJoin(names, ", "), ")"));
+    }
+  }
+}
+
+// Combinations the ranges cannot express, and the LP count itself: the
+// model is created once to ask.
+void CheckModelAccepts(const sim::ModelInfo& model, const v1::Scenario& s, ProblemList& problems) {
+  auto created = sim::CreateModel(model, ModelContextOf(s));
+  if (!created.ok()) {
+    problems.push_back(std::string(created.status().message()));
+  } else if ((*created)->lp_count() < s.nodes()) {
+    AddProblem(problems, "nodes", StrCat(s.nodes(), " nodes for only ", (*created)->lp_count(), " LPs"));
+  }
+}
+
+}  // namespace
+
 absl::Status Normalize(v1::Scenario* s) {
-  std::vector<std::string> problems;
-  auto problem = [&](std::string_view field, std::string_view text) {
-    problems.push_back(StrCat(field, ": ", text));
-  };
+  ProblemList problems;
   const sim::ModelInfo* model = sim::ModelRegistry::Global().Find(s->model());
   if (model == nullptr) {
     std::vector<std::string> known;
     for (const auto* info : sim::ModelRegistry::Global().List()) known.push_back(info->name);
-    problem("model", StrCat("unknown model '", s->model(), "' (known: ", StrJoin(known, ", "), ")"));
+    AddProblem(problems, "model",
+               StrCat("unknown model '", s->model(), "' (known: ", StrJoin(known, ", "), ")"));
   }
-  if (s->name().empty()) s->set_name(s->model());
-  if (s->name().size() > 128) problem("name", "longer than 128 characters");
-  if (!(s->end_time() > 0) || !std::isfinite(s->end_time())) {
-    problem("end_time", StrCat("must be a positive finite number, got ", s->end_time()));
-  }
-  if (!(s->lookahead() > 0) || !std::isfinite(s->lookahead())) {
-    problem("lookahead", StrCat("must be a positive finite number, got ", s->lookahead()));
-  }
-  if (s->nodes() == 0) s->set_nodes(1);
-  if (s->nodes() > kMaxNodes) problem("nodes", StrCat("must be at most ", kMaxNodes));
-  if (s->partition() == v1::PARTITION_UNSPECIFIED) s->set_partition(v1::PARTITION_BLOCK);
-  if (!v1::Partition_IsValid(s->partition())) problem("partition", "unknown value");
-  if (s->transport() == v1::TRANSPORT_UNSPECIFIED) s->set_transport(v1::TRANSPORT_AUTO);
-  if (!v1::Transport_IsValid(s->transport())) {
-    problem("transport", "unknown value");
-  }
-  if (!s->has_checkpoint_every_seconds()) s->set_checkpoint_every_seconds(kDefaultCheckpointSeconds);
-  if (!(s->checkpoint_every_seconds() >= 0) || !std::isfinite(s->checkpoint_every_seconds())) {
-    problem("checkpoint.every_seconds",
-            StrCat("must be >= 0 (0 = off), got ", s->checkpoint_every_seconds()));
-  }
-  if (!s->has_max_restarts()) s->set_max_restarts(kDefaultMaxRestarts);
-  if (s->max_restarts() > kMaxRestarts) problem("max_restarts", StrCat("must be at most ", kMaxRestarts));
+  NormalizeRunFields(s, problems);
   if (model != nullptr) {
-    auto& params = *s->mutable_params();
-    std::set<std::string, std::less<>> declared;
-    for (const auto& spec : model->params) {
-      declared.insert(spec.name);
-      const std::string field = "params." + spec.name;
-      auto it = params.find(spec.name);
-      if (it == params.end()) {
-        params[spec.name] = spec.default_value;
-        continue;
-      }
-      const double value = it->second;
-      if (spec.kind == sim::ParamSpec::Kind::kInteger && value != std::floor(value)) {
-        problem(field, StrCat("expected an integer, got ", value));
-      } else if (!(value >= spec.min && value <= spec.max)) {
-        problem(field, StrCat("must be between ", spec.min, " and ", spec.max, ", got ", value));
-      }
-    }
-    for (const auto& [name, value] : params) {
-      if (!declared.contains(name)) {
-        std::vector<std::string> names(declared.begin(), declared.end());
-        problem("params." + name, StrCat("unknown parameter of model '", model->name, "' (expected one of ",
-                                         StrJoin(names, ", "), ")"));
-      }
-    }
-    if (problems.empty()) {
-      // Combinations the ranges cannot express, and the LP count itself.
-      auto created = sim::CreateModel(*model, ModelContextOf(*s));
-      if (!created.ok()) {
-        problems.push_back(std::string(created.status().message()));
-      } else if ((*created)->lp_count() < s->nodes()) {
-        problem("nodes", StrCat(s->nodes(), " nodes for only ", (*created)->lp_count(), " LPs"));
-      }
-    }
+    NormalizeParams(*model, s, problems);
+    if (problems.empty()) CheckModelAccepts(*model, *s, problems);
   }
   if (!problems.empty()) return absl::InvalidArgumentError(StrJoin(problems, "\n"));
   return absl::OkStatus();

@@ -233,6 +233,25 @@ void RingReader::Release(uint64_t new_read_pos) {
   }
 }
 
+absl::Status RingReader::CheckRecord(uint32_t length, uint32_t flags, size_t offset, size_t available) const {
+  const size_t record = AlignRecord(kRecordHeaderBytes + length);
+  if (flags & kPadding) {
+    if (flags != kPadding || offset + record != capacity_) {
+      return Corrupt(StrCat("bad padding record at offset ", offset));
+    }
+  } else if ((flags & ~uint32_t{kFirst | kLast}) != 0 || length > capacity_ / 4 ||
+             offset + record > capacity_) {
+    return Corrupt(StrCat("bad record (length ", length, ", flags ", flags, ") at offset ", offset));
+  } else if (((flags & kFirst) != 0) == in_message_) {
+    return Corrupt(
+        StrCat("record at offset ", offset,
+               in_message_ ? " starts a new message inside another" : " continues a message never started"));
+  }
+  if (record > available)
+    return Corrupt(StrCat("record at offset ", offset, " runs past the write position"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> RingReader::TryRead(std::vector<std::byte>* out) {
   const RingDescriptor* d = descriptor();
   // The header is the writer's promise about the layout: re-check it, so a
@@ -256,21 +275,10 @@ absl::StatusOr<bool> RingReader::TryRead(std::vector<std::byte>* out) {
     RecordHeader header;
     std::memcpy(&header, records() + offset, sizeof(header));
     const size_t record = AlignRecord(kRecordHeaderBytes + header.length);
-    if (header.flags & kPadding) {
-      if (header.flags != kPadding || offset + record != capacity_) {
-        return Corrupt(StrCat("bad padding record at offset ", offset));
-      }
-    } else if ((header.flags & ~uint32_t{kFirst | kLast}) != 0 || header.length > capacity_ / 4 ||
-               offset + record > capacity_) {
-      return Corrupt(
-          StrCat("bad record (length ", header.length, ", flags ", header.flags, ") at offset ", offset));
-    } else if (((header.flags & kFirst) != 0) == in_message_) {
-      return Corrupt(StrCat(
-          "record at offset ", offset,
-          in_message_ ? " starts a new message inside another" : " continues a message never started"));
+    if (absl::Status status = CheckRecord(header.length, header.flags, offset, available); !status.ok())
+        [[unlikely]] {
+      return status;
     }
-    if (record > available)
-      return Corrupt(StrCat("record at offset ", offset, " runs past the write position"));
 
     if (header.flags == (kFirst | kLast)) {
       // The common case, a whole message in one record: one copy, straight

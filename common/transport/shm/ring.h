@@ -112,6 +112,8 @@ class RingReader {
   RingDescriptor* descriptor() const { return reinterpret_cast<RingDescriptor*>(segment_.data()); }
   const std::byte* records() const { return segment_.data() + kRingHeaderBytes; }
   absl::Status Corrupt(std::string_view what) const;
+  // OK when the record at `offset` is well formed and wholly published.
+  absl::Status CheckRecord(uint32_t length, uint32_t flags, size_t offset, size_t available) const;
   void Release(uint64_t new_read_pos);
 
   ShmSegment segment_;
