@@ -141,8 +141,78 @@ class MetricsTest : public ::testing::Test {
     return urls;
   }
 
+  // Starts a Prometheus server scraping `urls` every 500 ms.
+  void StartPrometheus(const std::string& binary, const std::vector<std::string>& urls) {
+    std::string targets;
+    for (const auto& url : urls) {
+      targets += (targets.empty() ? "\"" : ", \"") + url.substr(7, url.find("/metrics") - 7) + "\"";
+    }
+    const std::string config =
+        dir_.Write("prometheus.yml",
+                   "global:\n  scrape_interval: 500ms\nscrape_configs:\n  - job_name: meshsim\n"
+                   "    static_configs:\n      - targets: [" +
+                       targets + "]\n");
+    const uint16_t port = FreePort();
+    api_ = "http://127.0.0.1:" + std::to_string(port);
+    auto prometheus = process::ChildProcess::Spawn(
+        {.name = "prometheus",
+         .argv = {binary, "--config.file=" + config, "--storage.tsdb.path=" + dir_.path() + "/tsdb",
+                  "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
+         .extra_env = {"MESHSIM_TEST_TAG=" + tag_}});
+    ASSERT_TRUE(prometheus.ok()) << prometheus.status();
+    prometheus_ = std::move(*prometheus);
+    ASSERT_TRUE(WaitFor([&] { return !HttpGet(api_ + "/-/ready").empty(); }, 30s))
+        << "prometheus did not start";
+  }
+
+  nlohmann::json Query(const std::string& expr) {
+    const std::string body = HttpGet(api_ + "/api/v1/query?query=" + UrlEncode(expr));
+    return body.empty() ? nlohmann::json() : nlohmann::json::parse(body, nullptr, false);
+  }
+
+  // The value of a query that returns one series, or -1.
+  double Scalar(const std::string& expr) {
+    const auto answer = Query(expr);
+    if (!answer.is_object() || answer["data"]["result"].empty()) return -1.0;
+    return std::stod(answer["data"]["result"][0]["value"][1].get<std::string>());
+  }
+
+  // The query's value once it equals `expected` (or, with expected -1, once
+  // it has a series), or the last value after 20 s.
+  double ScalarOnceEqual(const std::string& expr, double expected) {
+    double value = -1;
+    WaitFor(
+        [&] {
+          value = Scalar(expr);
+          return expected == -1 ? value >= 0 : value == expected;
+        },
+        20s);
+    return value;
+  }
+
+  void ExpectEveryDashboardQueryReturnsSeries() {
+    int checked = 0;
+    for (const auto& file : DashboardFiles()) {
+      const nlohmann::json dashboard = ReadJson(file);
+      for (const auto& panel : dashboard["panels"]) {
+        for (const auto& target : panel["targets"]) {
+          std::string expr = target["expr"];
+          expr = std::regex_replace(expr, std::regex(R"(\$__rate_interval)"), "1m");
+          const auto answer = Query(expr);
+          ASSERT_TRUE(answer.is_object()) << expr;
+          EXPECT_EQ(answer["status"], "success") << expr << ": " << answer.dump();
+          EXPECT_FALSE(answer["data"]["result"].empty()) << std::filesystem::path(file).filename() << " / "
+                                                         << panel["title"] << ": no series for " << expr;
+          ++checked;
+        }
+      }
+    }
+    EXPECT_GE(checked, 20);
+  }
+
   const std::string tag_ = NewTag();
   TempDir dir_;
+  std::string api_;  // the Prometheus server's HTTP API
   const std::string result_ = dir_.path() + "/result.json";
   std::unique_ptr<process::ChildProcess> run_;
   std::unique_ptr<process::ChildProcess> prometheus_;
@@ -174,90 +244,32 @@ TEST_F(MetricsTest, PrometheusScrapesTheClusterAndEveryDashboardQueryReturnsSeri
       WithLine(ReadText(SourcePath("scenarios/phold-bench.yaml")), "end_time", "end_time: 2500.0"));
   const auto urls = StartCluster(scenario, 2);
   ASSERT_EQ(urls.size(), 3u);
-  std::string targets;
-  for (const auto& url : urls) {
-    targets += (targets.empty() ? "\"" : ", \"") + url.substr(7, url.find("/metrics") - 7) + "\"";
-  }
-  const std::string config =
-      dir_.Write("prometheus.yml",
-                 "global:\n  scrape_interval: 500ms\nscrape_configs:\n  - job_name: meshsim\n"
-                 "    static_configs:\n      - targets: [" +
-                     targets + "]\n");
-  const uint16_t port = FreePort();
-  const std::string api = "http://127.0.0.1:" + std::to_string(port);
-  auto prometheus = process::ChildProcess::Spawn(
-      {.name = "prometheus",
-       .argv = {prometheus_binary, "--config.file=" + config, "--storage.tsdb.path=" + dir_.path() + "/tsdb",
-                "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
-       .extra_env = {"MESHSIM_TEST_TAG=" + tag_}});
-  ASSERT_TRUE(prometheus.ok()) << prometheus.status();
-  prometheus_ = std::move(*prometheus);
-  ASSERT_TRUE(WaitFor([&] { return !HttpGet(api + "/-/ready").empty(); }, 30s)) << "prometheus did not start";
-
-  auto query = [&](const std::string& expr) {
-    const std::string body = HttpGet(api + "/api/v1/query?query=" + UrlEncode(expr));
-    return body.empty() ? nlohmann::json() : nlohmann::json::parse(body, nullptr, false);
-  };
+  ASSERT_NO_FATAL_FAILURE(StartPrometheus(prometheus_binary, urls));
   ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(result_); }, 120s)) << "the job did not finish";
   const nlohmann::json result = ReadJson(result_);
   ASSERT_EQ(result["state"], "COMPLETED");
   const double committed = result["committed_events"];
 
-  // The value of a query that returns one series, or -1.
-  auto scalar = [&](const std::string& expr) {
-    const auto answer = query(expr);
-    if (!answer.is_object() || answer["data"]["result"].empty()) return -1.0;
-    return std::stod(answer["data"]["result"][0]["value"][1].get<std::string>());
-  };
   // Once Prometheus has scraped the nodes after the job, their event
   // counters add up to exactly the job's committed events.
-  double scraped = -1;
-  WaitFor(
-      [&] {
-        scraped = scalar("sum(meshsim_node_events_processed_total)");
-        return scraped == committed;
-      },
-      20s);
-  EXPECT_EQ(scraped, committed) << "scraped event counters disagree with the job result";
+  EXPECT_EQ(ScalarOnceEqual("sum(meshsim_node_events_processed_total)", committed), committed)
+      << "scraped event counters disagree with the job result";
   // Every frame a node took from a shm ring was counted once by how long it
   // kept the node waiting, and every one of them was accepted.
-  double waits = -1;
-  double shm_frames = -2;
-  WaitFor(
-      [&] {
-        waits = scalar("sum(meshsim_node_frame_waits_total)");
-        shm_frames = scalar(R"(sum(meshsim_node_link_messages_received_total{transport="shm"}))");
-        return waits == shm_frames;
-      },
-      20s);
-  EXPECT_EQ(waits, shm_frames) << "frame waits do not count the shm frames received";
-  EXPECT_GT(waits, 0);
+  const double shm_frames =
+      ScalarOnceEqual(R"(sum(meshsim_node_link_messages_received_total{transport="shm"}))", -1);
+  EXPECT_EQ(ScalarOnceEqual("sum(meshsim_node_frame_waits_total)", shm_frames), shm_frames)
+      << "frame waits do not count the shm frames received";
+  EXPECT_GT(shm_frames, 0);
   // rate() needs two samples of every target in its window.
   const bool scraped_enough = WaitFor(
       [&] {
-        const auto answer = query("min(count_over_time(up[1m])) >= 3 and count(up == 1) == 3");
+        const auto answer = Query("min(count_over_time(up[1m])) >= 3 and count(up == 1) == 3");
         return answer.is_object() && !answer["data"]["result"].empty();
       },
       20s);
-  ASSERT_TRUE(scraped_enough) << query("up").dump();
-
-  int checked = 0;
-  for (const auto& file : DashboardFiles()) {
-    const nlohmann::json dashboard = ReadJson(file);
-    for (const auto& panel : dashboard["panels"]) {
-      for (const auto& target : panel["targets"]) {
-        std::string expr = target["expr"];
-        expr = std::regex_replace(expr, std::regex(R"(\$__rate_interval)"), "1m");
-        const auto answer = query(expr);
-        ASSERT_TRUE(answer.is_object()) << expr;
-        EXPECT_EQ(answer["status"], "success") << expr << ": " << answer.dump();
-        EXPECT_FALSE(answer["data"]["result"].empty()) << std::filesystem::path(file).filename() << " / "
-                                                       << panel["title"] << ": no series for " << expr;
-        ++checked;
-      }
-    }
-  }
-  EXPECT_GE(checked, 20);
+  ASSERT_TRUE(scraped_enough) << Query("up").dump();
+  ExpectEveryDashboardQueryReturnsSeries();
 }
 
 }  // namespace

@@ -96,6 +96,32 @@ class SecurityTest : public ClusterTestBase {
     return 0;
   }
 
+  // The data endpoint of the node called `name`, as the coordinator lists it.
+  std::string DataEndpointOf(const std::string& name) {
+    const auto nodes =
+        nlohmann::json::parse(Cli({"nodes", "--json"}, keys_, "viewer").output, nullptr, false);
+    if (!nodes.is_array()) return "";
+    for (const auto& node : nodes) {
+      if (node["name"] == name) return node["data_endpoint"];
+    }
+    return "";
+  }
+
+  // A PUSH socket connected to `endpoint`: plain without `identity`, else a
+  // CURVE client with that identity's pair toward `server_key`.
+  zmq::socket_t PushTo(zmq::context_t& context, const std::string& endpoint, const std::string& identity,
+                       const std::string& server_key) {
+    zmq::socket_t push(context, zmq::socket_type::push);
+    push.set(zmq::sockopt::linger, 0);
+    if (!identity.empty()) {
+      const auto own = security::LoadCertificate(keys_ + "/" + identity + ".key_secret");
+      EXPECT_TRUE(own.ok()) << own.status().message();
+      if (own.ok()) security::MakeCurveClient(push, own->public_key, own->secret_key, server_key);
+    }
+    push.connect(endpoint);
+    return push;
+  }
+
   std::string keys_;
   std::string endpoint_;
   std::string coordinator_metrics_;
@@ -209,11 +235,7 @@ TEST_F(SecurityTest, ForgedDataFramesFromOutsideTheJobAreRefusedAndTheDigestHold
             0);
   const auto clean = ReadJson(dir_.path() + "/clean.json");
 
-  const auto nodes = nlohmann::json::parse(Cli({"nodes", "--json"}, keys_, "viewer").output);
-  std::string data;
-  for (const auto& node : nodes) {
-    if (node["name"] == "n1") data = node["data_endpoint"];
-  }
+  const std::string data = DataEndpointOf("n1");
   ASSERT_FALSE(data.empty());
   const std::string n1_key = security::LoadCertificate(keys_ + "/node.key")->public_key;
   auto submit = StartMeshsim("submit",
@@ -229,17 +251,8 @@ TEST_F(SecurityTest, ForgedDataFramesFromOutsideTheJobAreRefusedAndTheDigestHold
   // Senders: no CURVE at all, an admin key, a node key that is not the job's.
   zmq::context_t context;
   std::vector<zmq::socket_t> sockets;
-  for (const std::string identity : {"", "admin", "intruder"}) {
-    zmq::socket_t push(context, zmq::socket_type::push);
-    push.set(zmq::sockopt::linger, 0);
-    if (!identity.empty()) {
-      const auto own = security::LoadCertificate(keys_ + "/" + identity + ".key_secret");
-      ASSERT_TRUE(own.ok()) << own.status().message();
-      security::MakeCurveClient(push, own->public_key, own->secret_key, n1_key);
-    }
-    push.connect(data);
-    sockets.push_back(std::move(push));
-  }
+  for (const std::string identity : {"", "admin", "intruder"})
+    sockets.push_back(PushTo(context, data, identity, n1_key));
   frame::FrameWriter writer;
   for (uint64_t window = 1; window < 40 && submit->running(); ++window) {
     writer.Begin(frame::RunId(job, 1), window, /*source_rank=*/1);
@@ -273,21 +286,14 @@ TEST_F(SecurityTest, AFinishedJobsPeerKeyIsRefusedAfterwards) {
   const std::string scenario = dir_.Write("tcp.yaml", kTcpPhold);
   ASSERT_EQ(Cli({"submit", scenario, "--nodes", "2"}, keys_).exit_code, 0);
 
-  const auto nodes = nlohmann::json::parse(Cli({"nodes", "--json"}, keys_, "viewer").output);
-  std::string data;
-  for (const auto& node : nodes) {
-    if (node["name"] == "n1") data = node["data_endpoint"];
-  }
+  const std::string data = DataEndpointOf("n1");
   ASSERT_FALSE(data.empty());
   const double refused_before = Metric(metrics, R"(meshsim_auth_refused_total{domain="data"})");
   // The node key n2 used for the job (every node here has the same pair).
-  const auto peer = security::LoadCertificate(keys_ + "/node.key_secret");
+  const auto peer = security::LoadCertificate(keys_ + "/node.key");
   ASSERT_TRUE(peer.ok()) << peer.status().message();
   zmq::context_t context;
-  zmq::socket_t push(context, zmq::socket_type::push);
-  push.set(zmq::sockopt::linger, 0);
-  security::MakeCurveClient(push, peer->public_key, peer->secret_key, peer->public_key);
-  push.connect(data);
+  zmq::socket_t push = PushTo(context, data, "node", peer->public_key);
   const std::byte stray[8] = {};
   (void)push.send(zmq::buffer(stray, sizeof(stray)), zmq::send_flags::dontwait);
   EXPECT_TRUE(WaitFor(
