@@ -1,5 +1,5 @@
 // Checkpoints at window barriers, in one process: the shipped models run on
-// several in-process kernels exchanging events by window, are checkpointed
+// several in-process kernels (KernelMesh, the node's window loop), are checkpointed
 // part-way, and restored onto another number of kernels. The result must be
 // the one of the run that was never interrupted.
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include "common/sim/model_registry.h"
 #include "gtest/gtest.h"
 #include "models/builtin.h"
+#include "tests/unit/common/sim/kernel_mesh.h"
 
 namespace meshsim::sim {
 namespace {
@@ -23,75 +24,44 @@ struct Outcome {
   MailboxCounters mailboxes;
 };
 
-struct Routed {
-  uint32_t rank;
-  Event event;
-  std::vector<std::byte> payload;
-};
-
-class OutboxSink final : public RemoteSink {
- public:
-  void Route(uint32_t rank, const Event& event) override {
-    out.push_back({rank, event, {event.payload.begin(), event.payload.end()}});
-  }
-  std::vector<Routed> out;
-};
-
-// The window loop of node/job_runner.cc, over kernels in one process.
+// A shipped model's job on `ranks` kernels in one process.
 class InProcessJob {
  public:
   InProcessJob(const std::string& model, ModelContext context, uint32_t ranks, PartitionKind kind,
                std::span<const checkpoint::CheckpointPart> restore = {})
-      : context_(std::move(context)), sinks_(ranks) {
-    models::RegisterBuiltinModels();
-    const ModelInfo* info = ModelRegistry::Global().Find(model);
-    auto probe = info->create(context_);
-    partition_ = std::make_unique<PartitionMap>(*PartitionMap::Create(kind, (*probe)->lp_count(), ranks));
-    for (uint32_t rank = 0; rank < ranks; ++rank) {
-      KernelOptions options{.seed = context_.seed,
-                            .end_time = context_.end_time,
-                            .lookahead = context_.lookahead,
-                            .rank = rank};
-      kernels_.push_back(*Kernel::Create(options, *info->create(context_), partition_.get(), &sinks_[rank]));
-      const absl::Status status =
-          restore.empty() ? kernels_.back()->Init() : kernels_.back()->Restore(restore);
-      EXPECT_TRUE(status.ok()) << status;
-    }
-    InstallMailboxes();
-    if (restore.empty()) {
-      Exchange();
-    } else {
-      window_ = restore.front().header().window;
-      next_ = restore.front().header().next_time;
-    }
+      : info_(Find(model)),
+        context_(std::move(context)),
+        mesh_({.seed = context_.seed, .end_time = context_.end_time, .lookahead = context_.lookahead},
+              *PartitionMap::Create(kind, (*info_->create(context_))->lp_count(), ranks),
+              [this] { return *info_->create(context_); }) {
+    const absl::Status status = restore.empty() ? mesh_.Init() : mesh_.Restore(restore);
+    EXPECT_TRUE(status.ok()) << status;
   }
 
   // Runs windows until `stop_after_window` (or the end).
   void Run(uint64_t stop_after_window = UINT64_MAX) {
-    while (next_ < context_.end_time && window_ < stop_after_window) {
-      for (auto& kernel : kernels_) ASSERT_TRUE(kernel->RunWindow(next_ + context_.lookahead).ok());
-      ++window_;
-      Exchange();
-    }
+    const absl::Status status = mesh_.Run(std::numeric_limits<double>::infinity(), stop_after_window);
+    ASSERT_TRUE(status.ok()) << status;
   }
 
   std::vector<std::vector<std::byte>> Checkpoint() {
     std::vector<std::vector<std::byte>> parts;
-    for (uint32_t rank = 0; rank < kernels_.size(); ++rank) {
-      const auto& counters = kernels_[rank]->mailbox_counters();
+    for (uint32_t rank = 0; rank < mesh_.ranks(); ++rank) {
+      Kernel& kernel = mesh_.kernel(rank);
+      const auto& counters = kernel.mailbox_counters();
       checkpoint::CheckpointPartWriter writer(
           {.job_id = 7,
            .attempt = 1,
            .rank = rank,
-           .ranks = static_cast<uint32_t>(kernels_.size()),
-           .state_bytes = static_cast<uint32_t>(kernels_[rank]->model().state_bytes()),
-           .window = window_,
-           .next_time = next_,
-           .lp_count = partition_->lp_count(),
+           .ranks = mesh_.ranks(),
+           .state_bytes = static_cast<uint32_t>(kernel.model().state_bytes()),
+           .window = mesh_.window(),
+           .next_time = mesh_.next_time(),
+           .lp_count = mesh_.partition().lp_count(),
            .mailbox_posts = counters.posts,
            .mailbox_deliveries = counters.deliveries,
            .mailbox_remote_events = counters.remote_events});
-      kernels_[rank]->SaveCheckpoint(writer);
+      kernel.SaveCheckpoint(writer);
       parts.push_back(std::move(writer).Finish());
     }
     return parts;
@@ -99,12 +69,13 @@ class InProcessJob {
 
   Outcome Finish() {
     Outcome outcome;
-    for (auto& kernel : kernels_) {
-      outcome.committed += kernel->committed_events();
-      const MailboxCounters& m = kernel->mailbox_counters();
+    for (uint32_t rank = 0; rank < mesh_.ranks(); ++rank) {
+      Kernel& kernel = mesh_.kernel(rank);
+      outcome.committed += kernel.committed_events();
+      const MailboxCounters& m = kernel.mailbox_counters();
       outcome.mailboxes.posts += m.posts;
       outcome.mailboxes.deliveries += m.deliveries;
-      const KernelOutcome folded = kernel->Fold();
+      const KernelOutcome folded = kernel.Fold();
       outcome.digest += folded.digest;
       outcome.summary.resize(folded.summary.size());
       for (size_t i = 0; i < folded.summary.size(); ++i) outcome.summary[i] += folded.summary[i];
@@ -116,40 +87,23 @@ class InProcessJob {
     return outcome;
   }
 
-  uint64_t window() const { return window_; }
+  uint64_t window() const { return mesh_.window(); }
 
  private:
-  void InstallMailboxes() {
-    std::map<std::string, std::set<uint32_t>> subscribers;
-    for (uint32_t rank = 0; rank < kernels_.size(); ++rank) {
-      for (const auto& name : kernels_[rank]->subscribed_mailboxes()) subscribers[name].insert(rank);
-    }
-    if (subscribers.empty()) return;
-    for (auto& kernel : kernels_) {
-      std::vector<MailboxRoute> table;
-      for (const auto& [name, ranks] : subscribers) table.push_back({name, {ranks.begin(), ranks.end()}});
-      ASSERT_TRUE(kernel->InstallMailboxes(std::move(table)).ok());
-    }
+  static const ModelInfo* Find(const std::string& model) {
+    models::RegisterBuiltinModels();
+    return ModelRegistry::Global().Find(model);
   }
 
-  void Exchange() {
-    for (auto& sink : sinks_) {
-      for (Routed& routed : sink.out) {
-        routed.event.payload = routed.payload;
-        kernels_[routed.rank]->Deliver(routed.event);
-      }
-      sink.out.clear();
-    }
-    next_ = std::numeric_limits<double>::infinity();
-    for (auto& kernel : kernels_) next_ = std::min(next_, kernel->next_event_time());
-  }
-
+  const ModelInfo* info_;
   ModelContext context_;
-  std::unique_ptr<PartitionMap> partition_;
-  std::vector<OutboxSink> sinks_;
-  std::vector<std::unique_ptr<Kernel>> kernels_;
-  uint64_t window_ = 0;
-  double next_ = 0;
+  KernelMesh mesh_;
+};
+
+// Takes nothing: a lone kernel here has no other rank to send to.
+class NoRemoteSink final : public RemoteSink {
+ public:
+  void Route(uint32_t, const Event&) override {}
 };
 
 std::vector<checkpoint::CheckpointPart> Parse(const std::vector<std::vector<std::byte>>& bytes) {
@@ -263,7 +217,7 @@ TEST(CheckpointPartTest, RestoreFromPartsMissingAnLpFails) {
   models::RegisterBuiltinModels();
   const ModelContext context = Phold();
   auto partition = *PartitionMap::Create(PartitionKind::kBlock, 300, 1);
-  OutboxSink sink;
+  NoRemoteSink sink;
   auto kernel = *Kernel::Create({.seed = 11, .end_time = 40, .lookahead = 0.25, .rank = 0},
                                 *ModelRegistry::Global().Find("phold")->create(context), &partition, &sink);
   const absl::Status status = kernel->Restore(parts);

@@ -1,5 +1,5 @@
-// Mailboxes across several kernels in one process, exchanging what their
-// sinks collect after each window the way nodes exchange frames: fan-out,
+// Mailboxes across several kernels in one process (KernelMesh, the node's
+// window loop with the exchange done in memory): fan-out,
 // one cross-node event per remote subscribing node, order independent of
 // the partition, and the errors a model gets for misusing mailboxes.
 #include <map>
@@ -9,10 +9,11 @@
 #include <tuple>
 #include <vector>
 
-#include "common/sim/kernel.h"
 #include "common/frame/mailbox_address.h"
+#include "common/sim/kernel.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
+#include "tests/unit/common/sim/kernel_mesh.h"
 
 namespace meshsim::sim {
 namespace {
@@ -99,63 +100,16 @@ class MailboxModel final : public Model {
   std::byte payload_{};
 };
 
-// Collects one rank's outgoing events, payloads copied, until the exchange.
-class Outbox final : public RemoteSink {
+// A job of `ranks` kernels over `lps` LPs running `script`, in one process.
+class MailboxJob {
  public:
-  struct Routed {
-    uint32_t rank;
-    Event event;
-    std::vector<std::byte> payload;
-  };
-  void Route(uint32_t rank, const Event& event) override {
-    routed.push_back({rank, event, {event.payload.begin(), event.payload.end()}});
-  }
-  std::vector<Routed> routed;
-};
+  MailboxJob(uint64_t lps, uint32_t ranks, const Script& script, PartitionKind kind = PartitionKind::kBlock)
+      : script_(std::make_shared<const Script>(script)),
+        mesh_({.seed = 3, .end_time = 20, .lookahead = kLookahead}, *PartitionMap::Create(kind, lps, ranks),
+              [&] { return std::make_unique<MailboxModel>(lps, script_, &log_); }) {}
 
-// A job of `ranks` kernels over `lps` LPs.
-class KernelMesh {
- public:
-  KernelMesh(uint64_t lps, uint32_t ranks, const Script& script, PartitionKind kind = PartitionKind::kBlock)
-      : partition_(*PartitionMap::Create(kind, lps, ranks)),
-        outboxes_(ranks),
-        script_(std::make_shared<const Script>(script)) {
-    for (uint32_t rank = 0; rank < ranks; ++rank) {
-      auto kernel =
-          Kernel::Create({.seed = 3, .end_time = 20, .lookahead = kLookahead, .rank = rank},
-                         std::make_unique<MailboxModel>(lps, script_, &log_), &partition_, &outboxes_[rank]);
-      EXPECT_TRUE(kernel.ok()) << kernel.status();
-      kernels_.push_back(std::move(*kernel));
-    }
-  }
-
-  // Every rank's init, then the mailbox table as the coordinator builds it.
-  absl::Status Init() {
-    std::map<std::string, std::vector<uint32_t>> ranks_by_name;
-    for (uint32_t rank = 0; rank < kernels_.size(); ++rank) {
-      if (auto status = kernels_[rank]->Init(); !status.ok()) return status;
-      for (const std::string& name : kernels_[rank]->subscribed_mailboxes()) {
-        ranks_by_name[name].push_back(rank);
-      }
-    }
-    std::vector<MailboxRoute> table;
-    for (auto& [name, ranks] : ranks_by_name) table.push_back({name, ranks});
-    for (auto& kernel : kernels_) {
-      if (auto status = kernel->InstallMailboxes(table); !status.ok()) return status;
-    }
-    Exchange();
-    return absl::OkStatus();
-  }
-
-  absl::Status Run(double end_time) {
-    for (double t = 0; t < end_time; t += kLookahead) {
-      for (auto& kernel : kernels_) {
-        if (auto status = kernel->RunWindow(t + kLookahead); !status.ok()) return status;
-      }
-      Exchange();
-    }
-    return absl::OkStatus();
-  }
+  absl::Status Init() { return mesh_.Init(); }
+  absl::Status Run(double end_time) { return mesh_.Run(end_time); }
 
   // Deliveries per LP, in the order each LP processed them.
   std::map<LpId, std::vector<Delivery>> DeliveriesByLp() const {
@@ -164,28 +118,14 @@ class KernelMesh {
     return by_lp;
   }
   // Cross-node events, as (from rank, to rank, mailbox address).
-  const std::vector<std::tuple<uint32_t, uint32_t, LpId>>& crossings() const { return crossings_; }
-  Kernel& kernel(uint32_t rank) { return *kernels_[rank]; }
-  uint32_t owner(LpId lp) const { return partition_.owner(lp); }
+  const std::vector<KernelMesh::Crossing>& crossings() const { return mesh_.crossings(); }
+  Kernel& kernel(uint32_t rank) { return mesh_.kernel(rank); }
+  uint32_t owner(LpId lp) const { return mesh_.partition().owner(lp); }
 
  private:
-  void Exchange() {
-    for (uint32_t from = 0; from < outboxes_.size(); ++from) {
-      for (Outbox::Routed& routed : outboxes_[from].routed) {
-        crossings_.emplace_back(from, routed.rank, routed.event.dst_lp);
-        routed.event.payload = routed.payload;
-        kernels_[routed.rank]->Deliver(routed.event);
-      }
-      outboxes_[from].routed.clear();
-    }
-  }
-
-  PartitionMap partition_;
-  std::vector<Outbox> outboxes_;
   std::shared_ptr<const Script> script_;
   std::vector<Delivery> log_;
-  std::vector<std::unique_ptr<Kernel>> kernels_;
-  std::vector<std::tuple<uint32_t, uint32_t, LpId>> crossings_;
+  KernelMesh mesh_;
 };
 
 // 40 LPs on 4 ranks (block: 10 each). "group" has subscribers on ranks 0,
@@ -201,7 +141,7 @@ TEST(MailboxTest, OnePostReachesEverySubscriberOnEveryNodeExactlyOnce) {
   for (LpId poster : {LpId{5}, LpId{25}}) {  // a subscriber on rank 0; rank 2, which has none
     Script script = GroupScript();
     script.event_posts = {{poster, "group", 2.0}};
-    KernelMesh mesh(40, 4, script);
+    MailboxJob mesh(40, 4, script);
     ASSERT_TRUE(mesh.Init().ok());
     ASSERT_TRUE(mesh.Run(10).ok());
 
@@ -241,7 +181,7 @@ TEST(MailboxTest, OnePostReachesEverySubscriberOnEveryNodeExactlyOnce) {
 TEST(MailboxTest, PostsMadeDuringInitAreSentOnceTheTableIsKnown) {
   Script script = GroupScript();
   script.init_posts = {{20, "group", 1.0}, {20, "other", 1.5}};
-  KernelMesh mesh(40, 4, script);
+  MailboxJob mesh(40, 4, script);
   ASSERT_TRUE(mesh.Init().ok());
   ASSERT_TRUE(mesh.Run(5).ok());
   const auto by_lp = mesh.DeliveriesByLp();
@@ -263,7 +203,7 @@ TEST(MailboxTest, DeliveryOrderDoesNotDependOnThePartition) {
     script.event_posts.push_back({lp, "all", 1.0});  // all at the same time
     script.event_posts.push_back({lp, GroupName((lp + 1) % 3), 1.0 + (lp % 2)});
   }
-  KernelMesh one(30, 1, script);
+  MailboxJob one(30, 1, script);
   ASSERT_TRUE(one.Init().ok());
   ASSERT_TRUE(one.Run(6).ok());
   const auto expected = one.DeliveriesByLp();
@@ -278,7 +218,7 @@ TEST(MailboxTest, DeliveryOrderDoesNotDependOnThePartition) {
   }
   for (auto kind : {PartitionKind::kBlock, PartitionKind::kRoundRobin}) {
     for (uint32_t ranks : {2u, 3u, 4u}) {
-      KernelMesh many(30, ranks, script, kind);
+      MailboxJob many(30, ranks, script, kind);
       ASSERT_TRUE(many.Init().ok());
       ASSERT_TRUE(many.Run(6).ok());
       EXPECT_EQ(many.DeliveriesByLp(), expected) << ranks << " ranks";
@@ -289,7 +229,7 @@ TEST(MailboxTest, DeliveryOrderDoesNotDependOnThePartition) {
 TEST(MailboxTest, PostToAMailboxNobodySubscribesToNamesTheLpAndMailbox) {
   Script script = GroupScript();
   script.event_posts = {{7, "nobody", 1.0}};
-  KernelMesh mesh(40, 2, script);
+  MailboxJob mesh(40, 2, script);
   ASSERT_TRUE(mesh.Init().ok());
   const absl::Status status = mesh.Run(5);
   ASSERT_TRUE(absl::IsInvalidArgument(status)) << status;
@@ -301,7 +241,7 @@ TEST(MailboxTest, PostToAMailboxNobodySubscribesToNamesTheLpAndMailbox) {
 TEST(MailboxTest, PostDuringInitToAMailboxNobodySubscribesToFailsWhenTheTableArrives) {
   Script script = GroupScript();
   script.init_posts = {{3, "nobody", 1.0}};
-  KernelMesh mesh(40, 2, script);
+  MailboxJob mesh(40, 2, script);
   const absl::Status status = mesh.Init();
   ASSERT_TRUE(absl::IsInvalidArgument(status)) << status;
   EXPECT_NE(status.message().find("init of lp 3"), std::string::npos) << status.message();
@@ -311,7 +251,7 @@ TEST(MailboxTest, PostDuringInitToAMailboxNobodySubscribesToFailsWhenTheTableArr
 TEST(MailboxTest, SubscribingOutsideInitIsRefusedNamingTheLpAndMailbox) {
   Script script = GroupScript();
   script.subscribe_on_event = {{8, "late"}};
-  KernelMesh mesh(40, 1, script);
+  MailboxJob mesh(40, 1, script);
   ASSERT_TRUE(mesh.Init().ok());
   const absl::Status status = mesh.Run(5);
   ASSERT_TRUE(absl::IsFailedPrecondition(status)) << status;
@@ -322,7 +262,7 @@ TEST(MailboxTest, SubscribingOutsideInitIsRefusedNamingTheLpAndMailbox) {
 TEST(MailboxTest, EmptyMailboxNamesAreRefused) {
   Script subscribe;
   subscribe.subscribe[4] = {""};
-  KernelMesh a(10, 1, subscribe);
+  MailboxJob a(10, 1, subscribe);
   absl::Status status = a.Init();
   ASSERT_TRUE(absl::IsInvalidArgument(status)) << status;
   EXPECT_NE(status.message().find("lp 4"), std::string::npos) << status.message();
@@ -330,7 +270,7 @@ TEST(MailboxTest, EmptyMailboxNamesAreRefused) {
 
   Script post = GroupScript();
   post.event_posts = {{6, "", 1.0}};
-  KernelMesh b(40, 1, post);
+  MailboxJob b(40, 1, post);
   ASSERT_TRUE(b.Init().ok());
   status = b.Run(5);
   ASSERT_TRUE(absl::IsInvalidArgument(status)) << status;
@@ -341,7 +281,7 @@ TEST(MailboxTest, EmptyMailboxNamesAreRefused) {
 TEST(MailboxTest, PostsKeepTheLookaheadRule) {
   Script script = GroupScript();
   script.event_posts = {{5, "group", 0.25}};
-  KernelMesh mesh(40, 1, script);
+  MailboxJob mesh(40, 1, script);
   ASSERT_TRUE(mesh.Init().ok());
   const absl::Status status = mesh.Run(5);
   ASSERT_TRUE(absl::IsInvalidArgument(status)) << status;
@@ -350,7 +290,7 @@ TEST(MailboxTest, PostsKeepTheLookaheadRule) {
 
 TEST(MailboxTest, ATableThatDisagreesWithThisNodesSubscriptionsIsRefused) {
   Script script = GroupScript();
-  KernelMesh mesh(40, 4, script);
+  MailboxJob mesh(40, 4, script);
   ASSERT_TRUE(mesh.kernel(0).Init().ok());  // LPs 1 and 5 subscribe here
   // Rank 0 missing from "group"'s ranks.
   EXPECT_TRUE(absl::IsInvalidArgument(mesh.kernel(0).InstallMailboxes({{"group", {1, 3}}, {"other", {0}}})));
@@ -365,7 +305,7 @@ TEST(MailboxTest, ATableThatDisagreesWithThisNodesSubscriptionsIsRefused) {
 }
 
 TEST(MailboxTest, RunningBeforeTheTableIsInstalledIsRefused) {
-  KernelMesh mesh(40, 1, GroupScript());
+  MailboxJob mesh(40, 1, GroupScript());
   ASSERT_TRUE(mesh.kernel(0).Init().ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(mesh.kernel(0).RunWindow(1.0)));
 }
