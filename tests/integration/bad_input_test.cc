@@ -254,7 +254,7 @@ params:
       20s));
   for (int round = 0; round < 5 && submit->running(); ++round) {
     PushFrames(data, bad);
-    std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(50ms);  // pacing: the rounds land in different windows of the run
   }
   auto status = submit->Wait(Deadline::After(120s));
   ASSERT_TRUE(status.has_value());

@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <cstdlib>
-#include <thread>
 
 #include "gtest/gtest.h"
 #include "tests/testing/meshsim_process.h"
@@ -60,7 +59,6 @@ TEST(RunTest, CtrlCCancelsTheJobAndStopsTheCluster) {
   auto run =
       StartMeshsim("run", {"run", dir.Write("long.yaml", kLongScenario), "--nodes", "2", "--show-logs"}, tag);
   ASSERT_TRUE(WaitFor([&] { return LogContains(*run, "ASSIGNING -> RUNNING"); }, 30s));
-  std::this_thread::sleep_for(200ms);
   run->Signal(SIGINT);
   auto status = run->Wait(Deadline::After(20s));
   ASSERT_TRUE(status.has_value()) << "meshsim run ignored Ctrl-C";

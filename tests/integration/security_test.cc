@@ -260,7 +260,7 @@ TEST_F(SecurityTest, ForgedDataFramesFromOutsideTheJobAreRefusedAndTheDigestHold
     const auto bytes = writer.Finish(1e9);
     for (auto& socket : sockets)
       (void)socket.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait);
-    std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(20ms);  // pacing: one forged window every 20 ms while the job runs
   }
   auto status = submit->Wait(Deadline::After(120s));
   ASSERT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <mutex>
 #include <thread>
 
 #include "common/rpc/rpc_client.h"
@@ -44,7 +46,7 @@ class RpcTest : public ::testing::Test {
     (*server)->Register<v1::SubmitJobRequest, v1::SubmitJobReply>(
         "Coordinator.SubmitJob", [this](const v1::SubmitJobRequest&, v1::SubmitJobReply* reply) {
           ++submit_calls_;
-          std::this_thread::sleep_for(std::chrono::milliseconds(submit_delay_ms_.load()));
+          submit_gate_.Pass();
           reply->set_job_id(9);
           return absl::OkStatus();
         });
@@ -93,7 +95,30 @@ class RpcTest : public ::testing::Test {
   std::atomic<int> get_job_calls_{0};
   std::atomic<int> submit_calls_{0};
   std::atomic<int> get_job_delay_ms_{0};
-  std::atomic<int> submit_delay_ms_{0};
+  // Holds SubmitJob in its handler until the test opens it (a reply that
+  // comes after the caller gave up); open unless closed.
+  class Gate {
+   public:
+    void Close() { Set(false); }
+    void Open() { Set(true); }
+    void Pass() {
+      std::unique_lock lock(mutex_);
+      opened_.wait_for(lock, 10s, [&] { return open_; });  // bounded: a test that forgets to open ends
+    }
+
+   private:
+    void Set(bool open) {
+      {
+        std::lock_guard lock(mutex_);
+        open_ = open;
+      }
+      opened_.notify_all();
+    }
+    std::mutex mutex_;
+    std::condition_variable opened_;
+    bool open_ = true;
+  };
+  Gate submit_gate_;
 };
 
 TEST_F(RpcTest, CallReturnsTheHandlersReply) { ExpectStillServing(StartServer()->endpoint()); }
@@ -125,22 +150,28 @@ TEST_F(RpcTest, MethodNotInTheIdlIsRejectedBeforeSending) {
 }
 
 TEST_F(RpcTest, SlowReplyExceedsTheDeadlineAndIsNotRetriedWhenNotIdempotent) {
-  submit_delay_ms_ = 600;
+  submit_gate_.Close();
   auto server = StartServer();
   auto client = Client(server->endpoint());
   v1::SubmitJobReply reply;
+  // A deadline past one attempt (300 ms): an idempotent call would have been
+  // retried by now, and the retry would be queued at the server.
   absl::Status status =
-      client->Call("Coordinator.SubmitJob", v1::SubmitJobRequest(), &reply, Deadline::After(200ms));
+      client->Call("Coordinator.SubmitJob", v1::SubmitJobRequest(), &reply, Deadline::After(700ms));
   EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
-  // The late reply must not be taken for the next call's.
-  submit_delay_ms_ = 0;
-  std::this_thread::sleep_for(700ms);
-  EXPECT_EQ(submit_calls_.load(), 1) << "a non-idempotent call was retried";
+  // The late reply goes out once the handler is let go; it must not be taken
+  // for the next call's. The server runs one request at a time, so a queued
+  // retry would be handled before the next call is even sent.
+  submit_gate_.Open();
+  const auto released = SteadyClock::now();
+  while (server->stats().requests < 1 && SteadyClock::now() - released < 5s) std::this_thread::yield();
+  ASSERT_EQ(server->stats().requests, 1u);
   v1::GetJobRequest request;
   request.set_job_id(3);
   v1::GetJobReply job;
   ASSERT_TRUE(client->Call("Coordinator.GetJob", request, &job).ok());
   EXPECT_EQ(job.job().job_id(), 3u);
+  EXPECT_EQ(submit_calls_.load(), 1) << "a non-idempotent call was retried";
 }
 
 TEST_F(RpcTest, IdempotentCallIsRetriedAfterATimedOutAttempt) {
@@ -175,7 +206,7 @@ TEST_F(RpcTest, IdempotentCallReachesAServerThatStartsLate) {
   }
   std::unique_ptr<RpcServer> server;
   std::thread starter([&] {
-    std::this_thread::sleep_for(400ms);
+    std::this_thread::sleep_for(400ms);  // the scenario: the server comes up while the call is retrying
     server = StartServer(16 << 20, endpoint);
   });
   v1::GetJobRequest request;
