@@ -6,15 +6,15 @@ NAME.key_secret the public and the secret key, both Z85. A secret file that
 group or others may read is refused, as ssh refuses such private keys.
 """
 import os
-import re
 import stat
+import struct
 
 import zmq
+import zmq.auth
 
 from meshsim_client._rpc import MeshsimError, StatusCode
 
-_KEY_LINE = re.compile(r'^\s*(public|secret)-key\s*=\s*"([^"]*)"\s*$')
-_Z85 = re.compile(r"^[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
+_Z85_KEY_CHARACTERS = 40
 _MAX_CERTIFICATE_BYTES = 64 * 1024
 
 
@@ -22,8 +22,20 @@ def _refuse(message):
     return MeshsimError(StatusCode.PERMISSION_DENIED, message)
 
 
+def _z85_key(path, which, key):
+    """`key` (bytes) as text, when it is a 32-byte key in Z85."""
+    try:
+        if len(key) == _Z85_KEY_CHARACTERS and len(zmq.utils.z85.decode(key)) == 32:
+            return key.decode("ascii")
+    except (ValueError, KeyError, struct.error, UnicodeDecodeError):
+        pass
+    raise MeshsimError(StatusCode.INVALID_ARGUMENT, f"{path}: {which}-key is not a 40-character Z85 key")
+
+
 def load_certificate(path):
-    """(public_key, secret_key or None) of one certificate file, Z85 text."""
+    """(public_key, secret_key or None) of one certificate file, Z85 text.
+    pyzmq parses the file (zmq.auth); this adds what the C++ reader checks
+    too: a bounded regular file, well-formed keys, a private secret."""
     try:
         info = os.stat(path)
     except OSError as error:
@@ -32,23 +44,20 @@ def load_certificate(path):
         raise MeshsimError(StatusCode.INVALID_ARGUMENT, f"{path}: not a regular file")
     if info.st_size > _MAX_CERTIFICATE_BYTES:
         raise MeshsimError(StatusCode.INVALID_ARGUMENT, f"{path}: {info.st_size} bytes is too large for a certificate")
-    with open(path, encoding="ascii", errors="replace") as file:
-        text = file.read(_MAX_CERTIFICATE_BYTES)
-    keys = {}
-    for line in text.splitlines():
-        match = _KEY_LINE.match(line)
-        if not match:
-            continue
-        if not _Z85.match(match.group(2)):
-            raise MeshsimError(StatusCode.INVALID_ARGUMENT,
-                               f"{path}: {match.group(1)}-key is not a 40-character Z85 key")
-        keys[match.group(1)] = match.group(2)
-    if "public" not in keys:
-        raise MeshsimError(StatusCode.INVALID_ARGUMENT, f"{path}: no public-key")
-    if "secret" in keys and info.st_mode & 0o077:
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except ValueError:
+        raise MeshsimError(StatusCode.INVALID_ARGUMENT, f"{path}: no public-key") from None
+    except OSError as error:
+        raise MeshsimError(StatusCode.NOT_FOUND, f"{path}: {error}") from None
+    public = _z85_key(path, "public", public)
+    if secret is None:
+        return public, None
+    secret = _z85_key(path, "secret", secret)
+    if info.st_mode & 0o077:
         raise _refuse(f"{path}: permissions {stat.S_IMODE(info.st_mode):04o} are too open: a secret key must be "
                       f"readable by its owner only (chmod 600 {path})")
-    return keys["public"], keys.get("secret")
+    return public, secret
 
 
 class Keys:
