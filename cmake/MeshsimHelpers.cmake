@@ -24,3 +24,25 @@ function(meshsim_test name)
     LABELS "${ARG_LABELS}"
     ENVIRONMENT "MESHSIM_BIN=$<TARGET_FILE:meshsim>;MESHSIM_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
+
+# meshsim_link_time_optimized(TARGET...)
+# The kernel calls the model and the model calls back through the SDK's
+# out-of-line LpContext functions (no field layout crosses the plugin
+# boundary); link-time optimization inlines those calls again for the
+# shipped models in the meshsim binary. Fat objects: other executables
+# (tests) link these libraries without LTO.
+function(meshsim_link_time_optimized)
+  if(NOT CMAKE_BUILD_TYPE STREQUAL "Release")
+    return()
+  endif()
+  include(CheckIPOSupported)
+  check_ipo_supported(RESULT supported OUTPUT why LANGUAGES CXX)
+  if(NOT supported)
+    message(STATUS "meshsim: no link-time optimization: ${why}")
+    return()
+  endif()
+  foreach(target IN LISTS ARGN)
+    set_property(TARGET ${target} PROPERTY INTERPROCEDURAL_OPTIMIZATION ON)
+    target_compile_options(${target} PRIVATE -ffat-lto-objects)
+  endforeach()
+endfunction()

@@ -40,8 +40,9 @@ class Phold final : public sim::Model {
   std::vector<std::string> summary_fields() const override { return {"remote_sends", "payload_errors"}; }
 
   absl::Status Init(sim::LpContext& lp) override {
+    const sim::LpId self = lp.lp();
     for (uint64_t i = 0; i < start_events_; ++i) {
-      if (auto status = SendNext(lp, lp.lp()); !status.ok()) return status;
+      if (auto status = SendNext(lp, lp.rng(), self, self); !status.ok()) return status;
     }
     return absl::OkStatus();
   }
@@ -55,12 +56,13 @@ class Phold final : public sim::Model {
       std::memcpy(&tag, event.payload.data(), sizeof(tag));
       if (tag != PayloadTag(event.src_lp, event.time)) ++state.payload_errors;
     }
-    sim::LpId dst = lp.lp();
-    if (lp.rng().Uniform() <= remote_fraction_) {
-      dst = static_cast<sim::LpId>(lp.rng().Below(lps_));
-    }
-    if (dst != lp.lp()) ++state.remote_sends;
-    return SendNext(lp, dst);
+    // Each LpContext accessor is a call across the SDK boundary: take them once.
+    const sim::LpId self = lp.lp();
+    sim::Rng& rng = lp.rng();
+    sim::LpId dst = self;
+    if (rng.Uniform() <= remote_fraction_) dst = static_cast<sim::LpId>(rng.Below(lps_));
+    if (dst != self) ++state.remote_sends;
+    return SendNext(lp, rng, self, dst);
   }
 
   // Field by field, so the checkpoint layout does not follow the struct's.
@@ -89,10 +91,10 @@ class Phold final : public sim::Model {
   }
 
  private:
-  absl::Status SendNext(sim::LpContext& lp, sim::LpId dst) {
-    const double delay = lookahead_ + lp.rng().Exponential(exp_mean_);
+  absl::Status SendNext(sim::LpContext& lp, sim::Rng& rng, sim::LpId self, sim::LpId dst) {
+    const double delay = lookahead_ + rng.Exponential(exp_mean_);
     if (payload_.size() >= sizeof(uint64_t)) {
-      const uint64_t tag = PayloadTag(lp.lp(), lp.now() + delay);
+      const uint64_t tag = PayloadTag(self, lp.now() + delay);
       std::memcpy(payload_.data(), &tag, sizeof(tag));
     }
     return lp.Send(dst, delay, payload_);
