@@ -8,7 +8,8 @@
 #            (scripts/test.sh adds these)
 #     fuzz   clang and libFuzzer, for the fuzz preset (tests/fuzz/fuzz_test.sh)
 #     deploy kubectl (for kustomize) and Node.js with npm, for the offline
-#            check of deploy/kubernetes (tests/deploy/kubernetes_test.sh);
+#            check of deploy/kubernetes (tests/deploy/kubernetes_test.sh)
+#            and the dashboards' generator (deploy/grafana/dashboards);
 #            only when the commands are missing, since either may come from
 #            elsewhere than Debian
 set -euo pipefail
