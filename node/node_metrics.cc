@@ -39,6 +39,18 @@ constexpr const char* kJobFailed = "failed";
 const prometheus::Histogram::BucketBoundaries kWindowBuckets = {
     1e-4, 4e-4, 1.6e-3, 6.4e-3, 2.56e-2, 0.1024, 0.4096, 1.6384, 6.5536, 26.2144, 104.8576};
 
+// One series of meshsim_node_frame_waits_total per WaitPhase, in its order.
+std::array<prometheus::Counter*, transport::shm::kWaitPhases> FrameWaits(prometheus::Registry& registry) {
+  auto& waits = Counters(registry, "meshsim_node_frame_waits_total",
+                         "Frames taken from shared-memory rings, by how long they kept this node waiting: "
+                         "ready, polled (under 2 us), yielded (polling between yields of the core, up to "
+                         "1 ms) or slept (on the futex).");
+  const char* kinds[transport::shm::kWaitPhases] = {"ready", "polled", "yielded", "slept"};
+  std::array<prometheus::Counter*, transport::shm::kWaitPhases> series{};
+  for (size_t how = 0; how < series.size(); ++how) series[how] = &waits.Add({{"how", kinds[how]}});
+  return series;
+}
+
 }  // namespace
 
 NodeMetrics::NodeMetrics(prometheus::Registry& registry)
@@ -80,6 +92,7 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
       ring_occupancy(Gauges(registry, "meshsim_node_ring_occupancy_bytes",
                             "Bytes in the shared-memory ring to a peer not yet read by it, after this "
                             "node's last frame.")),
+      frame_waits(FrameWaits(registry)),
       checkpoints_saved(Counter(registry, "meshsim_node_checkpoints_saved_total",
                                 "Checkpoint parts this node saved at a window barrier.")),
       checkpoint_bytes(Counter(registry, "meshsim_node_checkpoint_bytes_total",
@@ -96,12 +109,6 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
                        "Jobs this node started from a checkpoint instead of init.")) {
   // Every result exists from the start at zero, so rate() sees the first.
   for (const char* result : {kJobCompleted, kJobAborted, kJobFailed}) jobs.Add({{"result", result}});
-  auto& waits = Counters(registry, "meshsim_node_frame_waits_total",
-                         "Frames taken from shared-memory rings, by how long they kept this node waiting: "
-                         "ready, polled (under 2 us), yielded (polling between yields of the core, up to "
-                         "1 ms) or slept (on the futex).");
-  const char* kinds[transport::shm::kWaitPhases] = {"ready", "polled", "yielded", "slept"};  // by WaitPhase
-  for (size_t how = 0; how < frame_waits.size(); ++how) frame_waits[how] = &waits.Add({{"how", kinds[how]}});
 }
 
 void NodeMetrics::CountJobEnd(const absl::Status& status) {
