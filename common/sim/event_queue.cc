@@ -67,6 +67,28 @@ Event EventQueue::Pop() {
   return event;
 }
 
+bool EventQueue::Remove(const Event& event) {
+  auto find = [&](const std::vector<Key>& keys) -> size_t {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (SameKey(keys[i], event)) return i;
+    }
+    return keys.size();
+  };
+  const size_t bucket = BucketOf(event.time);
+  std::vector<Key>& keys = bucket >= year_buckets_ ? overflow_ : bucket <= bucket_ ? current_ : buckets_[bucket];
+  const size_t index = find(keys);
+  if (index == keys.size()) return false;
+  if (keys[index].slot != kNoSlot) free_slots_.push_back(keys[index].slot);
+  if (&keys == &current_) {
+    HeapErase(current_, index);
+  } else {
+    keys[index] = keys.back();  // the other rungs are unsorted
+    keys.pop_back();
+  }
+  --size_;
+  return true;
+}
+
 void EventQueue::Settle() const {
   if (!current_.empty() || size_ == 0) return;
   while (++bucket_ < year_buckets_) {
@@ -166,6 +188,18 @@ void EventQueue::SiftDown(std::vector<Key>& heap, size_t hole, Key key) {
 void EventQueue::MakeHeap(std::vector<Key>& heap) {
   if (heap.size() < 2) return;
   for (size_t i = (heap.size() - 2) / 4 + 1; i-- > 0;) SiftDown(heap, i, heap[i]);
+}
+
+void EventQueue::HeapErase(std::vector<Key>& heap, size_t index) {
+  const Key last = heap.back();
+  heap.pop_back();
+  if (index == heap.size()) return;
+  // `last` fills the hole and moves whichever way the heap order needs.
+  if (index > 0 && Before(last, heap[(index - 1) / 4])) {
+    SiftUp(heap, index, last);
+  } else {
+    SiftDown(heap, index, last);
+  }
 }
 
 void EventQueue::HeapPopFront(std::vector<Key>& heap) {

@@ -45,6 +45,14 @@ class EventQueue {
   // Precondition: !empty().
   Event Pop();
 
+  // Removes the pending event with `event`'s key (time, src_lp, src_seq,
+  // dst_lp; the payload is not compared) and returns true, or returns false
+  // when no pending event has that key. For cancelling an event under
+  // optimistic synchronization: it searches the one bucket the time falls
+  // in (or the drained bucket's heap, or the overflow), so it costs that
+  // bucket's size, not the queue's.
+  bool Remove(const Event& event);
+
   // The destination of the event Pop() returns next, when it is at hand
   // without settling (for prefetching its LP's state); nullopt otherwise.
   std::optional<LpId> next_dst_lp() const {
@@ -90,6 +98,10 @@ class EventQueue {
     uint32_t slot;
     uint16_t payload_bytes;
   };
+  static bool SameKey(const Key& key, const Event& event) {
+    return key.time == event.time && key.src_lp == event.src_lp && key.src_seq == event.src_seq &&
+           key.dst_lp == event.dst_lp;
+  }
   static bool Before(const Key& a, const Key& b) {
     if (a.time != b.time) return a.time < b.time;
     if (a.src_lp != b.src_lp) return a.src_lp < b.src_lp;
@@ -121,6 +133,7 @@ class EventQueue {
   static void HeapPush(std::vector<Key>& heap, const Key& key);
   static void HeapPopFront(std::vector<Key>& heap);
   static void MakeHeap(std::vector<Key>& heap);
+  static void HeapErase(std::vector<Key>& heap, size_t index);
   static void SiftUp(std::vector<Key>& heap, size_t hole, const Key& key);
   static void SiftDown(std::vector<Key>& heap, size_t hole, Key key);  // by value: key may be heap[hole]
   // The index of `parent`'s smallest child, or 0 when it has none.

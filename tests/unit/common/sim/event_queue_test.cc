@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -112,6 +113,64 @@ TEST(EventQueueTest, MatchesAReferenceWhilePushingAsItPopsAcrossYears) {
       }
     }
   }
+}
+
+// Cancellation under optimistic synchronization: removing an event by its
+// key, wherever it waits (the drained bucket's heap, a later bucket, the
+// overflow), keeps the rest in exactly the reference order with their own
+// payloads; a key that is not pending is refused and changes nothing.
+TEST(EventQueueTest, RemovesByKeyFromEveryRungAndKeepsTheOrder) {
+  std::mt19937_64 random(13);
+  std::exponential_distribution<double> delay(1.0);
+  EventQueue queue(8);
+  using Entry = std::tuple<double, LpId, uint64_t, LpId>;
+  std::set<Entry> pending;
+  uint64_t seq = 0;
+  auto push = [&](double time) {
+    const auto src = static_cast<LpId>(random() % 100);
+    const auto dst = static_cast<LpId>(random() % 100);
+    queue.Push({time, dst, src, seq, Bytes(seq, 8)});
+    pending.emplace(time, src, seq, dst);
+    ++seq;
+  };
+  auto remove = [&](const Entry& entry) {
+    const auto& [time, src, s, dst] = entry;
+    return queue.Remove({time, dst, src, s, {}});
+  };
+  for (int i = 0; i < 2000; ++i) push(delay(random));
+  uint64_t removed = 0;
+  for (int step = 0; step < 50000; ++step) {
+    ASSERT_EQ(queue.size(), pending.size());
+    if (random() % 3 == 0 && !pending.empty()) {
+      // Near the front (the heap), in the middle, or far out (the overflow).
+      auto it = pending.begin();
+      std::advance(it, static_cast<ptrdiff_t>(random() % pending.size()));
+      const Entry victim = *it;
+      ASSERT_TRUE(remove(victim)) << "step " << step;
+      pending.erase(victim);
+      ASSERT_FALSE(remove(victim)) << "removed twice at step " << step;
+      ++removed;
+      continue;
+    }
+    const Entry want = *pending.begin();
+    pending.erase(pending.begin());
+    const Event e = queue.Pop();
+    ASSERT_EQ(std::tie(e.time, e.src_lp, e.src_seq, e.dst_lp),
+              std::tie(std::get<0>(want), std::get<1>(want), std::get<2>(want), std::get<3>(want)))
+        << "step " << step;
+    uint64_t tag;
+    std::memcpy(&tag, e.payload.data(), sizeof(tag));
+    ASSERT_EQ(tag, e.src_seq) << "payload does not belong to its event";
+    push(e.time + (random() % 50 == 0 ? 1000 * delay(random) : 0.1 + delay(random)));
+    if (random() % 2 == 0) push(e.time + 0.1 + delay(random));
+  }
+  EXPECT_GT(removed, 10000u);
+  // A key that matches in all but one field is not the event.
+  queue.Push({5e9, 7, 3, 1, {}});
+  EXPECT_FALSE(queue.Remove({5e9, 8, 3, 1, {}}));
+  EXPECT_FALSE(queue.Remove({5e9, 7, 4, 1, {}}));
+  EXPECT_FALSE(queue.Remove({5e9, 7, 3, 2, {}}));
+  EXPECT_TRUE(queue.Remove({5e9, 7, 3, 1, {}}));
 }
 
 TEST(EventQueueTest, PoppedPayloadSurvivesPushesUntilTheNextPop) {
