@@ -70,12 +70,14 @@ Event EventQueue::Pop() {
 bool EventQueue::Remove(const Event& event) {
   auto find = [&](const std::vector<Key>& keys) -> size_t {
     for (size_t i = 0; i < keys.size(); ++i) {
-      if (SameKey(keys[i], event)) return i;
+      if (SameEventKey(keys[i], event)) return i;
     }
     return keys.size();
   };
   const size_t bucket = BucketOf(event.time);
-  std::vector<Key>& keys = bucket >= year_buckets_ ? overflow_ : bucket <= bucket_ ? current_ : buckets_[bucket];
+  std::vector<Key>& keys = bucket >= year_buckets_ ? overflow_
+                           : bucket <= bucket_     ? current_
+                                                   : buckets_[bucket];
   const size_t index = find(keys);
   if (index == keys.size()) return false;
   if (keys[index].slot != kNoSlot) free_slots_.push_back(keys[index].slot);

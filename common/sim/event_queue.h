@@ -30,6 +30,22 @@
 
 namespace meshsim::sim {
 
+// The order events are processed in: by time, then source LP, then the
+// source's sequence number, then destination (a post's copies differ only
+// there). Takes anything with those four fields (events, queue keys, the
+// optimistic kernel's processed records).
+template <typename A, typename B>
+constexpr bool OrderedBefore(const A& a, const B& b) {
+  if (a.time != b.time) return a.time < b.time;
+  if (a.src_lp != b.src_lp) return a.src_lp < b.src_lp;
+  if (a.src_seq != b.src_seq) return a.src_seq < b.src_seq;
+  return a.dst_lp < b.dst_lp;
+}
+template <typename A, typename B>
+constexpr bool SameEventKey(const A& a, const B& b) {
+  return a.time == b.time && a.src_lp == b.src_lp && a.src_seq == b.src_seq && a.dst_lp == b.dst_lp;
+}
+
 class EventQueue {
  public:
   // Payloads up to max_payload_bytes; 0 means events carry no payload and
@@ -98,16 +114,7 @@ class EventQueue {
     uint32_t slot;
     uint16_t payload_bytes;
   };
-  static bool SameKey(const Key& key, const Event& event) {
-    return key.time == event.time && key.src_lp == event.src_lp && key.src_seq == event.src_seq &&
-           key.dst_lp == event.dst_lp;
-  }
-  static bool Before(const Key& a, const Key& b) {
-    if (a.time != b.time) return a.time < b.time;
-    if (a.src_lp != b.src_lp) return a.src_lp < b.src_lp;
-    if (a.src_seq != b.src_seq) return a.src_seq < b.src_seq;
-    return a.dst_lp < b.dst_lp;
-  }
+  static bool Before(const Key& a, const Key& b) { return OrderedBefore(a, b); }
 
   static constexpr uint32_t kNoSlot = UINT32_MAX;
   static constexpr size_t kSlotsPerChunk = 1024;

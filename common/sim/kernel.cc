@@ -34,6 +34,11 @@ absl::Status LpContext::Post(std::string_view mailbox, double delay, std::span<c
   return from.kernel->Post(from, mailbox, delay, payload);
 }
 
+void RemoteSink::Cancel(uint32_t rank, const Event& event) {
+  MESHSIM_CHECK(false, StrCat("anti-message for rank ", rank, " (lp ", event.dst_lp,
+                              ") on a sink without optimistic synchronization"));
+}
+
 absl::StatusOr<std::unique_ptr<Kernel>> Kernel::Create(const KernelOptions& options,
                                                        std::unique_ptr<Model> model,
                                                        const PartitionMap* partition, RemoteSink* sink) {
@@ -114,9 +119,11 @@ absl::Status Kernel::Route(BoundLp& from, LpId dst_lp, double delay, std::span<c
                                              ", which does not exist (", partition_->lp_count(), " LPs)"));
   }
   const Event event{from.time + delay, dst_lp, from.lp_id, (*from.sent)++, payload};
+  if (history_) [[unlikely]]
+    history_->LogSend(event.time, dst_lp);
   const uint32_t owner = partition_->owner(dst_lp);
   if (owner == options_.rank) {
-    queue_.Push(event);
+    Enqueue(event);
   } else {
     sink_->Route(owner, event);
   }

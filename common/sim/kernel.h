@@ -22,6 +22,7 @@
 #include "common/sim/bound_lp.h"
 #include "common/sim/event_queue.h"
 #include "common/sim/partition.h"
+#include "common/sim/processed_history.h"
 #include "meshsim/model.h"
 
 namespace meshsim::sim {
@@ -33,6 +34,11 @@ class RemoteSink {
  public:
   virtual ~RemoteSink() = default;
   virtual void Route(uint32_t rank, const Event& event) = 0;
+  // An anti-message: cancels the event routed earlier to `rank` with the
+  // same key (time, src_lp, src_seq, dst_lp; the payload is empty). Sent
+  // only by a kernel with rollback enabled; the default refuses it, for
+  // sinks that drive conservative windows.
+  virtual void Cancel(uint32_t rank, const Event& event);
 };
 
 // One entry of a job's mailbox table. The table lists every mailbox any LP
@@ -46,6 +52,26 @@ struct MailboxCounters {
   uint64_t posts = 0;          // Post() calls by this node's LPs
   uint64_t deliveries = 0;     // mailbox events enqueued for this node's subscribers
   uint64_t remote_events = 0;  // posts sent on to other nodes: one per remote subscribing node
+};
+
+// How far a kernel under optimistic synchronization may run ahead of GVT
+// (global virtual time, below which nothing can be rolled back any more).
+struct OptimismBound {
+  // Virtual time past GVT: only events earlier than GVT + time_window run.
+  double time_window = std::numeric_limits<double>::infinity();
+  // Processed events kept for undoing at most: once this many are kept,
+  // only events at GVT run (always safe for the earliest of them, so a run
+  // completes under any bound, with the same result).
+  size_t max_saved_events = size_t{1} << 20;
+};
+
+struct OptimisticCounters {
+  uint64_t processed = 0;         // events run, those undone later included
+  uint64_t rolled_back = 0;       // events undone
+  uint64_t rollbacks = 0;         // LPs rolled back: by a straggler, or a cancelled event they had run
+  uint64_t antis_sent = 0;        // anti-messages to other nodes
+  uint64_t antis_received = 0;    // anti-messages from other nodes
+  uint64_t fossil_collected = 0;  // processed events freed below GVT: final
 };
 
 struct KernelOptions {
@@ -93,14 +119,38 @@ class Kernel {
   [[nodiscard]] absl::Status RunWindow(double window_end);
 
   // Enqueues an event from another node. Precondition: dst_lp is local, or
-  // a mailbox address with has_local_subscribers().
+  // a mailbox address with has_local_subscribers(). With rollback enabled,
+  // an event in the past of its LP (a straggler) first rolls that LP back
+  // to just before it.
   void Deliver(const Event& event) {
-    if (IsMailboxAddress(event.dst_lp)) {
+    if (history_) [[unlikely]] {
+      DeliverOptimistic(event);
+    } else if (IsMailboxAddress(event.dst_lp)) {
       FanOut(MailboxOfAddress(event.dst_lp), event);
     } else {
       queue_.Push(event);
     }
   }
+
+  // Optimistic synchronization (Time Warp; docs/synchronization.md).
+  // Switches the kernel to processing events ahead of its peers, keeping
+  // what undoes each (copy state saving: the LP's state block, stream and
+  // send counter). After Init or Restore and InstallMailboxes; once.
+  [[nodiscard]] absl::Status EnableRollback(const OptimismBound& bound);
+  bool rollback_enabled() const { return history_ != nullptr; }
+  // Processes pending events in order while their time is below end_time
+  // and gvt + bound.time_window, at most `max_events` of them (so the
+  // caller can read its links in between). Returns how many ran.
+  [[nodiscard]] absl::StatusOr<uint64_t> RunOptimistic(double gvt, uint64_t max_events);
+  // An anti-message from another node: cancels the pending event with its
+  // key, or rolls back the LP that processed it; one that comes before its
+  // event waits for it and annihilates it on arrival.
+  void DeliverAnti(const Event& event);
+  // Frees what is kept of events earlier than `gvt`: nothing can undo them.
+  void FossilCollect(double gvt);
+  const OptimisticCounters& optimistic_counters() const { return optimistic_; }
+  size_t saved_events() const { return history_ ? history_->size() : 0; }
+  size_t saved_bytes() const { return history_ ? history_->bytes() : 0; }
 
   // Time of the next pending event, +inf when there is none.
   double next_event_time() const {
@@ -162,6 +212,28 @@ class Kernel {
   // Enqueues `event` once for each local subscriber of `id`.
   void FanOut(MailboxId id, Event event);
 
+  // A local event into the queue; with rollback enabled, first rolls back
+  // a receiver that already ran past it.
+  void Enqueue(const Event& event) {
+    if (history_) [[unlikely]] {
+      EnqueueOptimistic(event);
+    } else {
+      queue_.Push(event);
+    }
+  }
+  void EnqueueOptimistic(const Event& event);
+  void DeliverOptimistic(const Event& event);
+  // Undoes every event local LP `local` ran at or after `from` (newest
+  // first), re-enqueueing them except `from` itself when `drop_from`, and
+  // cancels what they sent.
+  void RollBack(uint32_t local, const Event& from, bool drop_from);
+  void CancelSends(const ProcessedHistory::Record& record);
+  // Cancels a local event: removes it from the queue, or rolls back the LP
+  // that ran it. False when neither holds it (it has not arrived yet).
+  bool CancelLocal(const Event& key);
+  void DrainCancels();
+  bool HasProcessed(uint32_t local, const Event& key) const;
+
   KernelOptions options_;
   std::unique_ptr<Model> model_;
   const PartitionMap* partition_;
@@ -184,6 +256,14 @@ class Kernel {
   std::vector<Mailbox> mailboxes_;  // by MailboxId
   std::unordered_map<std::string, MailboxId, NameHash, std::equal_to<>> mailbox_ids_;
   MailboxCounters mailbox_counters_;
+
+  // Optimistic synchronization only (kernel_optimistic.cc).
+  std::unique_ptr<ProcessedHistory> history_;
+  OptimismBound bound_;
+  std::vector<uint64_t> newest_record_;  // per local LP: its newest kept record, or kNone
+  std::vector<Event> cancels_;           // local events still to cancel (a worklist, not recursion)
+  std::vector<Event> early_antis_;       // anti-messages waiting for their event
+  OptimisticCounters optimistic_;
 };
 
 }  // namespace meshsim::sim

@@ -66,6 +66,8 @@ absl::Status Kernel::SendPost(std::string_view mailbox, const Event& event) {
     return absl::InvalidArgumentError(StrCat("post to mailbox '", mailbox, "', which no LP subscribes to"));
   }
   const MailboxId id = it->second;
+  if (history_) [[unlikely]]
+    history_->LogSend(event.time, MailboxAddress(id));
   ++mailbox_counters_.posts;
   FanOut(id, event);
   Event remote = event;
@@ -81,7 +83,7 @@ void Kernel::FanOut(MailboxId id, Event event) {
   const auto& subscribers = mailboxes_[id].local_subscribers;
   for (LpId lp : subscribers) {
     event.dst_lp = lp;
-    queue_.Push(event);
+    Enqueue(event);
   }
   mailbox_counters_.deliveries += subscribers.size();
 }

@@ -16,13 +16,7 @@
 namespace meshsim::sim {
 namespace {
 
-struct Outcome {
-  uint64_t committed = 0;
-  uint64_t digest = 0;
-  std::vector<int64_t> summary;
-  std::vector<int64_t> first_series;
-  MailboxCounters mailboxes;
-};
+using Outcome = KernelMesh::Outcome;
 
 // A shipped model's job on `ranks` kernels in one process.
 class InProcessJob {
@@ -67,25 +61,7 @@ class InProcessJob {
     return parts;
   }
 
-  Outcome Finish() {
-    Outcome outcome;
-    for (uint32_t rank = 0; rank < mesh_.ranks(); ++rank) {
-      Kernel& kernel = mesh_.kernel(rank);
-      outcome.committed += kernel.committed_events();
-      const MailboxCounters& m = kernel.mailbox_counters();
-      outcome.mailboxes.posts += m.posts;
-      outcome.mailboxes.deliveries += m.deliveries;
-      const KernelOutcome folded = kernel.Fold();
-      outcome.digest += folded.digest;
-      outcome.summary.resize(folded.summary.size());
-      for (size_t i = 0; i < folded.summary.size(); ++i) outcome.summary[i] += folded.summary[i];
-      if (!folded.series.empty()) {
-        outcome.first_series.resize(folded.series[0].size());
-        for (size_t i = 0; i < folded.series[0].size(); ++i) outcome.first_series[i] += folded.series[0][i];
-      }
-    }
-    return outcome;
-  }
+  Outcome Finish() { return mesh_.Finish(); }
 
   uint64_t window() const { return mesh_.window(); }
 
@@ -116,39 +92,8 @@ std::vector<checkpoint::CheckpointPart> Parse(const std::vector<std::vector<std:
   return parts;
 }
 
-ModelContext Phold() {
-  return {
-      .seed = 11,
-      .end_time = 40,
-      .lookahead = 0.25,
-      .params = {
-          {"lps", 300}, {"start_events", 2}, {"remote_fraction", 0.3}, {"mean", 1.0}, {"payload_bytes", 12}}};
-}
-
-ModelContext Epidemic() {
-  return {.seed = 3,
-          .end_time = 60,
-          .lookahead = 0.5,
-          .params = {{"persons", 3000},
-                     {"initial_infected", 6},
-                     {"latent_days", 2},
-                     {"infectious_days", 4},
-                     {"community_rate", 0.2},
-                     {"friends", 6},
-                     {"household_size", 4},
-                     {"household_rate", 0.15},
-                     {"workplace_size", 15},
-                     {"workplace_rate", 0.02}}};
-}
-
-void ExpectSame(const Outcome& a, const Outcome& b) {
-  EXPECT_EQ(a.committed, b.committed);
-  EXPECT_EQ(a.digest, b.digest);
-  EXPECT_EQ(a.summary, b.summary);
-  EXPECT_EQ(a.first_series, b.first_series);
-  EXPECT_EQ(a.mailboxes.posts, b.mailboxes.posts);
-  EXPECT_EQ(a.mailboxes.deliveries, b.mailboxes.deliveries);
-}
+ModelContext Phold() { return SmallPhold(300, 40, 0.25, 0.3); }
+ModelContext Epidemic() { return SmallEpidemic(3000, 60); }
 
 struct Case {
   std::string model;
@@ -176,7 +121,7 @@ TEST_P(CheckpointRestoreTest, RestoredRunEndsWithTheUninterruptedResult) {
 
   InProcessJob restored(c.model, c.context(), c.ranks_after, c.kind, parts);
   restored.Run();
-  ExpectSame(restored.Finish(), expected);
+  ExpectSameOutcome(restored.Finish(), expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CheckpointRestoreTest,
