@@ -49,16 +49,27 @@ absl::Status CallCoordinator(const GlobalOptions& global, const std::string& end
   return (*client)->Call(method, request, reply);
 }
 
-absl::StatusOr<v1::Scenario> LoadScenario(const std::string& path, std::optional<uint32_t> nodes) {
+void AddScenarioOverrideOptions(CLI::App& app, ScenarioOverrides& overrides, std::string_view nodes_help) {
+  app.add_option("--nodes", overrides.nodes, std::string(nodes_help));
+  const std::map<std::string, v1::Sync> syncs = {
+      {"conservative", v1::SYNC_CONSERVATIVE}, {"optimistic", v1::SYNC_OPTIMISTIC}, {"auto", v1::SYNC_AUTO}};
+  app.add_option("--sync", overrides.sync,
+                 "Synchronization: conservative, optimistic or auto (default: the scenario's)")
+      ->transform(CLI::CheckedTransformer(syncs, CLI::ignore_case));
+}
+
+absl::StatusOr<v1::Scenario> LoadScenario(const std::string& path, const ScenarioOverrides& overrides) {
   MESHSIM_ASSIGN_OR_RETURN(v1::Scenario scenario, scenario::LoadFile(path));
-  if (nodes) {
+  if (!overrides.nodes && !overrides.sync) return scenario;
+  if (const auto nodes = overrides.nodes) {
     if (*nodes < 1 || *nodes > scenario::kMaxNodes) {
       return absl::InvalidArgumentError(
           StrCat("--nodes: must be between 1 and ", scenario::kMaxNodes, ", got ", *nodes));
     }
     scenario.set_nodes(*nodes);
-    MESHSIM_RETURN_IF_ERROR(Annotate(scenario::Normalize(&scenario), path));
   }
+  if (overrides.sync) scenario.set_sync(*overrides.sync);
+  MESHSIM_RETURN_IF_ERROR(Annotate(scenario::Normalize(&scenario), path));
   return scenario;
 }
 

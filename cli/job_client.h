@@ -28,9 +28,17 @@ const std::atomic<bool>& CatchInterrupts();
                                            std::string_view method, const google::protobuf::Message& request,
                                            google::protobuf::Message* reply);
 
-// Loads and validates a scenario file, applying a --nodes override.
+// What the command line changes in a scenario file: --nodes, --sync.
+struct ScenarioOverrides {
+  std::optional<uint32_t> nodes;
+  std::optional<v1::Sync> sync;
+};
+// Adds --nodes and --sync to `app`.
+void AddScenarioOverrideOptions(CLI::App& app, ScenarioOverrides& overrides, std::string_view nodes_help);
+
+// Loads and validates a scenario file, applying the overrides.
 [[nodiscard]] absl::StatusOr<v1::Scenario> LoadScenario(const std::string& path,
-                                                        std::optional<uint32_t> nodes);
+                                                        const ScenarioOverrides& overrides);
 
 // Polls the job until it ends, drawing progress. If `interrupted` becomes
 // true, cancels the job and keeps following it to CANCELLED.

@@ -8,6 +8,7 @@
 #include "common/strings/format.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/mailbox_registry.h"
+#include "coordinator/sync_choice.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {
@@ -101,6 +102,7 @@ std::optional<Coordinator::Assignment> Coordinator::ClaimNodes() {
   prepare.set_job_id(assignment.job_id);
   prepare.set_attempt(assignment.attempt);
   *prepare.mutable_scenario() = job->info.scenario();
+  prepare.mutable_scenario()->set_sync(ChooseSync(prepare.scenario()));
   if (const sim::ModelBuild* build = sim::ModelRegistry::Global().FindBuild(prepare.scenario().model())) {
     *prepare.mutable_model_build() = sim::ToProto(*build);
   }

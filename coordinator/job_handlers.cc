@@ -24,6 +24,7 @@ absl::Status Coordinator::HandleSubmitJob(const v1::SubmitJobRequest& request, v
     MESHSIM_ASSIGN_OR_RETURN(scenario, scenario::ParseYaml(request.scenario_yaml(), "scenario"));
   }
   if (request.nodes() != 0) scenario.set_nodes(request.nodes());
+  if (request.sync() != v1::SYNC_UNSPECIFIED) scenario.set_sync(request.sync());
   MESHSIM_RETURN_IF_ERROR(scenario::Normalize(&scenario));
   std::lock_guard lock(mutex_);
   const size_t unfinished = std::ranges::count_if(

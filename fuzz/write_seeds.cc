@@ -48,6 +48,11 @@ void Frames(const fs::path& dir) {
   writer.Begin(frame::RunId(9, 2), 0, 2);
   writer.Append({0.1, 1, 2, 0, {}});
   Write(dir / "checkpoint-flag", writer.Finish(0.1, frame::kFlagCheckpoint));
+  writer.Begin(frame::RunId(9, 2), 6, 1);
+  writer.Append({2.5, 17, 3, 8, Payload("ab")});
+  writer.AppendAnti({2.5, 17, 3, 8, {}});
+  writer.AppendAnti({2.75, 0x80000001, 3, 9, {}});
+  Write(dir / "optimistic-cut-with-antis", writer.Finish(2.25, frame::kFlagOptimistic | frame::kFlagCut));
 }
 
 void Checkpoints(const fs::path& dir) {

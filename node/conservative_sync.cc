@@ -136,22 +136,8 @@ absl::Status ConservativeSync::Stalled(uint64_t window) const {
 bool ConservativeSync::Accept(std::vector<std::byte>& bytes, const FrameOrigin& origin, uint64_t window,
                               double sent_floor, double* global_next) {
   PeerLinks& links = *parts_.links;
-  auto header = frame::FrameCodec::PeekHeader(bytes);
-  if (!header.ok()) {
-    links.Drop(ToStd(header.status().message()));
-    return false;
-  }
-  if (header->run_id != parts_.run_id) {
-    links.Drop(StrCat("frame of job ", frame::JobOfRun(header->run_id), " attempt ",
-                      frame::AttemptOfRun(header->run_id), " (expected job ", frame::JobOfRun(parts_.run_id),
-                      " attempt ", frame::AttemptOfRun(parts_.run_id), ")"));
-    return false;
-  }
-  if (header->source_rank >= peers_.size() || header->source_rank == parts_.rank) {
-    links.Drop(StrCat("frame from rank ", header->source_rank, ", which is not a peer"));
-    return false;
-  }
-  if (!links.Authentic(header->source_rank, origin)) return false;
+  const std::optional<frame::FrameHeader> header = AcceptHeader(parts_, bytes, origin, /*optimistic=*/false);
+  if (!header) return false;
   PeerWindow& peer = peers_[header->source_rank];
   if (header->window == window + 1 && !peer.stashed) {
     // A fast peer finished this window already; keep its next frame.
@@ -181,10 +167,7 @@ bool ConservativeSync::Deliver(std::span<const std::byte> bytes, double sent_flo
   sim::Kernel& kernel = *parts_.kernel;
   bool valid = true;
   view->ForEachEvent([&](const sim::Event& event) {
-    const bool ours = sim::IsMailboxAddress(event.dst_lp)
-                          ? kernel.has_local_subscribers(sim::MailboxOfAddress(event.dst_lp))
-                          : parts_.partition->owner(event.dst_lp) == parts_.rank;
-    valid = valid && ours && event.time >= sent_floor;
+    valid = valid && IsForThisNode(parts_, event) && event.time >= sent_floor;
   });
   if (!valid) {
     parts_.links->Drop(

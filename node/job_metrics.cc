@@ -14,13 +14,43 @@ JobProgress JobMetrics::progress() const {
 
 void JobMetrics::PublishWindow(const sim::Kernel& kernel, double virtual_time, double window_seconds) {
   if (metrics_ == nullptr) return;
-  const uint64_t events = kernel.committed_events();
-  metrics_->events_processed.Increment(static_cast<double>(events - published_events_));
-  published_events_ = events;
+  PublishCommitted(kernel.committed_events(), kernel, virtual_time);
   metrics_->windows.Increment();
   metrics_->window_duration.Observe(window_seconds);
+  PublishMailboxes(kernel);
+}
+
+void JobMetrics::PublishCommitted(uint64_t events, const sim::Kernel& kernel, double virtual_time) {
+  metrics_->events_processed.Increment(static_cast<double>(events - published_events_));
+  published_events_ = events;
   metrics_->event_queue_depth.Set(static_cast<double>(kernel.pending_events()));
   metrics_->virtual_time.Set(virtual_time);
+}
+
+void JobMetrics::PublishOptimistic(const sim::Kernel& kernel, double gvt, uint64_t rounds, bool exact) {
+  // At a stop every event run is committed (the kernel holds nothing past it).
+  const uint64_t committed = exact ? kernel.committed_events() : kernel.events_below_gvt();
+  virtual_time_.store(gvt, std::memory_order_relaxed);
+  committed_.store(committed, std::memory_order_relaxed);
+  windows_done_.store(rounds, std::memory_order_relaxed);
+  if (metrics_ == nullptr) return;
+  PublishCommitted(committed, kernel, gvt);
+  metrics_->gvt.Set(gvt);
+  metrics_->gvt_rounds.Increment(static_cast<double>(rounds - published_rounds_));
+  published_rounds_ = rounds;
+  const sim::OptimisticCounters& now = kernel.optimistic_counters();
+  sim::OptimisticCounters& last = published_optimistic_;
+  metrics_->optimistic_events_run.Increment(static_cast<double>(now.processed - last.processed));
+  metrics_->rollbacks.Increment(static_cast<double>(now.rollbacks - last.rollbacks));
+  metrics_->rolled_back_events.Increment(static_cast<double>(now.rolled_back - last.rolled_back));
+  metrics_->anti_messages_sent.Increment(static_cast<double>(now.antis_sent - last.antis_sent));
+  metrics_->anti_messages_received.Increment(static_cast<double>(now.antis_received - last.antis_received));
+  last = now;
+  metrics_->saved_state_bytes.Set(static_cast<double>(kernel.saved_bytes()));
+  if (exact) PublishMailboxes(kernel);
+}
+
+void JobMetrics::PublishMailboxes(const sim::Kernel& kernel) {
   const sim::MailboxCounters& mailboxes = kernel.mailbox_counters();
   metrics_->mailbox_posts.Increment(static_cast<double>(mailboxes.posts - published_mailboxes_.posts));
   metrics_->mailbox_deliveries.Increment(

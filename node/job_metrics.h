@@ -32,14 +32,26 @@ class JobMetrics {
   // `window_seconds`, to the node's metrics.
   void PublishWindow(const sim::Kernel& kernel, double virtual_time, double window_seconds);
 
+  // Optimistic synchronization, once per GVT round: progress follows GVT
+  // and the events below it; the kernel's rollback counters and saved
+  // memory. Mailbox counts go down when posts are rolled back, so they
+  // are published only where they are `exact` (a stop: a checkpoint, the
+  // end).
+  void PublishOptimistic(const sim::Kernel& kernel, double gvt, uint64_t rounds, bool exact);
+
   JobProgress progress() const;
   NodeMetrics* node_metrics() const { return metrics_; }
 
  private:
+  void PublishCommitted(uint64_t events, const sim::Kernel& kernel, double virtual_time);
+  void PublishMailboxes(const sim::Kernel& kernel);
+
   NodeMetrics* metrics_;
   // What PublishWindow() published so far, to publish differences.
   uint64_t published_events_ = 0;
   sim::MailboxCounters published_mailboxes_;
+  sim::OptimisticCounters published_optimistic_;
+  uint64_t published_rounds_ = 0;
   // Read by the heartbeat thread: relaxed, each value stands alone.
   std::atomic<double> virtual_time_{0};
   std::atomic<uint64_t> committed_{0};

@@ -50,11 +50,18 @@ JobRunner::~JobRunner() = default;
 
 absl::Status JobRunner::BuildKernel(std::unique_ptr<sim::Model> model) {
   const v1::Scenario& scenario = setup_.scenario;
+  if (scenario.sync() != v1::SYNC_CONSERVATIVE && scenario.sync() != v1::SYNC_OPTIMISTIC) {
+    return absl::InvalidArgumentError(StrCat("job ", setup_.job_id, " came with sync ",
+                                             scenario::SyncName(scenario.sync()),
+                                             "; the coordinator resolves it to conservative or optimistic"));
+  }
   parts_ = {.job_id = setup_.job_id,
             .run_id = setup_.run_id(),
             .rank = setup_.rank,
             .end_time = scenario.end_time(),
             .lookahead = scenario.lookahead(),
+            .optimistic = scenario.sync() == v1::SYNC_OPTIMISTIC,
+            .optimism = scenario::OptimismBoundOf(scenario),
             .stall_timeout = options_.stall_timeout,
             .kernel = nullptr,
             .partition = &partition_,

@@ -106,7 +106,22 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
       checkpoint_failures(Counter(registry, "meshsim_node_checkpoint_failures_total",
                                   "Checkpoint parts the coordinator did not store (the job goes on).")),
       restores(Counter(registry, "meshsim_node_restores_total",
-                       "Jobs this node started from a checkpoint instead of init.")) {
+                       "Jobs this node started from a checkpoint instead of init.")),
+      gvt(Gauge(registry, "meshsim_node_gvt",
+                "Global virtual time of this node's optimistic job: no event earlier can happen any more.")),
+      gvt_rounds(Counter(registry, "meshsim_node_gvt_rounds_total", "GVT rounds this node completed.")),
+      optimistic_events_run(Counter(registry, "meshsim_node_optimistic_events_run_total",
+                                    "Events run ahead of GVT, whether later committed or rolled back.")),
+      rollbacks(Counter(registry, "meshsim_node_rollbacks_total",
+                        "Rollbacks of an LP on this node (a straggler or an anti-message).")),
+      rolled_back_events(Counter(registry, "meshsim_node_rolled_back_events_total",
+                                 "Events undone by rollbacks on this node.")),
+      anti_messages(Counters(registry, "meshsim_node_anti_messages_total",
+                             "Anti-messages cancelling events across nodes, by direction (sent, received).")),
+      anti_messages_sent(anti_messages.Add({{"direction", "sent"}})),
+      anti_messages_received(anti_messages.Add({{"direction", "received"}})),
+      saved_state_bytes(Gauge(registry, "meshsim_node_saved_state_bytes",
+                              "Memory this node keeps to undo events it ran ahead of GVT.")) {
   // Every result exists from the start at zero, so rate() sees the first.
   for (const char* result : {kJobCompleted, kJobAborted, kJobFailed}) jobs.Add({{"result", result}});
 }

@@ -55,6 +55,18 @@ struct NodeMetrics {
   prometheus::Histogram& checkpoint_upload_seconds;
   prometheus::Counter& checkpoint_failures;
   prometheus::Counter& restores;
+  // Optimistic synchronization: GVT and its rounds, events run (committed
+  // or not), rollbacks and the events they undid, anti-messages by
+  // direction, and the memory kept to undo events.
+  prometheus::Gauge& gvt;
+  prometheus::Counter& gvt_rounds;
+  prometheus::Counter& optimistic_events_run;
+  prometheus::Counter& rollbacks;
+  prometheus::Counter& rolled_back_events;
+  prometheus::Family<prometheus::Counter>& anti_messages;  // {direction}
+  prometheus::Counter& anti_messages_sent;
+  prometheus::Counter& anti_messages_received;
+  prometheus::Gauge& saved_state_bytes;
 };
 
 }  // namespace meshsim::node

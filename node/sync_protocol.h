@@ -14,6 +14,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 
 #include "absl/status/statusor.h"
 #include "common/frame/frame_codec.h"
@@ -34,6 +36,8 @@ struct JobParts {
   uint32_t rank = 0;
   double end_time = 0;
   double lookahead = 0;
+  bool optimistic = false;                            // the job's protocol (the scenario's sync, resolved)
+  sim::OptimismBound optimism;                        // how far an optimistic node may run ahead of GVT
   Duration stall_timeout = std::chrono::seconds(30);  // a peer silent this long fails the job
   sim::Kernel* kernel = nullptr;
   const sim::PartitionMap* partition = nullptr;
@@ -65,5 +69,20 @@ class SyncProtocol : public sim::RemoteSink {
 
 // The protocol the job's scenario asks for.
 std::unique_ptr<SyncProtocol> MakeSyncProtocol(const JobParts& parts);
+
+// The checks every protocol makes of a received frame's header before it
+// looks further: well formed, of this attempt, from a peer (authentic, with
+// keys), of this protocol (kFlagOptimistic as `optimistic`). A frame that
+// fails is dropped and counted here.
+std::optional<frame::FrameHeader> AcceptHeader(const JobParts& parts, std::span<const std::byte> bytes,
+                                               const FrameOrigin& origin, bool optimistic);
+
+// Whether a received event is for this node: one of its LPs, or a mailbox
+// some LP here subscribes to.
+inline bool IsForThisNode(const JobParts& parts, const sim::Event& event) {
+  return sim::IsMailboxAddress(event.dst_lp)
+             ? parts.kernel->has_local_subscribers(sim::MailboxOfAddress(event.dst_lp))
+             : parts.partition->owner(event.dst_lp) == parts.rank;
+}
 
 }  // namespace meshsim::node

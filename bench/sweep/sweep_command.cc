@@ -284,7 +284,7 @@ absl::Status PlotSweep(const v1::Scenario& base, const Grid& grid, const std::ve
 }
 
 int BenchSweep(const GlobalOptions& global, const BenchSweepOptions& options) {
-  auto base = cli::LoadScenario(options.scenario_path, std::nullopt);
+  auto base = cli::LoadScenario(options.scenario_path, {});
   if (!base.ok()) return FailWith(base.status());
   auto grid = ParseGrid(options);
   if (!grid.ok()) return FailWith(grid.status());

@@ -14,7 +14,7 @@ namespace {
 
 struct RunOptions {
   std::string scenario_path;
-  std::optional<uint32_t> nodes;
+  ScenarioOverrides overrides;
   std::string json_target;  // --json FILE, '-' for stdout
   std::string json_path;
   std::string csv_path;   // write the time series here
@@ -25,7 +25,7 @@ struct RunOptions {
 };
 
 int RunLocal(const GlobalOptions& global, const RunOptions& options) {
-  auto scenario = LoadScenario(options.scenario_path, options.nodes);
+  auto scenario = LoadScenario(options.scenario_path, options.overrides);
   if (!scenario.ok()) return FailWith(scenario.status());
   const JobOutputs outputs{options.json_path, options.csv_path, options.plot_path};
   if (auto status = CheckOutputsWanted(*scenario, outputs); !status.ok()) return FailWith(status);
@@ -85,7 +85,7 @@ Command AddRunCommand(CLI::App& parent, GlobalOptions&) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* app = parent.add_subcommand("run", "Run a scenario on a local cluster started for it");
   app->add_option("scenario", options->scenario_path, "Scenario file (YAML)")->required();
-  app->add_option("--nodes", options->nodes, "Number of node processes (default: the scenario's)");
+  AddScenarioOverrideOptions(*app, options->overrides, "Number of node processes (default: the scenario's)");
   AddJobOutputOptions(*app, options->json_target, options->csv_path, options->plot_path);
   app->add_flag("--show-logs", options->show_logs, "Show the cluster's logs as they come");
   app->add_flag("--metrics", options->metrics,

@@ -19,7 +19,7 @@ namespace {
 struct SubmitOptions {
   std::string coordinator;
   std::string scenario_path;
-  std::optional<uint32_t> nodes;
+  ScenarioOverrides overrides;
   bool detach = false;
   std::string json_target;  // --json FILE, '-' for stdout
   std::string json_path;
@@ -54,9 +54,10 @@ int Submit(const GlobalOptions& global, const SubmitOptions& options) {
     // A plugin model this machine does not have: the coordinator, which
     // has it, checks the scenario (with the same parser and messages).
     request.set_scenario_yaml(std::move(*text));
-    request.set_nodes(options.nodes.value_or(0));
+    request.set_nodes(options.overrides.nodes.value_or(0));
+    request.set_sync(options.overrides.sync.value_or(v1::SYNC_UNSPECIFIED));
   } else {
-    auto scenario = LoadScenario(options.scenario_path, options.nodes);
+    auto scenario = LoadScenario(options.scenario_path, options.overrides);
     if (!scenario.ok()) return FailWith(scenario.status());
     *request.mutable_scenario() = std::move(*scenario);
   }
@@ -91,7 +92,7 @@ Command AddSubmitCommand(CLI::App& parent, GlobalOptions&) {
   CLI::App* app = parent.add_subcommand("submit", "Submit a scenario to a running coordinator and wait");
   app->add_option("scenario", options->scenario_path, "Scenario file (YAML)")->required();
   AddCoordinatorOption(*app, options->coordinator);
-  app->add_option("--nodes", options->nodes, "Number of nodes (default: the scenario's)");
+  AddScenarioOverrideOptions(*app, options->overrides, "Number of nodes (default: the scenario's)");
   app->add_flag("--detach", options->detach, "Print the job id and return without waiting");
   AddJobOutputOptions(*app, options->json_target, options->csv_path, options->plot_path);
   return {.app = app, .run = [options](const GlobalOptions& global) {

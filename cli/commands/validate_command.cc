@@ -4,6 +4,7 @@
 #include "cli/commands/commands.h"
 #include "cli/job_client.h"
 #include "cli/output.h"
+#include "common/scenario/scenario.h"
 #include "common/strings/format.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -11,8 +12,9 @@
 namespace meshsim::cli {
 namespace {
 
-int Validate(const GlobalOptions& global, const std::string& scenario_path, std::optional<uint32_t> nodes) {
-  auto scenario = LoadScenario(scenario_path, nodes);
+int Validate(const GlobalOptions& global, const std::string& scenario_path,
+             const ScenarioOverrides& overrides) {
+  auto scenario = LoadScenario(scenario_path, overrides);
   if (!scenario.ok()) {
     fmt::print(stderr, "{}\n", scenario.status().message());
     return kExitBadInput;
@@ -20,8 +22,9 @@ int Validate(const GlobalOptions& global, const std::string& scenario_path, std:
   if (global.json) {
     fmt::print("{}\n", nlohmann::json{{"valid", true}, {"scenario", ScenarioJson(*scenario)}}.dump(2));
   } else {
-    fmt::print("{}: ok ({} model, {} nodes, end_time {}, lookahead {})\n", scenario_path, scenario->model(),
-               scenario->nodes(), scenario->end_time(), scenario->lookahead());
+    fmt::print("{}: ok ({} model, {} nodes, end_time {}, lookahead {}, {} sync)\n", scenario_path,
+               scenario->model(), scenario->nodes(), scenario->end_time(), scenario->lookahead(),
+               scenario::SyncName(scenario->sync()));
   }
   return kExitOk;
 }
@@ -31,15 +34,15 @@ int Validate(const GlobalOptions& global, const std::string& scenario_path, std:
 Command AddValidateCommand(CLI::App& parent, GlobalOptions& global) {
   struct Options {
     std::string scenario_path;
-    std::optional<uint32_t> nodes;
+    ScenarioOverrides overrides;
   };
   auto options = std::make_shared<Options>();
   CLI::App* app = parent.add_subcommand("validate", "Check a scenario file");
   app->add_option("scenario", options->scenario_path, "Scenario file (YAML)")->required();
-  app->add_option("--nodes", options->nodes, "Check it for this many nodes");
+  AddScenarioOverrideOptions(*app, options->overrides, "Check it for this many nodes");
   AddJsonFlag(*app, global);
   return {.app = app, .run = [options](const GlobalOptions& global) {
-            return Validate(global, options->scenario_path, options->nodes);
+            return Validate(global, options->scenario_path, options->overrides);
           }};
 }
 }  // namespace meshsim::cli

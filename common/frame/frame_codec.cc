@@ -2,12 +2,11 @@
 
 #include <cmath>
 
-#include "common/frame/unaligned.h"
 #include "common/frame/mailbox_address.h"
+#include "common/frame/unaligned.h"
 #include "common/strings/format.h"
 
 namespace meshsim::frame {
-namespace {}  // namespace
 
 void FrameWriter::Begin(uint64_t run_id, uint64_t window, uint32_t source_rank) {
   if (buffer_.size() < kHeaderBytes) Grow(kHeaderBytes);
@@ -69,8 +68,11 @@ absl::StatusOr<size_t> ValidateEvent(const std::byte* p, const std::byte* end, c
   if (static_cast<size_t>(end - p) < kEventFixedBytes) {
     return absl::DataLossError(StrCat("truncated in event ", i));
   }
-  const auto payload_bytes = LoadUnaligned<uint16_t>(p + offset::kEventPayloadBytes);
-  if (payload_bytes > limits.max_payload_bytes) {
+  auto payload_bytes = LoadUnaligned<uint16_t>(p + offset::kEventPayloadBytes);
+  if (payload_bytes == kAntiPayloadBytes) {
+    if (!limits.anti_messages) return absl::DataLossError(StrCat("event ", i, " is an anti-message"));
+    payload_bytes = 0;
+  } else if (payload_bytes > limits.max_payload_bytes) {
     return absl::DataLossError(
         StrCat("event ", i, " payload of ", payload_bytes, " bytes exceeds ", limits.max_payload_bytes));
   }
@@ -106,6 +108,12 @@ absl::StatusOr<FrameView> FrameCodec::Decode(std::span<const std::byte> bytes, c
                                       bytes.size() - kHeaderBytes, " bytes follow the header"));
   }
   if (std::isnan(header->next_time)) return absl::DataLossError("frame next_time is NaN");
+  if ((header->flags & ~kKnownFlags) != 0) {
+    return absl::DataLossError(fmt::format("frame flags {:#x} hold unknown bits", header->flags));
+  }
+  if ((header->flags & kFlagOptimistic) == 0 && (header->flags & (kFlagCut | kFlagStop)) != 0) {
+    return absl::DataLossError("frame has optimistic flags without kFlagOptimistic");
+  }
 
   const std::byte* p = bytes.data() + kHeaderBytes;
   const std::byte* end = bytes.data() + bytes.size();

@@ -44,15 +44,33 @@ inline size_t EncodeEvent(const sim::Event& event, std::byte* out) {
   return kEventFixedBytes + payload_bytes;
 }
 
-inline size_t LoadEvent(const std::byte* p, sim::Event* event) {
+// An anti-message: the key of the event it cancels, no payload.
+inline size_t EncodeAnti(const sim::Event& event, std::byte* out) {
+  std::memcpy(out + offset::kEventTime, &event.time, 8);
+  std::memcpy(out + offset::kEventDstLp, &event.dst_lp, 4);
+  std::memcpy(out + offset::kEventSrcLp, &event.src_lp, 4);
+  std::memcpy(out + offset::kEventSrcSeq, &event.src_seq, 8);
+  std::memcpy(out + offset::kEventPayloadBytes, &kAntiPayloadBytes, 2);
+  return kEventFixedBytes;
+}
+
+// Sets `*anti` for an anti-message (whose payload is then empty).
+inline size_t LoadEvent(const std::byte* p, sim::Event* event, bool* anti) {
   uint16_t payload_bytes;
   std::memcpy(&event->time, p + offset::kEventTime, 8);
   std::memcpy(&event->dst_lp, p + offset::kEventDstLp, 4);
   std::memcpy(&event->src_lp, p + offset::kEventSrcLp, 4);
   std::memcpy(&event->src_seq, p + offset::kEventSrcSeq, 8);
   std::memcpy(&payload_bytes, p + offset::kEventPayloadBytes, 2);
+  *anti = payload_bytes == kAntiPayloadBytes;
+  if (*anti) payload_bytes = 0;
   event->payload = {p + kEventFixedBytes, payload_bytes};
   return kEventFixedBytes + payload_bytes;
+}
+
+inline size_t LoadEvent(const std::byte* p, sim::Event* event) {
+  bool anti;
+  return LoadEvent(p, event, &anti);
 }
 
 struct DecodeLimits;
@@ -72,6 +90,12 @@ class FrameWriter {
     const size_t need = kEventFixedBytes + event.payload.size();
     if (size_ + need > buffer_.size()) Grow(size_ + need);
     size_ += EncodeEvent(event, buffer_.data() + size_);
+    ++event_count_;
+  }
+  // Appends an anti-message for `event` (its payload is not sent).
+  void AppendAnti(const sim::Event& event) {
+    if (size_ + kEventFixedBytes > buffer_.size()) Grow(size_ + kEventFixedBytes);
+    size_ += EncodeAnti(event, buffer_.data() + size_);
     ++event_count_;
   }
 
@@ -95,6 +119,7 @@ struct DecodeLimits {
   uint64_t lp_count = 0;       // src_lp, and a dst_lp that is not a mailbox address, must be below this
   uint64_t mailbox_count = 0;  // a mailbox address's id must be below this
   size_t max_payload_bytes = sim::kMaxEventPayloadBytes;
+  bool anti_messages = false;  // optimistic frames may hold them; elsewhere one is malformed
 };
 
 // A frame that passed validation. Does not own its bytes.
@@ -102,7 +127,8 @@ class FrameView {
  public:
   const FrameHeader& header() const { return header_; }
 
-  // Calls fn(const sim::Event&) for each event in wire order.
+  // Calls fn(const sim::Event&) for each event in wire order (a frame
+  // decoded without anti-messages allowed).
   template <typename Fn>
   void ForEachEvent(Fn&& fn) const {
     const std::byte* p = body_.data();
@@ -110,6 +136,18 @@ class FrameView {
     for (uint32_t i = 0; i < header_.event_count; ++i) {
       p += LoadEvent(p, &event);
       fn(static_cast<const sim::Event&>(event));
+    }
+  }
+  // Calls fn(const sim::Event&, bool anti) for each event and anti-message
+  // in wire order, which is the order they were sent in.
+  template <typename Fn>
+  void ForEachMessage(Fn&& fn) const {
+    const std::byte* p = body_.data();
+    sim::Event event;
+    bool anti;
+    for (uint32_t i = 0; i < header_.event_count; ++i) {
+      p += LoadEvent(p, &event, &anti);
+      fn(static_cast<const sim::Event&>(event), anti);
     }
   }
 

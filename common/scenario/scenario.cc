@@ -14,9 +14,9 @@
 namespace meshsim::scenario {
 namespace {
 
-constexpr std::string_view kKeys[] = {"name",      "model",      "seed",        "end_time",
-                                      "lookahead", "nodes",      "partition",   "transport",
-                                      "params",    "checkpoint", "max_restarts"};
+constexpr std::string_view kKeys[] = {"name",         "model",     "seed",      "end_time", "lookahead",
+                                      "nodes",        "partition", "transport", "params",   "checkpoint",
+                                      "max_restarts", "sync",      "optimism"};
 
 // Accumulates "source:line: field: problem" messages.
 class Problems {
@@ -110,6 +110,29 @@ void ParseCheckpoint(const YAML::Node& value, Problems& problems, v1::Scenario* 
   }
 }
 
+// optimism: { time_window: 5, max_saved_events: 100000 }
+void ParseOptimism(const YAML::Node& value, Problems& problems, v1::Scenario* scenario) {
+  if (!value.IsMap()) {
+    problems.Add(value, "optimism",
+                 "expected a mapping such as { time_window: 5, max_saved_events: 100000 }");
+    return;
+  }
+  v1::Optimism* optimism = scenario->mutable_optimism();
+  for (const auto& entry : value) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+    const std::string field = StrCat("optimism.", key);
+    if (key == "time_window") {
+      double window;
+      if (ReadDouble(entry.second, field, problems, &window)) optimism->set_time_window(window);
+    } else if (key == "max_saved_events") {
+      uint64_t events;
+      if (ReadUint(entry.second, field, problems, &events)) optimism->set_max_saved_events(events);
+    } else {
+      problems.Add(entry.first, field, "unknown key (expected time_window or max_saved_events)");
+    }
+  }
+}
+
 // An integer in [min, max]; false (with the problem noted) otherwise.
 bool ReadBoundedUint(const YAML::Node& value, std::string_view key, Problems& problems, uint64_t min,
                      uint64_t max, uint32_t* out) {
@@ -138,7 +161,8 @@ void ParseParams(const YAML::Node& value, Problems& problems, v1::Scenario* scen
   }
 }
 
-// The keys that choose how the job runs: nodes, partition, transport, restarts.
+// The keys that choose how the job runs: nodes, partition, transport,
+// restarts, checkpoints, synchronization.
 bool ParseRunKey(const std::string& key, const YAML::Node& value, Problems& problems,
                  v1::Scenario* scenario) {
   uint32_t number;
@@ -163,6 +187,17 @@ bool ParseRunKey(const std::string& key, const YAML::Node& value, Problems& prob
     }
   } else if (key == "checkpoint") {
     ParseCheckpoint(value, problems, scenario);
+  } else if (key == "sync") {
+    v1::Sync sync;
+    if (ReadEnum<v1::Sync>(value, key, problems,
+                           {{"conservative", v1::SYNC_CONSERVATIVE},
+                            {"optimistic", v1::SYNC_OPTIMISTIC},
+                            {"auto", v1::SYNC_AUTO}},
+                           &sync)) {
+      scenario->set_sync(sync);
+    }
+  } else if (key == "optimism") {
+    ParseOptimism(value, problems, scenario);
   } else {
     return false;
   }
@@ -264,6 +299,12 @@ void NormalizeRunFields(v1::Scenario* s, ProblemList& problems) {
     AddProblem(problems, "checkpoint.every_seconds",
                StrCat("must be >= 0 (0 = off), got ", s->checkpoint_every_seconds()));
   }
+  if (s->sync() == v1::SYNC_UNSPECIFIED) s->set_sync(v1::SYNC_CONSERVATIVE);
+  if (!v1::Sync_IsValid(s->sync())) AddProblem(problems, "sync", "unknown value");
+  if (const double window = s->optimism().time_window(); !(window >= 0) || !std::isfinite(window)) {
+    AddProblem(problems, "optimism.time_window",
+               StrCat("must be a finite number >= 0 (0 = no bound), got ", window));
+  }
   if (!s->has_max_restarts()) s->set_max_restarts(kDefaultMaxRestarts);
   if (s->max_restarts() > kMaxRestarts) {
     AddProblem(problems, "max_restarts", StrCat("must be at most ", kMaxRestarts));
@@ -347,6 +388,25 @@ sim::PartitionKind PartitionKindOf(v1::Partition partition) {
 
 std::string_view PartitionName(v1::Partition partition) {
   return partition == v1::PARTITION_ROUND_ROBIN ? "round_robin" : "block";
+}
+
+std::string_view SyncName(v1::Sync sync) {
+  switch (sync) {
+    case v1::SYNC_OPTIMISTIC:
+      return "optimistic";
+    case v1::SYNC_AUTO:
+      return "auto";
+    default:
+      return "conservative";
+  }
+}
+
+sim::OptimismBound OptimismBoundOf(const v1::Scenario& scenario) {
+  sim::OptimismBound bound;
+  if (scenario.optimism().time_window() > 0) bound.time_window = scenario.optimism().time_window();
+  if (scenario.optimism().max_saved_events() > 0)
+    bound.max_saved_events = scenario.optimism().max_saved_events();
+  return bound;
 }
 
 std::string_view TransportName(v1::Transport transport) {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/sim/optimism_bound.h"
 #include "common/sim/partition.h"
 #include "meshsim/model.h"
 #include "proto/meshsim.pb.h"
@@ -48,5 +49,9 @@ sim::PartitionKind PartitionKindOf(v1::Partition partition);
 
 std::string_view PartitionName(v1::Partition partition);
 std::string_view TransportName(v1::Transport transport);
+std::string_view SyncName(v1::Sync sync);
+// The scenario's optimism block as the kernel's bound (unset fields: none
+// in time, the default in saved events).
+sim::OptimismBound OptimismBoundOf(const v1::Scenario& scenario);
 
 }  // namespace meshsim::scenario

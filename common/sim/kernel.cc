@@ -197,6 +197,9 @@ KernelOutcome Kernel::Fold() {
 }
 
 void Kernel::SaveCheckpoint(checkpoint::CheckpointPartWriter& out) {
+  // Optimistic: a checkpoint is taken at a stop, where every anti-message
+  // has met its event.
+  MESHSIM_CHECK(early_antis_.empty(), "no anti-message waits for its event at a checkpoint");
   std::vector<std::byte> state;
   for (uint32_t i = 0; i < local_lps_.size(); ++i) {
     state.clear();

@@ -21,6 +21,7 @@
 #include "common/frame/mailbox_address.h"
 #include "common/sim/bound_lp.h"
 #include "common/sim/event_queue.h"
+#include "common/sim/optimism_bound.h"
 #include "common/sim/partition.h"
 #include "common/sim/processed_history.h"
 #include "meshsim/model.h"
@@ -52,17 +53,6 @@ struct MailboxCounters {
   uint64_t posts = 0;          // Post() calls by this node's LPs
   uint64_t deliveries = 0;     // mailbox events enqueued for this node's subscribers
   uint64_t remote_events = 0;  // posts sent on to other nodes: one per remote subscribing node
-};
-
-// How far a kernel under optimistic synchronization may run ahead of GVT
-// (global virtual time, below which nothing can be rolled back any more).
-struct OptimismBound {
-  // Virtual time past GVT: only events earlier than GVT + time_window run.
-  double time_window = std::numeric_limits<double>::infinity();
-  // Processed events kept for undoing at most: once this many are kept,
-  // only events at GVT run (always safe for the earliest of them, so a run
-  // completes under any bound, with the same result).
-  size_t max_saved_events = size_t{1} << 20;
 };
 
 struct OptimisticCounters {
@@ -138,10 +128,14 @@ class Kernel {
   // send counter). After Init or Restore and InstallMailboxes; once.
   [[nodiscard]] absl::Status EnableRollback(const OptimismBound& bound);
   bool rollback_enabled() const { return history_ != nullptr; }
-  // Processes pending events in order while their time is below end_time
-  // and gvt + bound.time_window, at most `max_events` of them (so the
-  // caller can read its links in between). Returns how many ran.
-  [[nodiscard]] absl::StatusOr<uint64_t> RunOptimistic(double gvt, uint64_t max_events);
+  // Processes pending events in order while their time is below `until`,
+  // end_time and gvt + bound.time_window, at most `max_events` of them (so
+  // the caller can read its links in between). Returns how many ran.
+  [[nodiscard]] absl::StatusOr<uint64_t> RunOptimistic(double gvt, double until, uint64_t max_events);
+  // Undoes every event at or after `time` on every local LP, cancelling
+  // what they sent: for a checkpoint at GVT `time`, where the kernel must
+  // hold exactly the events before it.
+  void RollBackTo(double time);
   // An anti-message from another node: cancels the pending event with its
   // key, or rolls back the LP that processed it; one that comes before its
   // event waits for it and annihilates it on arrival.
@@ -149,6 +143,9 @@ class Kernel {
   // Frees what is kept of events earlier than `gvt`: nothing can undo them.
   void FossilCollect(double gvt);
   const OptimisticCounters& optimistic_counters() const { return optimistic_; }
+  // Events no rollback can undo any more: below the last GVT fossil
+  // collection saw (committed_events() also counts those run ahead of it).
+  uint64_t events_below_gvt() const { return committed_at_rollback_start_ + optimistic_.fossil_collected; }
   size_t saved_events() const { return history_ ? history_->size() : 0; }
   size_t saved_bytes() const { return history_ ? history_->bytes() : 0; }
 
@@ -264,6 +261,7 @@ class Kernel {
   std::vector<Event> cancels_;           // local events still to cancel (a worklist, not recursion)
   std::vector<Event> early_antis_;       // anti-messages waiting for their event
   OptimisticCounters optimistic_;
+  uint64_t committed_at_rollback_start_ = 0;  // from Init or a restored checkpoint
 };
 
 }  // namespace meshsim::sim

@@ -31,14 +31,14 @@ absl::Status Kernel::EnableRollback(const OptimismBound& bound) {
   history_ = std::make_unique<ProcessedHistory>(state_bytes_, max_payload_bytes_);
   newest_record_.assign(local_lps_.size(), ProcessedHistory::kNone);
   cancels_.reserve(64);
+  committed_at_rollback_start_ = committed_;
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Kernel::RunOptimistic(double gvt, uint64_t max_events) {
+absl::StatusOr<uint64_t> Kernel::RunOptimistic(double gvt, double until, uint64_t max_events) {
   if (!history_) [[unlikely]]
     return absl::FailedPreconditionError("rollback is not enabled");
-  const double ahead = gvt + bound_.time_window;
-  const double limit = ahead < options_.end_time ? ahead : options_.end_time;
+  const double limit = std::min({gvt + bound_.time_window, until, options_.end_time});
   uint64_t ran = 0;
   while (ran < max_events && !queue_.empty()) {
     const double time = queue_.top_time();
@@ -197,6 +197,16 @@ void Kernel::DrainCancels() {
     MESHSIM_CHECK(CancelLocal(key), StrCat("cancelled local event for lp ", key.dst_lp, " at t=", key.time,
                                            " is neither pending nor processed"));
   }
+}
+
+void Kernel::RollBackTo(double time) {
+  if (!history_) return;
+  // The earliest key at `time`: every event at or after it is undone.
+  const Event from{time, 0, 0, 0, {}};
+  for (uint32_t local = 0; local < newest_record_.size(); ++local) {
+    if (history_->kept(newest_record_[local])) RollBack(local, from, /*drop_from=*/false);
+  }
+  DrainCancels();
 }
 
 void Kernel::FossilCollect(double gvt) {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <vector>
 
 #include "common/frame/mailbox_address.h"
@@ -106,6 +107,9 @@ TEST(FrameCodecTest, CorruptFieldsAreRejected) {
        Patched<double>(first_event + offset::kEventTime, std::numeric_limits<double>::infinity())},
       {"payload over the limit", Patched<uint16_t>(first_event + offset::kEventPayloadBytes, 17)},
       {"payload past the end", Patched<uint16_t>(first_event + offset::kEventPayloadBytes, 16)},
+      {"unknown flag", Patched<uint32_t>(offset::kFlags, 1u << 9)},
+      {"cut without optimistic", Patched<uint32_t>(offset::kFlags, kFlagCut)},
+      {"stop without optimistic", Patched<uint32_t>(offset::kFlags, kFlagStop | kFlagCheckpoint)},
   };
   for (const auto& c : cases) {
     auto view = FrameCodec::Decode(c.bytes, kLimits);
@@ -127,6 +131,39 @@ TEST(FrameCodecTest, MailboxAddressesRoundTripWithinTheJobsMailboxes) {
   DecodeLimits no_mailboxes = kLimits;
   no_mailboxes.mailbox_count = 0;
   EXPECT_TRUE(absl::IsDataLoss(FrameCodec::Decode(frame, no_mailboxes).status()));
+}
+
+// Anti-messages travel between events in the order they were sent, carry
+// only their event's key, and are malformed where the receiver does not
+// run the optimistic protocol.
+TEST(FrameCodecTest, AntiMessagesKeepTheirPlaceAmongEvents) {
+  const std::vector<std::byte> payload = {std::byte{9}, std::byte{8}};
+  FrameWriter writer;
+  writer.Begin(1, 7, 1);
+  writer.Append({1.0, 10, 3, 40, payload});
+  writer.AppendAnti({1.0, 10, 3, 40, payload});
+  writer.Append({2.0, sim::MailboxAddress(1), 4, 5, {}});
+  writer.AppendAnti({2.0, sim::MailboxAddress(1), 4, 5, {}});
+  const auto frame = writer.Finish(0.5, kFlagOptimistic | kFlagCut);
+  EXPECT_EQ(frame.size(), kHeaderBytes + 4 * kEventFixedBytes + payload.size());
+
+  DecodeLimits optimistic = kLimits;
+  optimistic.anti_messages = true;
+  auto view = FrameCodec::Decode(frame, optimistic);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->header().flags, kFlagOptimistic | kFlagCut);
+  std::vector<std::tuple<double, sim::LpId, uint64_t, size_t, bool>> got;
+  view->ForEachMessage([&](const sim::Event& e, bool anti) {
+    got.emplace_back(e.time, e.dst_lp, e.src_seq, e.payload.size(), anti);
+  });
+  const std::vector<std::tuple<double, sim::LpId, uint64_t, size_t, bool>> want = {
+      {1.0, 10, 40, 2, false},
+      {1.0, 10, 40, 0, true},
+      {2.0, sim::MailboxAddress(1), 5, 0, false},
+      {2.0, sim::MailboxAddress(1), 5, 0, true}};
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(absl::IsDataLoss(FrameCodec::Decode(frame, kLimits).status()))
+      << "a conservative receiver took an anti-message";
 }
 
 TEST(FrameCodecTest, TrailingBytesAreRejected) {

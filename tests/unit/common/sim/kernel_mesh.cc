@@ -108,7 +108,8 @@ absl::Status KernelMesh::RunOptimistic(uint64_t seed, const OptimismBound& bound
     if (step == max_steps) return absl::InternalError("the optimistic run did not end");
     const uint32_t rank = static_cast<uint32_t>(random() % ranks());
     if (random() % 3 != 0) {
-      MESHSIM_RETURN_IF_ERROR(kernels_[rank]->RunOptimistic(now, 1 + random() % 64).status());
+      MESHSIM_RETURN_IF_ERROR(
+          kernels_[rank]->RunOptimistic(now, options_.end_time, 1 + random() % 64).status());
       collect(rank);
     } else {
       // Some of what one pair has in flight arrives, in order: a random
