@@ -1,7 +1,9 @@
 #include "node/optimistic_sync.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <utility>
 
 #include "common/status/status.h"
 #include "common/strings/format.h"
@@ -19,12 +21,37 @@ constexpr uint64_t kBatchEvents = 256;
 // may. Rounds cost one frame per peer each.
 constexpr auto kCutInterval = std::chrono::microseconds(200);
 constexpr auto kPollSlice = std::chrono::milliseconds(50);
+// The adapted window starts at this many lookaheads, never goes below one,
+// and changes after at least this many events ran.
+constexpr double kInitialWindowLookaheads = 8;
+constexpr uint64_t kAdaptSampleEvents = 4096;
 
 }  // namespace
 
-OptimisticSync::OptimisticSync(const JobParts& parts) : parts_(parts), peers_(parts.links->ranks()) {
+OptimisticSync::OptimisticSync(const JobParts& parts)
+    : parts_(parts),
+      peers_(parts.links->ranks()),
+      window_(std::isfinite(parts.optimism.time_window) ? parts.optimism.time_window
+                                                        : kInitialWindowLookaheads * parts.lookahead),
+      fixed_window_(std::isfinite(parts.optimism.time_window)) {
   for (Peer& peer : peers_) peer.writer.Begin(parts_.run_id, 0, parts_.rank);
+  // Peers send without a barrier: one whose ring to this node is full while
+  // this node waits on its ring would wait forever. Reading while waiting
+  // frees the peer.
+  parts_.links->SetSendWaitHook([this] {
+    for (;;) {
+      absl::StatusOr<bool> got =
+          parts_.links->Receive(&waiting_incoming_, &waiting_origin_, Duration::zero());
+      if (!got.ok()) waiting_error_.Update(got.status());
+      if (!got.ok() || !*got) return;
+      backlog_.push_back(
+          {std::move(waiting_incoming_), waiting_origin_.ring_rank, std::string(waiting_origin_.sender)});
+      waiting_incoming_ = {};
+    }
+  });
 }
+
+OptimisticSync::~OptimisticSync() { parts_.links->SetSendWaitHook({}); }
 
 void OptimisticSync::Route(uint32_t rank, const sim::Event& event) { peers_[rank].writer.Append(event); }
 
@@ -32,7 +59,11 @@ void OptimisticSync::Cancel(uint32_t rank, const sim::Event& event) { peers_[ran
 
 absl::StatusOr<RunSummary> OptimisticSync::Run(const RunStart& start) {
   sim::Kernel& kernel = *parts_.kernel;
-  MESHSIM_RETURN_IF_ERROR(kernel.EnableRollback(parts_.optimism));
+  // The window past GVT is this protocol's (it adapts it); the kernel
+  // enforces the bound in saved events.
+  sim::OptimismBound bound = parts_.optimism;
+  bound.time_window = kInfinity;
+  MESHSIM_RETURN_IF_ERROR(kernel.EnableRollback(bound));
   // Round 0's cut is before init (or at the checkpoint): nothing was held
   // below its start then, and what init sent goes out with the first cut.
   cut_bound_ = start.restored ? start.cut.next_time : 0;
@@ -43,6 +74,14 @@ absl::StatusOr<RunSummary> OptimisticSync::Run(const RunStart& start) {
   MESHSIM_RETURN_IF_ERROR(Cut());
   MESHSIM_RETURN_IF_ERROR(RunLoop());
   parts_.metrics->PublishOptimistic(kernel, parts_.end_time, rounds_done_, /*exact=*/true);
+  const sim::OptimisticCounters& c = kernel.optimistic_counters();
+  spdlog::info(
+      "job {} rank {}: optimistic run done in {:.3f} s, {} GVT rounds; {} events run, {} rolled back in {} "
+      "rollbacks (efficiency {:.1f}%), anti-messages {} sent, {} received; window past GVT {}",
+      parts_.job_id, parts_.rank, SecondsSince(loop_start), rounds_done_, c.processed, c.rolled_back,
+      c.rollbacks,
+      c.processed == 0 ? 100.0 : 100.0 * double(c.processed - c.rolled_back) / double(c.processed),
+      c.antis_sent, c.antis_received, window_);
   parts_.links->PublishMetrics();
   return RunSummary{start.cut.window + rounds_done_, SecondsSince(loop_start)};
 }
@@ -61,7 +100,11 @@ absl::Status OptimisticSync::RunLoop() {
       }
       continue;
     }
-    MESHSIM_ASSIGN_OR_RETURN(const uint64_t ran, kernel.RunOptimistic(gvt_, parts_.end_time, kBatchEvents));
+    const double until = std::min(gvt_ + window_, parts_.end_time);
+    MESHSIM_ASSIGN_OR_RETURN(const uint64_t ran, kernel.RunOptimistic(gvt_, until, kBatchEvents));
+    if (ran < kBatchEvents && kernel.next_event_time() >= until && until < parts_.end_time) {
+      held_by_window_ = true;
+    }
     for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
       if (peers_[rank].writer.event_count() > 0) MESHSIM_RETURN_IF_ERROR(SendTo(rank, 0, gvt_));
     }
@@ -77,6 +120,14 @@ absl::Status OptimisticSync::RunLoop() {
 }
 
 absl::Status OptimisticSync::TakeFrames(Duration wait) {
+  // What a waiting send read comes first: it arrived before the rest.
+  if (!waiting_error_.ok()) return std::exchange(waiting_error_, absl::OkStatus());
+  while (!backlog_.empty()) {
+    Backlogged frame = std::move(backlog_.front());
+    backlog_.pop_front();
+    MESHSIM_RETURN_IF_ERROR(TakeFrame(frame.bytes, {.ring_rank = frame.ring_rank, .sender = frame.sender}));
+    last_heard_ = SteadyClock::now();
+  }
   PeerLinks& links = *parts_.links;
   MESHSIM_ASSIGN_OR_RETURN(bool got, links.Receive(&incoming_, &incoming_origin_, wait));
   if (!got) {
@@ -223,6 +274,7 @@ absl::Status OptimisticSync::AdvanceGvt() {
     ++gvt_round_;
     ++rounds_done_;
     parts_.kernel->FossilCollect(gvt_);
+    AdaptWindow();
     parts_.metrics->PublishOptimistic(*parts_.kernel, std::min(gvt_, parts_.end_time), rounds_done_,
                                       /*exact=*/false);
     if (stop_ != StopKind::kNone) continue;
@@ -272,6 +324,22 @@ absl::Status OptimisticSync::FinishStop() {
     }
   }
   return absl::OkStatus();
+}
+
+void OptimisticSync::AdaptWindow() {
+  if (fixed_window_) return;
+  const sim::OptimisticCounters& counters = parts_.kernel->optimistic_counters();
+  const uint64_t run = counters.processed - run_at_adapt_;
+  if (run < kAdaptSampleEvents) return;
+  const uint64_t undone = counters.rolled_back - undone_at_adapt_;
+  if (undone * 5 > run) {
+    window_ = std::max(window_ / 2, parts_.lookahead);
+  } else if (undone * 20 < run && held_by_window_) {
+    window_ = std::min(window_ * 2, parts_.end_time);
+  }
+  run_at_adapt_ = counters.processed;
+  undone_at_adapt_ = counters.rolled_back;
+  held_by_window_ = false;
 }
 
 absl::Status OptimisticSync::Stalled() const {

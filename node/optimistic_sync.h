@@ -32,6 +32,7 @@
 
 #include <array>
 #include <deque>
+#include <string>
 #include <vector>
 
 #include "common/time/clock.h"
@@ -43,6 +44,7 @@ class OptimisticSync final : public SyncProtocol {
  public:
   // `parts` must outlive the protocol (its kernel is set after).
   explicit OptimisticSync(const JobParts& parts);
+  ~OptimisticSync() override;
 
   absl::StatusOr<RunSummary> Run(const RunStart& start) override;
   void Route(uint32_t rank, const sim::Event& event) override;
@@ -66,6 +68,12 @@ class OptimisticSync final : public SyncProtocol {
     std::deque<std::vector<std::byte>> after_stop;
   };
   enum class StopKind { kNone, kCheckpoint, kEnd };
+  // A frame read while a send waited for ring space, taken after.
+  struct Backlogged {
+    std::vector<std::byte> bytes;
+    int ring_rank;
+    std::string sender;
+  };
 
   absl::Status RunLoop();
   // Takes the frames that are in, waiting up to `wait` for the first.
@@ -84,11 +92,25 @@ class OptimisticSync final : public SyncProtocol {
   bool AllPeersStopped() const;
   absl::Status FinishStop();
   absl::Status Stalled() const;
+  // Unless the scenario fixes it: halves the window past GVT when rollbacks
+  // undid more than a fifth of what ran since the last change, doubles it
+  // when they undid under a twentieth and the window held the node back.
+  void AdaptWindow();
 
   const JobParts& parts_;    // the runner's; outlives this
   std::vector<Peer> peers_;  // by rank
   std::vector<std::byte> incoming_;
   FrameOrigin incoming_origin_;
+  std::deque<Backlogged> backlog_;
+  std::vector<std::byte> waiting_incoming_;  // the send-wait hook's own buffer
+  FrameOrigin waiting_origin_;
+  absl::Status waiting_error_;  // a receive that failed in the hook, returned after
+
+  double window_;      // virtual time this node may run past GVT
+  bool fixed_window_;  // the scenario's, or adapted
+  bool held_by_window_ = false;
+  uint64_t run_at_adapt_ = 0;
+  uint64_t undone_at_adapt_ = 0;
 
   uint64_t round_ = 0;             // this node's round
   double cut_bound_ = 0;           // lowest event time it held at its cut of round_

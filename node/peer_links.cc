@@ -121,7 +121,7 @@ absl::Status PeerLinks::ConnectShm(uint32_t rank) {
       transport::shm::RingName(set_.probe_name, set_.job_id, set_.attempt, set_.rank, rank);
   MESHSIM_ASSIGN_OR_RETURN(
       peer.link, transport::shm::ShmPeerLink::Create(name, transport::shm::kDefaultRingBytes, set_.run_id,
-                                                     std::move(*peer.probe), abort_));
+                                                     std::move(*peer.probe), abort_, &send_wait_hook_));
   peer.probe.reset();
   peer.inbound_ring_name =
       transport::shm::RingName(info.probe_name(), set_.job_id, set_.attempt, rank, set_.rank);

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,6 +90,10 @@ class PeerLinks {
 
   // Sends `frame`, holding `events` events, to `rank`.
   [[nodiscard]] absl::Status Send(uint32_t rank, std::span<const std::byte> frame, uint32_t events);
+  // Called every few milliseconds while a send waits for a full shm ring:
+  // a protocol whose nodes send without a barrier reads its own rings
+  // there (ZeroMQ sends queue without limit and never wait).
+  void SetSendWaitHook(std::function<void()> hook) { send_wait_hook_ = std::move(hook); }
   // Waits up to `timeout` for a frame from any peer; frames handed over by
   // AdoptEarlyFrame come first.
   [[nodiscard]] absl::StatusOr<bool> Receive(std::vector<std::byte>* out, FrameOrigin* origin,
@@ -145,7 +150,8 @@ class PeerLinks {
   zmq::context_t* context_;
   transport::FrameInbox* tcp_inbox_;
   const std::atomic<bool>* abort_;
-  std::vector<Peer> peers_;  // by rank
+  std::function<void()> send_wait_hook_;  // before peers_: the shm links point at it
+  std::vector<Peer> peers_;               // by rank
   std::vector<uint32_t> colocated_ranks_;
   std::optional<transport::shm::ShmFrameInbox> shm_inbox_;
   std::deque<EarlyFrame> early_frames_;

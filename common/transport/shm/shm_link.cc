@@ -19,21 +19,29 @@ std::string RingName(const std::string& writer_probe_name, uint64_t job, uint32_
 absl::StatusOr<std::unique_ptr<ShmPeerLink>> ShmPeerLink::Create(const std::string& ring_name,
                                                                  uint32_t capacity, uint64_t job_id,
                                                                  ShmSegment peer_probe,
-                                                                 const std::atomic<bool>* abort) {
+                                                                 const std::atomic<bool>* abort,
+                                                                 const std::function<void()>* while_full) {
   auto ring = RingWriter::Create(ring_name, capacity, job_id);
   if (!ring.ok()) return ring.status();
-  return std::unique_ptr<ShmPeerLink>(new ShmPeerLink(std::move(*ring), std::move(peer_probe), abort));
+  return std::unique_ptr<ShmPeerLink>(
+      new ShmPeerLink(std::move(*ring), std::move(peer_probe), abort, while_full));
 }
 
-ShmPeerLink::ShmPeerLink(RingWriter ring, ShmSegment peer_probe, const std::atomic<bool>* abort)
+ShmPeerLink::ShmPeerLink(RingWriter ring, ShmSegment peer_probe, const std::atomic<bool>* abort,
+                         const std::function<void()>* while_full)
     : ring_(std::move(ring)),
       peer_probe_(std::move(peer_probe)),
       doorbell_(ColocationProbe::Descriptor(peer_probe_)),
-      abort_(abort) {}
+      abort_(abort),
+      while_full_(while_full) {}
 
 absl::Status ShmPeerLink::Send(std::span<const std::byte> frame) {
-  // Relaxed: the flag publishes nothing but itself.
-  return ring_.Write(frame, doorbell_, [this] { return abort_->load(std::memory_order_relaxed); });
+  return ring_.Write(frame, doorbell_, [this] {
+    // Relaxed: the flag publishes nothing but itself.
+    if (abort_->load(std::memory_order_relaxed)) return true;
+    if (while_full_ != nullptr && *while_full_) (*while_full_)();
+    return false;
+  });
 }
 
 absl::Status ShmFrameInbox::OpenRing(const std::string& name, uint64_t run_id, uint32_t source,

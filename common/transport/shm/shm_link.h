@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,11 +27,13 @@ std::string RingName(const std::string& writer_probe_name, uint64_t job, uint32_
 class ShmPeerLink final : public PeerLink {
  public:
   // Creates the ring; `peer_probe` is the receiver's probe segment (its
-  // doorbell). `abort` stops a Send that waits for ring space.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ShmPeerLink>> Create(const std::string& ring_name,
-                                                                           uint32_t capacity, uint64_t job_id,
-                                                                           ShmSegment peer_probe,
-                                                                           const std::atomic<bool>* abort);
+  // doorbell). `abort` stops a Send that waits for ring space; while it
+  // waits, `while_full` (when set and not empty) is called every few
+  // milliseconds, e.g. to read this node's own rings so that two nodes
+  // sending to each other never wait on each other.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ShmPeerLink>> Create(
+      const std::string& ring_name, uint32_t capacity, uint64_t job_id, ShmSegment peer_probe,
+      const std::atomic<bool>* abort, const std::function<void()>* while_full = nullptr);
 
   absl::Status Send(std::span<const std::byte> frame) override;
   TransportKind kind() const override { return TransportKind::kShm; }
@@ -38,11 +41,13 @@ class ShmPeerLink final : public PeerLink {
   const RingWriter& ring() const { return ring_; }
 
  private:
-  ShmPeerLink(RingWriter ring, ShmSegment peer_probe, const std::atomic<bool>* abort);
+  ShmPeerLink(RingWriter ring, ShmSegment peer_probe, const std::atomic<bool>* abort,
+              const std::function<void()>* while_full);
   RingWriter ring_;
   ShmSegment peer_probe_;
   Doorbell doorbell_;
   const std::atomic<bool>* abort_;
+  const std::function<void()>* while_full_;
 };
 
 // The receiving side of a node's shm links for one job: the inbound rings,
