@@ -42,6 +42,28 @@ std::string HumanBytes(double bytes) {
   return fmt::format("{:.0f} B", bytes);
 }
 
+namespace {
+
+// Committed over run: the share of optimistic work that was not undone.
+double Efficiency(const v1::OptimisticStats& o) {
+  return o.events_run() == 0
+             ? 1.0
+             : static_cast<double>(o.events_run() - o.rolled_back()) / static_cast<double>(o.events_run());
+}
+
+nlohmann::json OptimisticJson(const v1::OptimisticStats& o) {
+  return {{"events_run", o.events_run()},
+          {"rolled_back", o.rolled_back()},
+          {"rollbacks", o.rollbacks()},
+          {"anti_messages_sent", o.anti_messages_sent()},
+          {"anti_messages_received", o.anti_messages_received()},
+          {"gvt_rounds", o.gvt_rounds()},
+          {"peak_saved_bytes", o.peak_saved_bytes()},
+          {"efficiency", Efficiency(o)}};
+}
+
+}  // namespace
+
 nlohmann::json ScenarioJson(const v1::Scenario& s) {
   return {
       {"name", s.name()},
@@ -106,6 +128,7 @@ void AddNodesAndLinksJson(const v1::JobResult& r, nlohmann::json& out) {
                              {{"posts", node.mailboxes().posts()},
                               {"deliveries", node.mailboxes().deliveries()},
                               {"remote_events", node.mailboxes().remote_events()}}}});
+    if (node.has_optimistic()) out["nodes"].back()["optimistic"] = OptimisticJson(node.optimistic());
     for (const auto& link : node.links()) {
       out["links"].push_back({{"from", link.from_node()},
                               {"to", link.to_node()},
@@ -132,6 +155,7 @@ void AddResultJson(const v1::JobResult& r, nlohmann::json& out) {
                       {"posts", r.mailboxes().posts()},
                       {"deliveries", r.mailboxes().deliveries()},
                       {"remote_events", r.mailboxes().remote_events()}};
+  if (r.has_optimistic()) out["optimistic"] = OptimisticJson(r.optimistic());
   if (r.series_size() > 0) {
     nlohmann::json series = {{"interval", r.series_interval()}};
     std::vector<double> times;
@@ -156,6 +180,7 @@ nlohmann::json JobJson(const v1::JobInfo& job) {
       {"attempt", std::max<uint32_t>(job.attempt(), 1)},
       {"assigned_nodes", std::vector<uint32_t>(job.assigned_nodes().begin(), job.assigned_nodes().end())},
       {"checkpoints_written", job.checkpoints_written()},
+      {"sync", scenario::SyncName(job.sync() != v1::SYNC_UNSPECIFIED ? job.sync() : job.scenario().sync())},
   };
   AddRecoveryJson(job, out);
   if (job.state() == v1::COMPLETED) AddResultJson(job.result(), out);
@@ -268,9 +293,11 @@ namespace {
 // progress.
 void PrintJobState(std::FILE* out, const v1::JobInfo& job) {
   const auto& s = job.scenario();
-  fmt::print(out, "job {}  {}  {} (model {}, seed {}, {} nodes, {} partition)\n", job.job_id(),
+  // The protocol once an attempt has been assigned (auto resolved), else the scenario's.
+  const v1::Sync sync = job.sync() != v1::SYNC_UNSPECIFIED ? job.sync() : s.sync();
+  fmt::print(out, "job {}  {}  {} (model {}, seed {}, {} nodes, {} partition, {} sync)\n", job.job_id(),
              coordinator::JobStateName(job.state()), s.name(), s.model(), s.seed(), s.nodes(),
-             scenario::PartitionName(s.partition()));
+             scenario::PartitionName(s.partition()), scenario::SyncName(sync));
   if (!job.reason().empty()) fmt::print(out, "  reason: {}\n", job.reason());
   for (const auto& restart : job.restarts()) {
     fmt::print(out, "  restart: attempt {} on {} nodes from {}, {} windows replayed: {}\n", restart.attempt(),
@@ -302,7 +329,7 @@ void PrintResultTotals(std::FILE* out, const v1::JobResult& r) {
   }
   fmt::print(out, "  committed events   {}\n", r.committed_events());
   fmt::print(out, "  virtual end time   {:.6g}\n", r.end_time());
-  fmt::print(out, "  windows            {}\n", r.windows());
+  if (!r.has_optimistic()) fmt::print(out, "  windows            {}\n", r.windows());
   fmt::print(out, "  wall time          {:.3f} s (window loop, slowest node)\n", r.wall_seconds());
   fmt::print(out, "  event rate         {}events/s\n", HumanCount(r.event_rate()));
   fmt::print(out, "  between nodes      {} messages, {}, {} events\n", messages,
@@ -311,6 +338,14 @@ void PrintResultTotals(std::FILE* out, const v1::JobResult& r) {
     fmt::print(out, "  mailboxes          {}: {} posts, {} deliveries, {} sent to other nodes\n",
                r.mailbox_count(), r.mailboxes().posts(), r.mailboxes().deliveries(),
                r.mailboxes().remote_events());
+  }
+  if (r.has_optimistic()) {
+    const v1::OptimisticStats& o = r.optimistic();
+    fmt::print(out,
+               "  optimistic         {} GVT rounds, {} events run, {} rolled back in {} rollbacks "
+               "(efficiency {:.1f}%), {} anti-messages, up to {} saved per node\n",
+               o.gvt_rounds(), o.events_run(), o.rolled_back(), o.rollbacks(), 100 * Efficiency(o),
+               o.anti_messages_sent(), HumanBytes(static_cast<double>(o.peak_saved_bytes())));
   }
   fmt::print(out, "  pending at end     {} events\n", r.pending_events());
   fmt::print(out, "  digest             {:016x}\n", r.digest());

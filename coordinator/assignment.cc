@@ -103,6 +103,7 @@ std::optional<Coordinator::Assignment> Coordinator::ClaimNodes() {
   prepare.set_attempt(assignment.attempt);
   *prepare.mutable_scenario() = job->info.scenario();
   prepare.mutable_scenario()->set_sync(ChooseSync(prepare.scenario()));
+  job->info.set_sync(prepare.scenario().sync());
   if (const sim::ModelBuild* build = sim::ModelRegistry::Global().FindBuild(prepare.scenario().model())) {
     *prepare.mutable_model_build() = sim::ToProto(*build);
   }

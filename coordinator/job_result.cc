@@ -34,6 +34,16 @@ absl::Status AddSeries(const v1::NodeShare& share, v1::JobResult* result) {
   return absl::OkStatus();
 }
 
+void AddOptimistic(const v1::OptimisticStats& node, v1::OptimisticStats* job) {
+  job->set_events_run(job->events_run() + node.events_run());
+  job->set_rolled_back(job->rolled_back() + node.rolled_back());
+  job->set_rollbacks(job->rollbacks() + node.rollbacks());
+  job->set_anti_messages_sent(job->anti_messages_sent() + node.anti_messages_sent());
+  job->set_anti_messages_received(job->anti_messages_received() + node.anti_messages_received());
+  job->set_gvt_rounds(std::max(job->gvt_rounds(), node.gvt_rounds()));
+  job->set_peak_saved_bytes(std::max(job->peak_saved_bytes(), node.peak_saved_bytes()));
+}
+
 }  // namespace
 
 absl::StatusOr<v1::JobResult> AggregateShares(const v1::Scenario& scenario,
@@ -58,6 +68,7 @@ absl::StatusOr<v1::JobResult> AggregateShares(const v1::Scenario& scenario,
     mailboxes->set_deliveries(mailboxes->deliveries() + share.mailboxes().deliveries());
     mailboxes->set_remote_events(mailboxes->remote_events() + share.mailboxes().remote_events());
     MESHSIM_RETURN_IF_ERROR(AddSeries(share, &result));
+    if (share.has_optimistic()) AddOptimistic(share.optimistic(), result.mutable_optimistic());
     // The job result carries the totals; each node's series would repeat them in part.
     share.clear_series();
     *result.add_nodes() = std::move(share);

@@ -138,6 +138,17 @@ v1::NodeShare JobRunner::Share(const RunSummary& summary) {
     series->mutable_values()->Add(outcome.series[i].begin(), outcome.series[i].end());
   }
   for (const v1::LinkStats& link : links_->stats()) *share.add_links() = link;
+  if (kernel_->rollback_enabled()) {
+    const sim::OptimisticCounters& c = kernel_->optimistic_counters();
+    v1::OptimisticStats* optimistic = share.mutable_optimistic();
+    optimistic->set_events_run(c.processed);
+    optimistic->set_rolled_back(c.rolled_back);
+    optimistic->set_rollbacks(c.rollbacks);
+    optimistic->set_anti_messages_sent(c.antis_sent);
+    optimistic->set_anti_messages_received(c.antis_received);
+    optimistic->set_gvt_rounds(summary.windows);
+    optimistic->set_peak_saved_bytes(kernel_->saved_bytes());
+  }
   return share;
 }
 

@@ -21,6 +21,11 @@ constexpr uint64_t kBatchEvents = 256;
 // may. Rounds cost one frame per peer each.
 constexpr auto kCutInterval = std::chrono::microseconds(200);
 constexpr auto kPollSlice = std::chrono::milliseconds(50);
+// Over TCP a frame costs tens of microseconds of CPU (system calls, the
+// I/O threads' wake-ups), so what a turn sends waits for more, up to this
+// age or size; over a ring a frame is cheap and each turn's goes at once.
+constexpr auto kTcpFlushAge = std::chrono::microseconds(100);
+constexpr uint32_t kTcpFlushEvents = 2048;
 // The adapted window starts at this many lookaheads, never goes below one,
 // and changes after at least this many events ran.
 constexpr double kInitialWindowLookaheads = 8;
@@ -91,7 +96,8 @@ absl::Status OptimisticSync::RunLoop() {
   while (!done_) {
     // Relaxed: the flag publishes nothing but itself.
     if (parts_.abort->load(std::memory_order_relaxed)) return absl::AbortedError("job aborted");
-    MESHSIM_RETURN_IF_ERROR(TakeFrames(Duration::zero()));
+    // Alone, there is nothing to read (and a look costs a system call).
+    if (peers_.size() > 1) MESHSIM_RETURN_IF_ERROR(TakeFrames(Duration::zero()));
     if (stop_ != StopKind::kNone) {
       if (AllPeersStopped()) {
         MESHSIM_RETURN_IF_ERROR(FinishStop());
@@ -105,9 +111,7 @@ absl::Status OptimisticSync::RunLoop() {
     if (ran < kBatchEvents && kernel.next_event_time() >= until && until < parts_.end_time) {
       held_by_window_ = true;
     }
-    for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
-      if (peers_[rank].writer.event_count() > 0) MESHSIM_RETURN_IF_ERROR(SendTo(rank, 0, gvt_));
-    }
+    MESHSIM_RETURN_IF_ERROR(SendWhatIsDue());
     if (CanCut() && (ran == 0 || SteadyClock::now() - last_cut_ >= kCutInterval)) {
       MESHSIM_RETURN_IF_ERROR(Cut());
     } else if (ran == 0) {
@@ -223,10 +227,31 @@ absl::Status OptimisticSync::SendTo(uint32_t rank, uint32_t flags, double report
   const uint32_t events = peer.writer.event_count();
   absl::Status sent =
       parts_.links->Send(rank, peer.writer.Finish(report, frame::kFlagOptimistic | flags), events);
+  peer.sent_since_flush = false;
   // A cut's frame is the round's last; the next one is tagged with the next.
   peer.writer.Begin(parts_.run_id, (flags & frame::kFlagCut) != 0 ? round_ + 1 : round_, parts_.rank);
   if (!sent.ok()) [[unlikely]]
     return Annotate(sent, StrCat("job ", parts_.job_id, " round ", round_, " to rank ", rank));
+  return absl::OkStatus();
+}
+
+absl::Status OptimisticSync::SendWhatIsDue() {
+  std::optional<TimePoint> now;  // read once, and only when a TCP peer has something
+  for (uint32_t rank = 0; rank < peers_.size(); ++rank) {
+    Peer& peer = peers_[rank];
+    const uint32_t events = peer.writer.event_count();
+    if (events == 0) continue;
+    if (!parts_.links->is_shm(rank) && events < kTcpFlushEvents) {
+      if (!now) now = SteadyClock::now();
+      if (!peer.sent_since_flush) {
+        peer.sent_since_flush = true;
+        peer.oldest_unsent = *now;
+        continue;
+      }
+      if (*now - peer.oldest_unsent < kTcpFlushAge) continue;
+    }
+    MESHSIM_RETURN_IF_ERROR(SendTo(rank, 0, gvt_));
+  }
   return absl::OkStatus();
 }
 
@@ -334,7 +359,7 @@ void OptimisticSync::AdaptWindow() {
   const uint64_t undone = counters.rolled_back - undone_at_adapt_;
   if (undone * 5 > run) {
     window_ = std::max(window_ / 2, parts_.lookahead);
-  } else if (undone * 20 < run && held_by_window_) {
+  } else if (undone * 10 < run && held_by_window_) {
     window_ = std::min(window_ * 2, parts_.end_time);
   }
   run_at_adapt_ = counters.processed;

@@ -32,6 +32,7 @@
 
 #include <array>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,10 @@ class OptimisticSync final : public SyncProtocol {
   };
   struct Peer {
     frame::FrameWriter writer;  // what this node has for the peer, unsent
-    uint64_t round = 0;         // the round the peer is in
+    // Over TCP: when the writer was first seen holding something unsent.
+    bool sent_since_flush = false;
+    TimePoint oldest_unsent;
+    uint64_t round = 0;  // the round the peer is in
     std::array<Report, kReportSlots> reports{};
     bool stopped = false;  // its frame for the current stop is in
     // Frames it sent after that stop, kept until this node has passed it:
@@ -82,6 +86,9 @@ class OptimisticSync final : public SyncProtocol {
   absl::Status TakeFrames(Duration wait);
   absl::Status TakeFrame(std::vector<std::byte>& bytes, const FrameOrigin& origin);
   absl::Status Deliver(const frame::FrameHeader& header, std::span<const std::byte> bytes);
+  // Sends each peer's frame when it is due (SendWhatIsDue: over a ring at
+  // once, over TCP by age or size) or now (Flush, every peer, with `flags`).
+  absl::Status SendWhatIsDue();
   absl::Status Flush(uint32_t flags, double report);
   absl::Status SendTo(uint32_t rank, uint32_t flags, double report);
   bool CanCut() const;
@@ -94,7 +101,7 @@ class OptimisticSync final : public SyncProtocol {
   absl::Status Stalled() const;
   // Unless the scenario fixes it: halves the window past GVT when rollbacks
   // undid more than a fifth of what ran since the last change, doubles it
-  // when they undid under a twentieth and the window held the node back.
+  // when they undid under a tenth and the window held the node back.
   void AdaptWindow();
 
   const JobParts& parts_;    // the runner's; outlives this

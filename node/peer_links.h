@@ -79,6 +79,10 @@ class PeerLinks {
   // Ranks whose probe this node opened with the right token.
   const std::vector<uint32_t>& colocated_ranks() const { return colocated_ranks_; }
   uint32_t ranks() const { return static_cast<uint32_t>(peers_.size()); }
+  // After Connect: whether the link to `rank` is an shm ring.
+  bool is_shm(uint32_t rank) const {
+    return peers_[rank].link != nullptr && peers_[rank].link->kind() == transport::TransportKind::kShm;
+  }
   uint32_t own_rank() const { return set_.rank; }
 
   // Creates the sending end of the link to each peer, over the transport

@@ -12,6 +12,7 @@
 // it sent and every counter folded into the digest are the same.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "common/sim/kernel.h"
 #include "common/status/status.h"
@@ -29,7 +30,7 @@ absl::Status Kernel::EnableRollback(const OptimismBound& bound) {
   }
   bound_ = bound;
   history_ = std::make_unique<ProcessedHistory>(state_bytes_, max_payload_bytes_);
-  newest_record_.assign(local_lps_.size(), ProcessedHistory::kNone);
+  newest_.assign(local_lps_.size(), {ProcessedHistory::kNone, -std::numeric_limits<double>::infinity()});
   cancels_.reserve(64);
   committed_at_rollback_start_ = committed_;
   return absl::OkStatus();
@@ -49,9 +50,9 @@ absl::StatusOr<uint64_t> Kernel::RunOptimistic(double gvt, double until, uint64_
     const Event event = queue_.Pop();
     if (const auto next = queue_.next_dst_lp()) Prefetch(partition_->local_index(*next));
     const uint32_t local = partition_->local_index(event.dst_lp);
-    const uint64_t record = history_->Append(event, local, newest_record_[local], rngs_[local], sent_[local],
+    const uint64_t record = history_->Append(event, local, newest_[local].index, rngs_[local], sent_[local],
                                              {state_.data() + local * state_stride_, state_bytes_});
-    newest_record_[local] = record;
+    newest_[local] = {record, event.time};
     LpContext& context = Bind(local, event.time);
     ++processed_[local];
     ++committed_;
@@ -67,10 +68,12 @@ absl::StatusOr<uint64_t> Kernel::RunOptimistic(double gvt, double until, uint64_
 
 void Kernel::EnqueueOptimistic(const Event& event) {
   const uint32_t local = partition_->local_index(event.dst_lp);
-  const uint64_t newest = newest_record_[local];
+  const NewestRecord& newest = newest_[local];
   // A kept record is never older than GVT and an arriving event never
-  // earlier, so a freed record cannot hide a straggler.
-  if (history_->kept(newest) && !OrderedBefore(history_->at(newest), event)) {
+  // earlier, so a freed record cannot hide a straggler. Most events are
+  // later than anything their LP ran, which the time alone tells.
+  if (event.time <= newest.time && history_->kept(newest.index) &&
+      !OrderedBefore(history_->at(newest.index), event)) {
     RollBack(local, event, /*drop_from=*/false);
     DrainCancels();
   }
@@ -124,7 +127,7 @@ bool Kernel::CancelLocal(const Event& key) {
 }
 
 bool Kernel::HasProcessed(uint32_t local, const Event& key) const {
-  for (uint64_t index = newest_record_[local]; history_->kept(index); index = history_->at(index).previous) {
+  for (uint64_t index = newest_[local].index; history_->kept(index); index = history_->at(index).previous) {
     const ProcessedHistory::Record& record = history_->at(index);
     if (OrderedBefore(record, key)) return false;
     if (SameEventKey(record, key)) return true;
@@ -133,7 +136,7 @@ bool Kernel::HasProcessed(uint32_t local, const Event& key) const {
 }
 
 void Kernel::RollBack(uint32_t local, const Event& from, bool drop_from) {
-  uint64_t index = newest_record_[local];
+  uint64_t index = newest_[local].index;
   uint64_t undone = 0;
   std::byte* state = state_.data() + local * state_stride_;
   while (history_->kept(index) && !OrderedBefore(history_->at(index), from)) {
@@ -152,7 +155,8 @@ void Kernel::RollBack(uint32_t local, const Event& from, bool drop_from) {
     index = record.previous;
     ++undone;
   }
-  newest_record_[local] = index;
+  newest_[local] = {
+      index, history_->kept(index) ? history_->at(index).time : -std::numeric_limits<double>::infinity()};
   if (undone > 0) {
     ++optimistic_.rollbacks;
     optimistic_.rolled_back += undone;
@@ -203,8 +207,8 @@ void Kernel::RollBackTo(double time) {
   if (!history_) return;
   // The earliest key at `time`: every event at or after it is undone.
   const Event from{time, 0, 0, 0, {}};
-  for (uint32_t local = 0; local < newest_record_.size(); ++local) {
-    if (history_->kept(newest_record_[local])) RollBack(local, from, /*drop_from=*/false);
+  for (uint32_t local = 0; local < newest_.size(); ++local) {
+    if (history_->kept(newest_[local].index)) RollBack(local, from, /*drop_from=*/false);
   }
   DrainCancels();
 }
