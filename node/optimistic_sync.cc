@@ -317,7 +317,12 @@ absl::Status OptimisticSync::BeginStop(StopKind kind, double at) {
   stop_time_ = at;
   // Nothing at or after the stop may be in the cut: undo it (cancelling
   // what it sent rides in the stop frames). At the end time nothing is.
-  if (kind == StopKind::kCheckpoint) parts_.kernel->RollBackTo(at);
+  if (kind == StopKind::kCheckpoint) {
+    parts_.kernel->RollBackTo(at);
+    // What the rollback put back in the queue no message brought, so the
+    // bound taken at this round's cut does not cover it: `at` does.
+    cut_bound_ = std::min(cut_bound_, at);
+  }
   return Flush(frame::kFlagStop, gvt_);
 }
 

@@ -16,6 +16,12 @@ TEST_F(RecoveryTest, PholdLosingANodeWithoutASpareRestartsOnFewerNodesWithTheSam
   KillNodesAndExpectRecovery(kPhold, /*spare_nodes=*/0);
 }
 
+// Optimistic: checkpoints are taken at GVT cuts, and the job restarts from
+// one (on fewer nodes) with the conservative result.
+TEST_F(RecoveryTest, OptimisticPholdLosingANodeEndsWithTheUndisturbedResult) {
+  KillNodesAndExpectRecovery(WithLine(kPhold, "nodes", "nodes: 3\nsync: optimistic"), /*spare_nodes=*/0);
+}
+
 TEST_F(RecoveryTest, EpidemicLosingANodeEndsWithTheSameCurve) {
   KillNodesAndExpectRecovery(kEpidemic, /*spare_nodes=*/0);
 }
