@@ -76,6 +76,10 @@ TEST_F(BadInputTest, MalformedScenariosAreRejectedWithTheFieldNamed) {
       {"model: phold\nend_time: 10\nlookahead: 0.1\nnodes: 2\nparams:\n  lps: 1\n",
        "nodes: 2 nodes for only 1 LPs"},
       {"model: [phold\n", "not valid YAML"},
+      {"model: phold\nend_time: 10\nlookahead: 0.1\nsync: eager\n",
+       "sync: expected one of conservative, optimistic, auto, got 'eager'"},
+      {"model: phold\nend_time: 10\nlookahead: 0.1\nsync: optimistic\noptimism: { time_window: -2 }\n",
+       "optimism.time_window: must be a finite number >= 0"},
   };
   for (const auto& c : cases) {
     const std::string path = dir_.Write("bad.yaml", c.yaml);
@@ -92,6 +96,9 @@ TEST_F(BadInputTest, MalformedScenariosAreRejectedWithTheFieldNamed) {
   EXPECT_EQ(RunMeshsim({"validate", dir_.path() + "/missing.yaml"}, tag_, 20s).exit_code, 2);
   EXPECT_EQ(RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "0"}, tag_, 20s).exit_code, 2);
   EXPECT_EQ(RunMeshsim({"frobnicate"}, tag_, 20s).exit_code, 2);
+  auto bad_flag = RunMeshsim({"validate", SourcePath("scenarios/phold.yaml"), "--sync", "eager"}, tag_, 20s);
+  EXPECT_EQ(bad_flag.exit_code, 2) << bad_flag.output;
+  EXPECT_NE(bad_flag.output.find("--sync"), std::string::npos) << bad_flag.output;
 }
 
 // A flood of submissions cannot grow the coordinator without bound: past

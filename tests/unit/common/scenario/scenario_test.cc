@@ -1,5 +1,7 @@
 #include "common/scenario/scenario.h"
 
+#include <limits>
+
 #include "gtest/gtest.h"
 #include "models/builtin.h"
 
@@ -93,6 +95,44 @@ TEST_F(ScenarioTest, OutOfRangeValuesAreNamed) {
   EXPECT_NE(ErrorWith(Replace("partition: round_robin", "partition: random"))
                 .find("partition: expected one of block, round_robin, got 'random'"),
             std::string::npos);
+}
+
+TEST_F(ScenarioTest, SyncAndItsOptimismBoundParseAndDefault) {
+  auto defaulted = ParseYaml(kValid, "s.yaml");
+  ASSERT_TRUE(defaulted.ok());
+  EXPECT_EQ(defaulted->sync(), v1::SYNC_CONSERVATIVE);
+  EXPECT_EQ(OptimismBoundOf(*defaulted).time_window, std::numeric_limits<double>::infinity());
+  auto optimistic =
+      ParseYaml(std::string(kValid) + "sync: optimistic\noptimism: { time_window: 2.5, max_saved_events: 9 }\n",
+                "s.yaml");
+  ASSERT_TRUE(optimistic.ok()) << optimistic.status();
+  EXPECT_EQ(optimistic->sync(), v1::SYNC_OPTIMISTIC);
+  EXPECT_EQ(OptimismBoundOf(*optimistic).time_window, 2.5);
+  EXPECT_EQ(OptimismBoundOf(*optimistic).max_saved_events, 9u);
+  auto automatic = ParseYaml(std::string(kValid) + "sync: auto\n", "s.yaml");
+  ASSERT_TRUE(automatic.ok());
+  EXPECT_EQ(automatic->sync(), v1::SYNC_AUTO);
+}
+
+TEST_F(ScenarioTest, BadSyncValuesAreNamed) {
+  EXPECT_NE(ErrorWith(std::string(kValid) + "sync: fast\n")
+                .find("s.yaml:13: sync: expected one of conservative, optimistic, auto, got 'fast'"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(std::string(kValid) + "sync: [optimistic]\n").find("sync: "), std::string::npos);
+  EXPECT_NE(ErrorWith(std::string(kValid) + "optimism: { time_window: -1 }\n")
+                .find("optimism.time_window: must be a finite number >= 0"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(std::string(kValid) + "optimism: { max_saved_events: lots }\n")
+                .find("optimism.max_saved_events: expected a non-negative integer"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(std::string(kValid) + "optimism: { depth: 3 }\n").find("optimism.depth: unknown key"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(std::string(kValid) + "optimism: 5\n").find("optimism: expected a mapping"),
+            std::string::npos);
+  v1::Scenario from_the_network = *ParseYaml(kValid, "s.yaml");
+  from_the_network.set_sync(static_cast<v1::Sync>(42));
+  const absl::Status status = Normalize(&from_the_network);
+  EXPECT_NE(status.message().find("sync: unknown value"), std::string::npos) << status;
 }
 
 TEST_F(ScenarioTest, ModelLevelProblemsAreNamed) {
