@@ -6,6 +6,7 @@ from meshsim_client._proto import meshsim_pb2
 _PARTITIONS = {meshsim_pb2.PARTITION_BLOCK: "block", meshsim_pb2.PARTITION_ROUND_ROBIN: "round_robin"}
 _TRANSPORTS = {meshsim_pb2.TRANSPORT_AUTO: "auto", meshsim_pb2.TRANSPORT_SHM: "shm",
                meshsim_pb2.TRANSPORT_TCP: "tcp"}
+_SYNCS = {meshsim_pb2.SYNC_OPTIMISTIC: "optimistic", meshsim_pb2.SYNC_AUTO: "auto"}
 TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
 
 
@@ -17,9 +18,22 @@ def _scenario(s):
     return {
         "name": s.name, "model": s.model, "seed": s.seed, "end_time": s.end_time, "lookahead": s.lookahead,
         "nodes": s.nodes, "partition": _PARTITIONS.get(s.partition, "block"),
-        "transport": _TRANSPORTS.get(s.transport, "auto"), "params": dict(sorted(s.params.items())),
+        "transport": _TRANSPORTS.get(s.transport, "auto"), "sync": _sync_name(s.sync),
+        "optimism": {"time_window": s.optimism.time_window, "max_saved_events": s.optimism.max_saved_events},
+        "params": dict(sorted(s.params.items())),
         "checkpoint_every_seconds": s.checkpoint_every_seconds, "max_restarts": s.max_restarts,
     }
+
+
+def _sync_name(sync):
+    return _SYNCS.get(sync, "conservative")
+
+
+def _optimistic(o):
+    return {"events_run": o.events_run, "rolled_back": o.rolled_back, "rollbacks": o.rollbacks,
+            "anti_messages_sent": o.anti_messages_sent, "anti_messages_received": o.anti_messages_received,
+            "gvt_rounds": o.gvt_rounds, "peak_saved_bytes": o.peak_saved_bytes,
+            "efficiency": 1.0 if o.events_run == 0 else (o.events_run - o.rolled_back) / o.events_run}
 
 
 def _mailboxes(m):
@@ -40,6 +54,11 @@ def _result_fields(r, out):
         "summary": dict(sorted(r.summary.items())),
         "mailboxes": {"count": r.mailbox_count, **_mailboxes(r.mailboxes)},
     })
+    for node, n in zip(out["nodes"], r.nodes):
+        if n.HasField("optimistic"):
+            node["optimistic"] = _optimistic(n.optimistic)
+    if r.HasField("optimistic"):
+        out["optimistic"] = _optimistic(r.optimistic)
     if r.series:
         series = {"interval": r.series_interval,
                   "time": [k * r.series_interval for k in range(len(r.series[0].values))]}
@@ -59,6 +78,7 @@ def job_to_dict(job):
         "attempt": max(job.attempt, 1),
         "assigned_nodes": list(job.assigned_nodes),
         "checkpoints_written": job.checkpoints_written,
+        "sync": _sync_name(job.sync if job.sync != meshsim_pb2.SYNC_UNSPECIFIED else job.scenario.sync),
         "restarts": [{"attempt": r.attempt, "reason": r.reason, "at_unix": r.at_unix, "from_window": r.from_window,
                       "replayed_windows": r.replayed_windows, "nodes": r.nodes} for r in job.restarts],
         "replayed_windows": sum(r.replayed_windows for r in job.restarts),

@@ -31,6 +31,22 @@ def test_submit_wait_gives_the_digest_of_the_cpp_client(cluster, tmp_path):
         assert result["scenario"] == cli["scenario"]
 
 
+def test_an_optimistic_job_reports_what_the_cli_reports(cluster):
+    # The scenario goes through unchanged: its sync reaches the coordinator.
+    with Client(cluster.endpoint) as client:
+        job = client.submit({**SMALL_EPIDEMIC, "sync": "optimistic"}, nodes=2)
+        result = job.wait(timeout=120)
+        assert result.state == "COMPLETED"
+        cli = json.loads(meshsim("status", str(job.id), "--coordinator", cluster.endpoint, "--json"))
+        assert set(result) == set(cli)
+        assert result["sync"] == cli["sync"] == "optimistic"
+        assert result["scenario"] == cli["scenario"]
+        assert result["optimistic"] == cli["optimistic"]
+        assert result["nodes"] == cli["nodes"]
+        o = result["optimistic"]
+        assert o["events_run"] - o["rolled_back"] == result["committed_events"]
+
+
 def test_nodes_models_and_jobs_list_what_the_coordinator_knows(cluster):
     with Client(cluster.endpoint) as client:
         nodes = client.nodes()
