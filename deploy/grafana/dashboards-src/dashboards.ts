@@ -11,7 +11,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import * as common from "@grafana/grafana-foundation-sdk/common";
-import { DashboardBuilder, DataSourceRef } from "@grafana/grafana-foundation-sdk/dashboard";
+import { DashboardBuilder, DataSourceRef, RowBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { DataqueryBuilder } from "@grafana/grafana-foundation-sdk/prometheus";
 import { PanelBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
 import * as units from "@grafana/grafana-foundation-sdk/units";
@@ -29,6 +29,12 @@ interface Panel {
   description: string;
   unit: string;
   targets: Target[];
+}
+
+// Panels under a heading (a Grafana row); the first section has none.
+interface Section {
+  row?: string;
+  panels: Panel[];
 }
 
 const target = (expr: string, legend: string): Target => ({ expr, legend });
@@ -257,15 +263,75 @@ const SIMULATION: Panel[] = [
   },
 ];
 
-// Two panels a row, 8 units high, ids in order.
-function timeseries(panel: Panel, index: number): PanelBuilder {
+// Jobs with `sync: optimistic` (docs/synchronization.md, Time Warp). The
+// series exist at zero on every node, so the panels are flat for
+// conservative jobs.
+const OPTIMISTIC: Panel[] = [
+  {
+    title: "GVT per node",
+    description:
+      "Global virtual time of each node's optimistic job: no event earlier than it can happen any more, so everything below it is committed. The nodes of one job agree on it within a GVT round; the progress bar follows it.",
+    unit: units.NoUnit,
+    targets: [target("meshsim_node_gvt", "{{instance}}")],
+  },
+  {
+    title: "GVT rounds",
+    description:
+      "GVT rounds each node completes per second. A round is a cut carried on data frames; each one commits what lies below the new GVT and frees its saved states.",
+    unit: units.OpsPerSecond,
+    targets: [target(rate("meshsim_node_gvt_rounds_total", "instance"), "{{instance}}")],
+  },
+  {
+    title: "Events run and undone",
+    description:
+      "Events run ahead of GVT per second, and those a rollback undid. Their difference is the committed rate (Event rate per node).",
+    unit: units.OpsPerSecond,
+    targets: [
+      target(rate("meshsim_node_optimistic_events_run_total"), "run"),
+      target(rate("meshsim_node_rolled_back_events_total"), "rolled back"),
+    ],
+  },
+  {
+    title: "Efficiency",
+    description:
+      "Committed events as a fraction of events run, per node. Under about 80% the nodes run too far ahead of each other: the window past GVT shrinks by itself, or set optimism.time_window.",
+    unit: units.PercentUnit,
+    targets: [
+      target(
+        `1 - ${rate("meshsim_node_rolled_back_events_total", "instance")} / ${rate("meshsim_node_optimistic_events_run_total", "instance")}`,
+        "{{instance}}",
+      ),
+    ],
+  },
+  {
+    title: "Rollbacks and anti-messages",
+    description:
+      "Rollbacks per second (an LP put back before a late event or an anti-message) and anti-messages between nodes, by direction. Every anti-message sent is received by one node.",
+    unit: units.OpsPerSecond,
+    targets: [
+      target(rate("meshsim_node_rollbacks_total"), "rollbacks"),
+      target(rate("meshsim_node_anti_messages_total", "direction"), "anti-messages {{direction}}"),
+    ],
+  },
+  {
+    title: "Saved state",
+    description:
+      "Memory each node keeps to undo the events it ran ahead of GVT (LP states, streams, sends). Freed as GVT passes; optimism.max_saved_events bounds it.",
+    unit: units.BytesIEC,
+    targets: [target("meshsim_node_saved_state_bytes", "{{instance}}")],
+  },
+];
+
+// Half the width, 8 units high; the dashboard builder lays panels out two
+// a line, a row heading on a line of its own.
+function timeseries(panel: Panel, id: number): PanelBuilder {
   const builder = new PanelBuilder()
-    .id(index + 1)
+    .id(id)
     .title(panel.title)
     .description(panel.description)
     .unit(panel.unit)
     .datasource(DATASOURCE)
-    .gridPos({ h: 8, w: 12, x: 12 * (index % 2), y: 8 * Math.floor(index / 2) })
+    .gridPos({ h: 8, w: 12, x: 0, y: 0 })
     .legend(
       new common.VizLegendOptionsBuilder()
         .displayMode(common.LegendDisplayMode.List)
@@ -284,7 +350,7 @@ function timeseries(panel: Panel, index: number): PanelBuilder {
   return builder;
 }
 
-function dashboard(uid: string, title: string, description: string, panels: Panel[]): DashboardBuilder {
+function dashboard(uid: string, title: string, description: string, sections: Section[]): DashboardBuilder {
   const builder = new DashboardBuilder(title)
     .uid(uid)
     .description(description)
@@ -293,7 +359,11 @@ function dashboard(uid: string, title: string, description: string, panels: Pane
     .refresh("5s")
     .time({ from: "now-15m", to: "now" })
     .timezone("browser");
-  panels.forEach((panel, index) => builder.withPanel(timeseries(panel, index)));
+  let id = 0;  // panel ids in order, rows included
+  for (const section of sections) {
+    if (section.row) builder.withRow(new RowBuilder(section.row).id(++id));
+    for (const panel of section.panels) builder.withPanel(timeseries(panel, ++id));
+  }
   return builder;
 }
 
@@ -304,7 +374,7 @@ const DASHBOARDS: [string, DashboardBuilder][] = [
       "meshsim-cluster",
       "meshsim / Cluster",
       "Nodes, jobs, the control plane (RPC) and durability (checkpoints, recoveries, state) of a meshsim cluster.",
-      CLUSTER,
+      [{ panels: CLUSTER }],
     ),
   ],
   [
@@ -312,8 +382,8 @@ const DASHBOARDS: [string, DashboardBuilder][] = [
     dashboard(
       "meshsim-simulation",
       "meshsim / Simulation",
-      "What the nodes simulate: event and window rates, the data plane per transport, queues, rings, virtual time and mailboxes.",
-      SIMULATION,
+      "What the nodes simulate: event and window rates, the data plane per transport, queues, rings, virtual time and mailboxes; for optimistic jobs GVT, rollbacks, anti-messages and saved state.",
+      [{ panels: SIMULATION }, { row: "Optimistic synchronization", panels: OPTIMISTIC }],
     ),
   ],
 ];
