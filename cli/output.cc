@@ -65,21 +65,22 @@ nlohmann::json OptimisticJson(const v1::OptimisticStats& o) {
 }  // namespace
 
 nlohmann::json ScenarioJson(const v1::Scenario& s) {
-  return {
-      {"name", s.name()},
-      {"model", s.model()},
-      {"seed", s.seed()},
-      {"end_time", s.end_time()},
-      {"lookahead", s.lookahead()},
-      {"nodes", s.nodes()},
-      {"partition", scenario::PartitionName(s.partition())},
-      {"transport", scenario::TransportName(s.transport())},
-      {"sync", scenario::SyncName(s.sync())},
-      {"optimism",
-       {{"time_window", s.optimism().time_window()}, {"max_saved_events", s.optimism().max_saved_events()}}},
-      {"params", nlohmann::json(std::map<std::string, double>(s.params().begin(), s.params().end()))},
-      {"checkpoint_every_seconds", s.checkpoint_every_seconds()},
-      {"max_restarts", s.max_restarts()}};
+  return {{"name", s.name()},
+          {"model", s.model()},
+          {"seed", s.seed()},
+          {"end_time", s.end_time()},
+          {"lookahead", s.lookahead()},
+          {"nodes", s.nodes()},
+          {"partition", scenario::PartitionName(s.partition())},
+          {"transport", scenario::TransportName(s.transport())},
+          {"sync", scenario::SyncName(s.sync())},
+          {"optimism",
+           {{"time_window", s.optimism().time_window()},
+            {"max_saved_events", s.optimism().max_saved_events()},
+            {"check_every", s.optimism().check_every()}}},
+          {"params", nlohmann::json(std::map<std::string, double>(s.params().begin(), s.params().end()))},
+          {"checkpoint_every_seconds", s.checkpoint_every_seconds()},
+          {"max_restarts", s.max_restarts()}};
 }
 
 namespace {

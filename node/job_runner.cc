@@ -62,6 +62,8 @@ absl::Status JobRunner::BuildKernel(std::unique_ptr<sim::Model> model) {
             .lookahead = scenario.lookahead(),
             .optimistic = scenario.sync() == v1::SYNC_OPTIMISTIC,
             .optimism = scenario::OptimismBoundOf(scenario),
+            .contract_check_every = scenario.optimism().check_every(),
+            .model_name = scenario.model(),
             .stall_timeout = options_.stall_timeout,
             .kernel = nullptr,
             .partition = &partition_,

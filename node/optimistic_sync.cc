@@ -69,6 +69,12 @@ absl::StatusOr<RunSummary> OptimisticSync::Run(const RunStart& start) {
   sim::OptimismBound bound = parts_.optimism;
   bound.time_window = kInfinity;
   MESHSIM_RETURN_IF_ERROR(kernel.EnableRollback(bound));
+  if (parts_.contract_check_every > 0) {
+    kernel.EnableContractCheck(parts_.contract_check_every, parts_.model_name);
+    spdlog::info(
+        "job {} rank {}: checking model '{}' against the optimistic contract: every {}th event runs twice",
+        parts_.job_id, parts_.rank, parts_.model_name, parts_.contract_check_every);
+  }
   // Round 0's cut is before init (or at the checkpoint): nothing was held
   // below its start then, and what init sent goes out with the first cut.
   cut_bound_ = start.restored ? start.cut.next_time : 0;
@@ -87,6 +93,10 @@ absl::StatusOr<RunSummary> OptimisticSync::Run(const RunStart& start) {
       c.rollbacks,
       c.processed == 0 ? 100.0 : 100.0 * double(c.processed - c.rolled_back) / double(c.processed),
       c.antis_sent, c.antis_received, window_);
+  if (c.contract_checks > 0) {
+    spdlog::info("job {} rank {}: model '{}' kept the optimistic contract in {} events run twice",
+                 parts_.job_id, parts_.rank, parts_.model_name, c.contract_checks);
+  }
   parts_.links->PublishMetrics();
   return RunSummary{start.cut.window + rounds_done_, SecondsSince(loop_start)};
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "common/frame/frame_codec.h"
@@ -36,8 +37,10 @@ struct JobParts {
   uint32_t rank = 0;
   double end_time = 0;
   double lookahead = 0;
-  bool optimistic = false;                            // the job's protocol (the scenario's sync, resolved)
-  sim::OptimismBound optimism;                        // how far an optimistic node may run ahead of GVT
+  bool optimistic = false;            // the job's protocol (the scenario's sync, resolved)
+  sim::OptimismBound optimism;        // how far an optimistic node may run ahead of GVT
+  uint64_t contract_check_every = 0;  // optimism.check_every: 0 = no model-contract check
+  std::string model_name;
   Duration stall_timeout = std::chrono::seconds(30);  // a peer silent this long fails the job
   sim::Kernel* kernel = nullptr;
   const sim::PartitionMap* partition = nullptr;

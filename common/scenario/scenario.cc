@@ -110,7 +110,7 @@ void ParseCheckpoint(const YAML::Node& value, Problems& problems, v1::Scenario* 
   }
 }
 
-// optimism: { time_window: 5, max_saved_events: 100000 }
+// optimism: { time_window: 5, max_saved_events: 100000, check_every: 1000 }
 void ParseOptimism(const YAML::Node& value, Problems& problems, v1::Scenario* scenario) {
   if (!value.IsMap()) {
     problems.Add(value, "optimism",
@@ -127,8 +127,11 @@ void ParseOptimism(const YAML::Node& value, Problems& problems, v1::Scenario* sc
     } else if (key == "max_saved_events") {
       uint64_t events;
       if (ReadUint(entry.second, field, problems, &events)) optimism->set_max_saved_events(events);
+    } else if (key == "check_every") {
+      uint64_t every;
+      if (ReadUint(entry.second, field, problems, &every)) optimism->set_check_every(every);
     } else {
-      problems.Add(entry.first, field, "unknown key (expected time_window or max_saved_events)");
+      problems.Add(entry.first, field, "unknown key (expected time_window, max_saved_events or check_every)");
     }
   }
 }

@@ -119,8 +119,11 @@ absl::Status Kernel::Route(BoundLp& from, LpId dst_lp, double delay, std::span<c
                                              ", which does not exist (", partition_->lp_count(), " LPs)"));
   }
   const Event event{from.time + delay, dst_lp, from.lp_id, (*from.sent)++, payload};
-  if (history_) [[unlikely]]
+  if (history_) [[unlikely]] {
+    if (check_.recording && !NoteForCheck(event.time, dst_lp, payload)) [[unlikely]]
+      return absl::OkStatus();
     history_->LogSend(event.time, dst_lp);
+  }
   const uint32_t owner = partition_->owner(dst_lp);
   if (owner == options_.rank) {
     Enqueue(event);

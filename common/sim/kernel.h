@@ -62,6 +62,7 @@ struct OptimisticCounters {
   uint64_t antis_sent = 0;        // anti-messages to other nodes
   uint64_t antis_received = 0;    // anti-messages from other nodes
   uint64_t fossil_collected = 0;  // processed events freed below GVT: final
+  uint64_t contract_checks = 0;   // events run twice by the model-contract check
 };
 
 struct KernelOptions {
@@ -132,6 +133,13 @@ class Kernel {
   // end_time and gvt + bound.time_window, at most `max_events` of them (so
   // the caller can read its links in between). Returns how many ran.
   [[nodiscard]] absl::StatusOr<uint64_t> RunOptimistic(double gvt, double until, uint64_t max_events);
+  // The model-contract check (scenario optimism.check_every): every
+  // `every`th event RunOptimistic runs is run again from its saved state,
+  // its sends kept in, and must leave the same state block, stream, send
+  // counter and sends; otherwise RunOptimistic fails, naming `model_name`
+  // and the event. Rollback replays events the same way, so a model that
+  // fails this check would give a wrong result. After EnableRollback.
+  void EnableContractCheck(uint64_t every, std::string_view model_name);
   // Undoes every event at or after `time` on every local LP, cancelling
   // what they sent: for a checkpoint at GVT `time`, where the kernel must
   // hold exactly the events before it.
@@ -231,6 +239,29 @@ class Kernel {
   void DrainCancels();
   bool HasProcessed(uint32_t local, const Event& key) const;
 
+  // The model-contract check (kernel_contract_check.cc).
+  struct CheckedSend {
+    double time;
+    uint64_t destination;  // an LP, or a hash of the mailbox's name
+    uint64_t payload_hash;
+    bool operator==(const CheckedSend&) const = default;
+  };
+  struct ContractCheck {
+    uint64_t every = 0;  // 0: off
+    uint64_t until_next = 0;
+    std::string model_name;
+    bool recording = false;             // the sampled event runs: its sends are noted
+    bool rerunning = false;             // it runs again: its sends are noted, and kept in
+    std::vector<CheckedSend> sends[2];  // of the first run and of the re-run
+    std::vector<std::byte> state_after;
+  };
+  // Notes a send of the sampled event; false on the re-run, whose sends
+  // must go nowhere.
+  bool NoteForCheck(double time, uint64_t destination, std::span<const std::byte> payload);
+  // Runs the sampled event (record `record`, on local LP `local`) again
+  // from its saved state and compares.
+  absl::Status CheckByRerunning(uint64_t record, uint32_t local);
+
   KernelOptions options_;
   std::unique_ptr<Model> model_;
   const PartitionMap* partition_;
@@ -268,6 +299,7 @@ class Kernel {
   std::vector<Event> cancels_;      // local events still to cancel (a worklist, not recursion)
   std::vector<Event> early_antis_;  // anti-messages waiting for their event
   OptimisticCounters optimistic_;
+  ContractCheck check_;
   uint64_t committed_at_rollback_start_ = 0;  // from Init or a restored checkpoint
 };
 

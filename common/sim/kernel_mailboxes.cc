@@ -48,6 +48,11 @@ absl::Status Kernel::Post(BoundLp& from, std::string_view mailbox, double delay,
   MESHSIM_RETURN_IF_ERROR(CheckTiming(from, StrCat("post to mailbox '", mailbox, "':"), delay, payload));
   MESHSIM_RETURN_IF_ERROR(CheckMailboxName(from, "post to", mailbox));
   const Event event{from.time + delay, 0, from.lp_id, *from.sent, payload};
+  if (check_.recording && !NoteForCheck(event.time, std::hash<std::string_view>{}(mailbox), payload))
+      [[unlikely]] {
+    ++*from.sent;
+    return absl::OkStatus();
+  }
   if (phase_ == Phase::kInit) {
     // Other nodes' subscriptions are not known yet.
     deferred_posts_.push_back({event.src_lp, event.src_seq, event.time, std::string(mailbox),

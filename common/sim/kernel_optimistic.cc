@@ -57,10 +57,18 @@ absl::StatusOr<uint64_t> Kernel::RunOptimistic(double gvt, double until, uint64_
     ++processed_[local];
     ++committed_;
     ++optimistic_.processed;
+    const bool check = check_.every != 0 && --check_.until_next == 0;
+    check_.recording = check;
+    if (check) [[unlikely]] {
+      check_.until_next = check_.every;
+      check_.sends[0].clear();
+    }
     const absl::Status status = model_->OnEvent(context, event);
     history_->CloseSends(record);
     if (!status.ok()) [[unlikely]]
       return status;
+    if (check) [[unlikely]]
+      MESHSIM_RETURN_IF_ERROR(CheckByRerunning(record, local));
     ++ran;
   }
   return ran;

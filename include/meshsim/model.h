@@ -6,6 +6,14 @@
 // state_bytes() per LP (zero-initialized, trivially copyable types only), so
 // the model object itself holds no per-LP data and the same code runs on any
 // partition.
+//
+// The contract optimistic synchronization relies on (it needs no other
+// work from a model): OnEvent reads and changes only its LP's state block,
+// random stream and the event, and sends only through the LpContext; the
+// model object is read-only during a run. The kernel then undoes an event
+// by putting those back and can run it again with the same effect. The
+// scenario's optimism.check_every runs sampled events twice to find a model
+// that breaks it (docs/models.md).
 #pragma once
 
 #include <algorithm>

@@ -3,9 +3,10 @@
 # prefix (`cmake --install`), the example Jackson network model
 # (examples/jackson) built against that prefix with plain CMake and
 # installed into its default plugin directory, then run by the installed
-# meshsim on a real local cluster of 1 and 3 nodes. examples/jackson/check.py
-# checks the digests are equal and each station's throughput, L and W are
-# within 5% of Jackson's theorem. Also: --model-path finds the plugin
+# meshsim on a real local cluster of 1 and 3 nodes, and 3 optimistic ones
+# checking the model's contract. examples/jackson/check.py checks the
+# digests are equal and each station's throughput, L and W are within 5% of
+# Jackson's theorem. Also: --model-path finds the plugin
 # elsewhere, and a plugin built for another SDK ABI is refused with a reason.
 #
 #   tests/sdk/install_test.sh BUILD_DIR     (a configured and built tree)
@@ -47,7 +48,16 @@ for nodes in 1 3; do
   log "jackson on $nodes nodes (the plugin from the default model directory)"
   "$meshsim" run "$work/jackson-src/jackson.yaml" --nodes "$nodes" --json "$work/jackson-$nodes.json" >/dev/null
 done
-/usr/bin/python3 "$work/jackson-src/check.py" --tolerance 0.05 "$work/jackson-1.json" "$work/jackson-3.json"
+log "jackson on 3 nodes, optimistic, its contract checked every 10th event"
+sed 's/^seed:/optimism: { check_every: 10 }\nseed:/' "$work/jackson-src/jackson.yaml" >"$work/jackson-checked.yaml"
+"$meshsim" run "$work/jackson-checked.yaml" --nodes 3 --sync optimistic --json "$work/jackson-3-optimistic.json" >/dev/null
+/usr/bin/python3 - "$work/jackson-3-optimistic.json" <<'PY'
+import json, sys
+result = json.load(open(sys.argv[1]))
+assert result["sync"] == "optimistic" and "optimistic" in result, result.get("sync")
+PY
+/usr/bin/python3 "$work/jackson-src/check.py" --tolerance 0.05 "$work/jackson-1.json" "$work/jackson-3.json" \
+  "$work/jackson-3-optimistic.json"
 
 log "--model-path: the plugin from another directory"
 mkdir -p "$work/elsewhere"

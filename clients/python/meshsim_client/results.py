@@ -19,7 +19,8 @@ def _scenario(s):
         "name": s.name, "model": s.model, "seed": s.seed, "end_time": s.end_time, "lookahead": s.lookahead,
         "nodes": s.nodes, "partition": _PARTITIONS.get(s.partition, "block"),
         "transport": _TRANSPORTS.get(s.transport, "auto"), "sync": _sync_name(s.sync),
-        "optimism": {"time_window": s.optimism.time_window, "max_saved_events": s.optimism.max_saved_events},
+        "optimism": {"time_window": s.optimism.time_window, "max_saved_events": s.optimism.max_saved_events,
+                     "check_every": s.optimism.check_every},
         "params": dict(sorted(s.params.items())),
         "checkpoint_every_seconds": s.checkpoint_every_seconds, "max_restarts": s.max_restarts,
     }

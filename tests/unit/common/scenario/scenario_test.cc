@@ -102,13 +102,15 @@ TEST_F(ScenarioTest, SyncAndItsOptimismBoundParseAndDefault) {
   ASSERT_TRUE(defaulted.ok());
   EXPECT_EQ(defaulted->sync(), v1::SYNC_CONSERVATIVE);
   EXPECT_EQ(OptimismBoundOf(*defaulted).time_window, std::numeric_limits<double>::infinity());
-  auto optimistic =
-      ParseYaml(std::string(kValid) + "sync: optimistic\noptimism: { time_window: 2.5, max_saved_events: 9 }\n",
-                "s.yaml");
+  auto optimistic = ParseYaml(
+      std::string(kValid) +
+          "sync: optimistic\noptimism: { time_window: 2.5, max_saved_events: 9, check_every: 100 }\n",
+      "s.yaml");
   ASSERT_TRUE(optimistic.ok()) << optimistic.status();
   EXPECT_EQ(optimistic->sync(), v1::SYNC_OPTIMISTIC);
   EXPECT_EQ(OptimismBoundOf(*optimistic).time_window, 2.5);
   EXPECT_EQ(OptimismBoundOf(*optimistic).max_saved_events, 9u);
+  EXPECT_EQ(optimistic->optimism().check_every(), 100u);
   auto automatic = ParseYaml(std::string(kValid) + "sync: auto\n", "s.yaml");
   ASSERT_TRUE(automatic.ok());
   EXPECT_EQ(automatic->sync(), v1::SYNC_AUTO);
@@ -125,7 +127,11 @@ TEST_F(ScenarioTest, BadSyncValuesAreNamed) {
   EXPECT_NE(ErrorWith(std::string(kValid) + "optimism: { max_saved_events: lots }\n")
                 .find("optimism.max_saved_events: expected a non-negative integer"),
             std::string::npos);
-  EXPECT_NE(ErrorWith(std::string(kValid) + "optimism: { depth: 3 }\n").find("optimism.depth: unknown key"),
+  EXPECT_NE(ErrorWith(std::string(kValid) + "optimism: { depth: 3 }\n")
+                .find("optimism.depth: unknown key (expected time_window, max_saved_events or check_every)"),
+            std::string::npos);
+  EXPECT_NE(ErrorWith(std::string(kValid) + "optimism: { check_every: -5 }\n")
+                .find("optimism.check_every: expected a non-negative integer"),
             std::string::npos);
   EXPECT_NE(ErrorWith(std::string(kValid) + "optimism: 5\n").find("optimism: expected a mapping"),
             std::string::npos);

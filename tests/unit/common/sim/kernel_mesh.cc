@@ -83,7 +83,10 @@ void KernelMesh::Exchange() {
 namespace meshsim::sim {
 
 absl::Status KernelMesh::RunOptimistic(uint64_t seed, const OptimismBound& bound, uint64_t max_steps) {
-  for (auto& kernel : kernels_) MESHSIM_RETURN_IF_ERROR(kernel->EnableRollback(bound));
+  for (auto& kernel : kernels_) {
+    MESHSIM_RETURN_IF_ERROR(kernel->EnableRollback(bound));
+    if (check_every_ > 0) kernel->EnableContractCheck(check_every_, "mesh model");
+  }
   std::mt19937_64 random(seed);
   // In flight from one rank to another, oldest first.
   std::vector<std::deque<Outbox::Routed>> links(ranks() * ranks());

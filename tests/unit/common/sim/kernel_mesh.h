@@ -54,6 +54,8 @@ class KernelMesh {
   // Restore). INTERNAL when it has not ended after `max_steps` turns.
   [[nodiscard]] absl::Status RunOptimistic(uint64_t seed, const OptimismBound& bound,
                                            uint64_t max_steps = 50'000'000);
+  // Makes RunOptimistic run the model-contract check on every rank.
+  void CheckModelContract(uint64_t every) { check_every_ = every; }
   // GVT rounds RunOptimistic computed.
   uint64_t gvt_rounds() const { return gvt_rounds_; }
 
@@ -105,6 +107,7 @@ class KernelMesh {
   std::vector<Crossing> crossings_;
   uint64_t window_ = 0;
   uint64_t gvt_rounds_ = 0;
+  uint64_t check_every_ = 0;
   double next_ = 0;
 };
 

@@ -8,6 +8,7 @@
 
 #include "common/sim/kernel.h"
 #include "common/sim/model_registry.h"
+#include "common/status/status.h"
 #include "gtest/gtest.h"
 #include "models/builtin.h"
 #include "tests/unit/common/sim/kernel_mesh.h"
@@ -50,6 +51,7 @@ OptimisticCounters Sum(KernelMesh& mesh) {
     sum.antis_sent += c.antis_sent;
     sum.antis_received += c.antis_received;
     sum.fossil_collected += c.fossil_collected;
+    sum.contract_checks += c.contract_checks;
   }
   return sum;
 }
@@ -70,6 +72,9 @@ TEST_P(OptimisticRunTest, EndsWithTheConservativeResultUnderEveryInterleaving) {
   for (uint64_t seed : {1, 2, 3}) {
     SCOPED_TRACE(testing::Message() << "interleaving seed " << seed);
     KernelMesh mesh = MakeMesh(c.model, c.context, c.ranks, c.kind);
+    // The shipped models keep the contract the check tests, through
+    // rollbacks, and the check changes nothing of the result.
+    if (seed == 3) mesh.CheckModelContract(1);
     ASSERT_TRUE(mesh.Init().ok());
     const absl::Status status = mesh.RunOptimistic(seed, {});
     ASSERT_TRUE(status.ok()) << status;
@@ -77,6 +82,7 @@ TEST_P(OptimisticRunTest, EndsWithTheConservativeResultUnderEveryInterleaving) {
     ExpectSameOutcome(mesh.Finish(), want);
     // Every event run was either undone or is in the result.
     EXPECT_EQ(counters.processed - counters.rolled_back, want.committed);
+    EXPECT_EQ(counters.contract_checks, seed == 3 ? counters.processed : 0);
     if (c.ranks > 1) {
       // The case is only worth its name if it rolled back and cancelled.
       EXPECT_GT(counters.rollbacks, 0u);
@@ -142,6 +148,61 @@ TEST(OptimisticBoundTest, RollbackIsEnabledOnceAndAfterInit) {
   EXPECT_EQ(mesh.kernel(0).EnableRollback({.time_window = 0}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(mesh.kernel(0).EnableRollback({}).ok());
   EXPECT_EQ(mesh.kernel(0).EnableRollback({}).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A model that breaks the contract of model.h: it keeps a count of the
+// events it ran in the model object and lets it into what an LP does, so a
+// rolled-back event run again does something else.
+class LeakyModel final : public Model {
+ public:
+  enum class Leak { kIntoState, kIntoSends, kNone };
+  explicit LeakyModel(Leak leak) : leak_(leak) {}
+  uint64_t lp_count() const override { return 4; }
+  size_t state_bytes() const override { return sizeof(uint64_t); }
+  absl::Status Init(LpContext& lp) override { return lp.Send(lp.lp(), 1.0); }
+  absl::Status OnEvent(LpContext& lp, const Event&) override {
+    ++events_run_;  // the breach: state outside the LP's block
+    const uint64_t hidden = leak_ == Leak::kNone ? 0 : events_run_;
+    lp.state<uint64_t>() += leak_ == Leak::kIntoState ? hidden : 1;
+    const LpId to = leak_ == Leak::kIntoSends ? (lp.lp() + hidden) % 4 : lp.lp();
+    return lp.Send(to, 1.0 + static_cast<double>(lp.rng().Below(4)));
+  }
+  void Fold(LpContext& lp, ResultFolder& out) override { out.Mix(lp.state<uint64_t>()); }
+
+ private:
+  Leak leak_;
+  uint64_t events_run_ = 0;
+};
+
+absl::Status RunChecked(LeakyModel::Leak leak) {
+  const PartitionMap partition = *PartitionMap::Create(PartitionKind::kBlock, 4, 1);
+  auto kernel = *Kernel::Create({.seed = 1, .end_time = 50, .lookahead = 1},
+                                std::make_unique<LeakyModel>(leak), &partition, nullptr);
+  MESHSIM_RETURN_IF_ERROR(kernel->Init());
+  MESHSIM_RETURN_IF_ERROR(kernel->EnableRollback({}));
+  kernel->EnableContractCheck(5, "leaky");
+  // One kernel: GVT is its earliest pending event.
+  while (kernel->next_event_time() < 50) {
+    MESHSIM_RETURN_IF_ERROR(kernel->RunOptimistic(kernel->next_event_time(), 50, 100).status());
+    kernel->FossilCollect(kernel->next_event_time());
+  }
+  EXPECT_GT(kernel->optimistic_counters().contract_checks, 0u);
+  return absl::OkStatus();
+}
+
+TEST(ModelContractCheckTest, NamesTheModelAndTheEventWhenARerunDiffers) {
+  EXPECT_TRUE(RunChecked(LeakyModel::Leak::kNone).ok());
+  const absl::Status state = RunChecked(LeakyModel::Leak::kIntoState);
+  EXPECT_EQ(state.code(), absl::StatusCode::kFailedPrecondition) << state;
+  for (const char* part : {"model 'leaky' breaks the contract", "the event at t=", "for lp ",
+                           "left a different state block", "sync: conservative"}) {
+    EXPECT_NE(state.message().find(part), std::string_view::npos) << part << " not in: " << state;
+  }
+  const absl::Status sends = RunChecked(LeakyModel::Leak::kIntoSends);
+  EXPECT_EQ(sends.code(), absl::StatusCode::kFailedPrecondition) << sends;
+  for (const char* part : {"made a different send 1 of 1", "another destination"}) {
+    EXPECT_NE(sends.message().find(part), std::string_view::npos) << part << " not in: " << sends;
+  }
 }
 
 }  // namespace
