@@ -76,6 +76,10 @@ class RecoveryTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    std::vector<pid_t> pids;
+    for (const auto& node : nodes_) pids.push_back(node->pid());
+    StopNodes(nodes_);
+    for (pid_t pid : pids) EXPECT_TRUE(SegmentsOf(pid).empty()) << "node " << pid << " left shared memory";
     nodes_.clear();
     coordinator_.reset();
     EXPECT_TRUE(TaggedProcesses(tag_).empty()) << "processes left behind";

@@ -36,7 +36,7 @@ class SecurityTest : public ClusterTestBase {
   }
 
   void TearDown() override {
-    for (auto& node : nodes_) node->Stop(5s);
+    StopNodes(nodes_);
     nodes_.clear();
     if (coordinator_) coordinator_->Stop(5s);
     ClusterTestBase::TearDown();

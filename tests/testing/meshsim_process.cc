@@ -180,11 +180,26 @@ Cluster::Cluster(int nodes, const std::string& tag, double node_timeout_seconds,
   }
 }
 
-Cluster::~Cluster() {
-  for (auto& node : nodes_) {
+void StopNodes(std::vector<std::unique_ptr<process::ChildProcess>>& nodes, std::chrono::milliseconds grace) {
+  for (auto& node : nodes) {
     if (node->running()) node->Signal(SIGTERM);
   }
-  for (auto& node : nodes_) node->Stop(std::chrono::seconds(5));
+  for (auto& node : nodes) node->Stop(grace);
+}
+
+std::vector<std::string> SegmentsOf(pid_t pid) {
+  std::vector<std::string> names;
+  const std::string prefix = "meshsim." + std::to_string(pid) + ".";
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(prefix)) names.push_back(name);
+  }
+  return names;
+}
+
+Cluster::~Cluster() {
+  StopNodes(nodes_);
   if (coordinator_) coordinator_->Stop(std::chrono::seconds(5));
 }
 

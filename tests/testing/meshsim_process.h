@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,6 +37,15 @@ class TempDir {
 // whoever their parent is now.
 std::string NewTag();
 std::vector<pid_t> TaggedProcesses(const std::string& tag);
+
+// Stops node processes as an operator does, SIGTERM to all at once and up
+// to `grace` for each to exit (then SIGKILL), so that each removes its
+// shared-memory segments; a process killed outright leaves its probe in
+// /dev/shm until the next node starts and sweeps it.
+void StopNodes(std::vector<std::unique_ptr<process::ChildProcess>>& nodes,
+               std::chrono::milliseconds grace = std::chrono::seconds(5));
+// Names in /dev/shm of segments `pid` made ("meshsim.<pid>.*").
+std::vector<std::string> SegmentsOf(pid_t pid);
 
 struct CommandResult {
   int exit_code = -1;  // -1: killed or timed out
