@@ -10,20 +10,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/sim/fnv1a.h"
 #include "common/sim/kernel.h"
 #include "common/status/status.h"
 #include "common/strings/format.h"
 
 namespace meshsim::sim {
-namespace {
-
-uint64_t HashBytes(std::span<const std::byte> bytes) {
-  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a
-  for (std::byte b : bytes) hash = (hash ^ static_cast<uint8_t>(b)) * 0x100000001b3ULL;
-  return hash;
-}
-
-}  // namespace
 
 void Kernel::EnableContractCheck(uint64_t every, std::string_view model_name) {
   MESHSIM_CHECK(history_ != nullptr, "the model-contract check needs rollback enabled");
@@ -35,7 +27,7 @@ void Kernel::EnableContractCheck(uint64_t every, std::string_view model_name) {
 }
 
 bool Kernel::NoteForCheck(double time, uint64_t destination, std::span<const std::byte> payload) {
-  check_.sends[check_.rerunning ? 1 : 0].push_back({time, destination, HashBytes(payload)});
+  check_.sends[check_.rerunning ? 1 : 0].push_back({time, destination, Fnv1a(payload)});
   return !check_.rerunning;
 }
 

@@ -58,10 +58,10 @@ absl::StatusOr<uint64_t> Kernel::RunOptimistic(double gvt, double until, uint64_
     ++committed_;
     ++optimistic_.processed;
     const bool check = check_.every != 0 && --check_.until_next == 0;
-    check_.recording = check;
     if (check) [[unlikely]] {
       check_.until_next = check_.every;
       check_.sends[0].clear();
+      check_.recording = true;  // until CheckByRerunning
     }
     const absl::Status status = model_->OnEvent(context, event);
     history_->CloseSends(record);

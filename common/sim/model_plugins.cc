@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <span>
 
+#include "common/sim/fnv1a.h"
 #include "common/strings/format.h"
 #include "fmt/format.h"
 #include "meshsim/plugin.h"
@@ -95,12 +97,10 @@ std::vector<std::string> DefaultModelPath() {
 
 std::string FileFingerprint(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  uint64_t hash = 0xcbf29ce484222325ULL;
+  uint64_t hash = kFnv1aOffset;
   char buffer[1 << 16];
   while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      hash = (hash ^ static_cast<unsigned char>(buffer[i])) * 0x100000001b3ULL;
-    }
+    hash = Fnv1a(std::as_bytes(std::span(buffer, static_cast<size_t>(in.gcount()))), hash);
   }
   return fmt::format("{:016x}", hash);
 }
