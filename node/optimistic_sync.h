@@ -122,7 +122,6 @@ class OptimisticSync final : public SyncProtocol {
   uint64_t round_ = 0;             // this node's round
   double cut_bound_ = 0;           // lowest event time it held at its cut of round_
   double late_min_ = 0;            // over messages of round_ - 1 taken after that cut
-  bool wants_checkpoint_ = false;  // asked for in this round's cut
   std::array<Report, kReportSlots> own_reports_{};
   uint64_t gvt_round_ = 0;  // the next round whose GVT is wanted
   double gvt_ = 0;

@@ -17,8 +17,16 @@ log() { echo "[fuzz $(date +%H:%M:%S)] $*" >&2; }
 bash scripts/install-packages.sh fuzz
 cmake --preset fuzz >/dev/null
 # Only the harnesses (not the meshsim binary): the suite has one already.
-cmake --build --preset fuzz --target frame_codec_fuzz checkpoint_part_fuzz scenario_fuzz shm_ring_fuzz rpc_fuzz \
-  node_rpc_fuzz >/dev/null
+# The build's output (compiler errors go to it) is shown only when it fails.
+build_log=$(mktemp)
+if ! cmake --build --preset fuzz --target frame_codec_fuzz checkpoint_part_fuzz scenario_fuzz shm_ring_fuzz \
+  rpc_fuzz node_rpc_fuzz >"$build_log" 2>&1; then
+  log "building the fuzz harnesses (clang, -Werror) FAILED:"
+  grep -B2 -A8 -m5 'error' "$build_log" >&2 || tail -40 "$build_log" >&2
+  rm -f "$build_log"
+  exit 1
+fi
+rm -f "$build_log"
 
 work=$(mktemp -d)
 failed=0
