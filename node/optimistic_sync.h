@@ -119,14 +119,15 @@ class OptimisticSync final : public SyncProtocol {
   uint64_t run_at_adapt_ = 0;
   uint64_t undone_at_adapt_ = 0;
 
-  uint64_t round_ = 0;             // this node's round
-  double cut_bound_ = 0;           // lowest event time it held at its cut of round_
-  double late_min_ = 0;            // over messages of round_ - 1 taken after that cut
+  uint64_t round_ = 0;    // this node's round
+  double cut_bound_ = 0;  // lowest event time it held at its cut of round_
+  double late_min_ = 0;   // over messages of round_ - 1 taken after that cut
   std::array<Report, kReportSlots> own_reports_{};
   uint64_t gvt_round_ = 0;  // the next round whose GVT is wanted
   double gvt_ = 0;
   uint64_t rounds_done_ = 0;  // GVT rounds completed
   TimePoint last_cut_;
+  Duration cut_interval_;  // longer when a peer is over TCP
   TimePoint last_heard_;
 
   StopKind stop_ = StopKind::kNone;
