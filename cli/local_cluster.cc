@@ -1,6 +1,9 @@
 #include "cli/local_cluster.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +25,32 @@ constexpr auto kStopGrace = std::chrono::seconds(5);
 // The local cluster lives on loopback and needs no keys, whatever the
 // caller's environment says (docs/security.md).
 constexpr char kNoKeys[] = "MESHSIM_KEYS=";
+constexpr char kStatePrefix[] = "meshsim-run-";
+// A LOCK younger than this may be a starting coordinator's, created but not
+// yet locked.
+constexpr auto kAbandonedAfter = std::chrono::minutes(1);
+
+// A `meshsim run` killed outright cannot remove its state directory. Its
+// coordinator, told by PR_SET_PDEATHSIG, exits and lets go of the
+// directory's LOCK, so a directory of ours whose LOCK nobody holds is an
+// abandoned one.
+void RemoveAbandonedStateDirs(const std::filesystem::path& parent) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kStatePrefix, 0) != 0 || !entry.is_directory(error)) continue;
+    const std::string lock = (entry.path() / "LOCK").string();
+    struct stat info {};
+    if (::lstat(lock.c_str(), &info) != 0 || !S_ISREG(info.st_mode) || info.st_uid != ::geteuid()) continue;
+    const auto age =
+        std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(info.st_mtim.tv_sec);
+    if (age < kAbandonedAfter) continue;
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) std::filesystem::remove_all(entry.path(), error);
+    ::close(fd);
+  }
+}
 
 }  // namespace
 
@@ -44,11 +73,17 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
     cluster->metrics_urls_.emplace_back(child.name(), std::move(url));
     return absl::OkStatus();
   };
-  std::string state_template = (std::filesystem::temp_directory_path() / "meshsim-run-XXXXXX").string();
+  std::error_code temp_error;
+  const std::filesystem::path temp = std::filesystem::temp_directory_path(temp_error);
+  if (temp_error) {
+    return absl::UnavailableError(
+        StrCat("no directory for temporary files (TMPDIR?): ", temp_error.message()));
+  }
+  RemoveAbandonedStateDirs(temp);
+  std::string state_template = (temp / StrCat(kStatePrefix, "XXXXXX")).string();
   if (::mkdtemp(state_template.data()) == nullptr) {
-    return absl::UnavailableError(StrCat("cannot create a state directory in ",
-                                         std::filesystem::temp_directory_path().string(), ": ",
-                                         std::strerror(errno)));
+    return absl::UnavailableError(
+        StrCat("cannot create a state directory in ", temp.string(), ": ", std::strerror(errno)));
   }
   cluster->state_dir_ = state_template;
   MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_,

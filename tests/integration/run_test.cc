@@ -1,8 +1,14 @@
 // `meshsim run`: the local cluster as a user meets it. It prints a result,
 // and on success, Ctrl-C or its own death leaves no process behind.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/testing/meshsim_process.h"
@@ -29,10 +35,22 @@ bool LogContains(process::ChildProcess& child, const std::string& text) {
   return false;
 }
 
+std::vector<std::filesystem::path> StateDirsIn(const std::string& dir) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind("meshsim-run-", 0) == 0) found.push_back(entry.path());
+  }
+  return found;
+}
+
 TEST(RunTest, PrintsTheResultTableAndLeavesNothingBehind) {
   const std::string tag = NewTag();
+  TempDir tmp;
+  ASSERT_EQ(setenv("TMPDIR", tmp.path().c_str(), 1), 0);
   auto result = RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "2"}, tag);
+  unsetenv("TMPDIR");
   ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(StateDirsIn(tmp.path()).empty()) << "the state directory was left in " << tmp.path();
   for (const char* field : {"COMPLETED", "committed events", "virtual end time", "windows", "wall time",
                             "event rate", "between nodes", "digest", "transport"}) {
     EXPECT_NE(result.output.find(field), std::string::npos) << field << " missing from:\n" << result.output;
@@ -68,17 +86,44 @@ TEST(RunTest, CtrlCCancelsTheJobAndStopsTheCluster) {
   EXPECT_TRUE(WaitFor([&] { return TaggedProcesses(tag).empty(); }, 10s));
 }
 
-TEST(RunTest, ChildrenDieWithTheirParent) {
+// Killed outright, it cannot clean up: its children die with it, and the
+// next `meshsim run` removes the state directory it left.
+TEST(RunTest, ChildrenDieWithTheirParentAndTheNextRunRemovesWhatItLeft) {
   const std::string tag = NewTag();
   TempDir dir;
+  TempDir tmp;  // the runs' TMPDIR, where their state directories go
+  ASSERT_EQ(setenv("TMPDIR", tmp.path().c_str(), 1), 0);
   auto run =
       StartMeshsim("run", {"run", dir.Write("long.yaml", kLongScenario), "--nodes", "3", "--show-logs"}, tag);
+  unsetenv("TMPDIR");
   ASSERT_TRUE(WaitFor([&] { return LogContains(*run, "ASSIGNING -> RUNNING"); }, 30s));
   EXPECT_EQ(TaggedProcesses(tag).size(), 5u);  // run, coordinator, 3 nodes
   run->Signal(SIGKILL);
   ASSERT_TRUE(run->Wait(Deadline::After(10s)).has_value());
   EXPECT_TRUE(WaitFor([&] { return TaggedProcesses(tag).empty(); }, 10s))
       << TaggedProcesses(tag).size() << " processes outlived meshsim run";
+
+  const auto left = StateDirsIn(tmp.path());
+  ASSERT_EQ(left.size(), 1u);
+  // A minute old, as a run's that is no longer starting (younger ones are
+  // let be: their coordinator may not have locked them yet).
+  const auto lock = left[0] / "LOCK";
+  std::filesystem::last_write_time(lock, std::filesystem::last_write_time(lock) - std::chrono::minutes(2));
+  // A live run's directory, locked the way its coordinator locks it, stays.
+  const std::filesystem::path live = tmp.path() + "/meshsim-run-live";
+  std::filesystem::create_directory(live);
+  const int live_lock = ::open((live / "LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(live_lock, 0);
+  ASSERT_EQ(::flock(live_lock, LOCK_EX | LOCK_NB), 0);
+  std::filesystem::last_write_time(live / "LOCK",
+                                   std::filesystem::last_write_time(live / "LOCK") - std::chrono::minutes(2));
+
+  ASSERT_EQ(setenv("TMPDIR", tmp.path().c_str(), 1), 0);
+  auto next = RunMeshsim({"run", SourcePath("scenarios/phold.yaml"), "--nodes", "1"}, tag);
+  unsetenv("TMPDIR");
+  ::close(live_lock);
+  EXPECT_EQ(next.exit_code, 0) << next.output;
+  EXPECT_EQ(StateDirsIn(tmp.path()), std::vector<std::filesystem::path>{live});
 }
 
 }  // namespace
