@@ -35,13 +35,6 @@ std::string HumanCount(double value) {
   return fmt::format("{:.0f}", value);
 }
 
-std::string HumanBytes(double bytes) {
-  if (bytes >= 1 << 30) return fmt::format("{:.2f} GiB", bytes / (1 << 30));
-  if (bytes >= 1 << 20) return fmt::format("{:.2f} MiB", bytes / (1 << 20));
-  if (bytes >= 1 << 10) return fmt::format("{:.1f} KiB", bytes / (1 << 10));
-  return fmt::format("{:.0f} B", bytes);
-}
-
 namespace {
 
 // Committed over run: the share of optimistic work that was not undone.
@@ -60,6 +53,12 @@ nlohmann::json OptimisticJson(const v1::OptimisticStats& o) {
           {"gvt_rounds", o.gvt_rounds()},
           {"peak_saved_bytes", o.peak_saved_bytes()},
           {"efficiency", Efficiency(o)}};
+}
+
+nlohmann::json MemoryJson(const v1::MemoryStats& m) {
+  return {{"peak_rss_bytes", m.peak_rss_bytes()},           {"kernel_bytes", m.kernel_bytes()},
+          {"lp_state_bytes", m.lp_state_bytes()},           {"lp_record_bytes", m.lp_record_bytes()},
+          {"pending_event_bytes", m.pending_event_bytes()}, {"saved_state_bytes", m.saved_state_bytes()}};
 }
 
 }  // namespace
@@ -130,6 +129,7 @@ void AddNodesAndLinksJson(const v1::JobResult& r, nlohmann::json& out) {
                               {"deliveries", node.mailboxes().deliveries()},
                               {"remote_events", node.mailboxes().remote_events()}}}});
     if (node.has_optimistic()) out["nodes"].back()["optimistic"] = OptimisticJson(node.optimistic());
+    if (node.has_memory()) out["nodes"].back()["memory"] = MemoryJson(node.memory());
     for (const auto& link : node.links()) {
       out["links"].push_back({{"from", link.from_node()},
                               {"to", link.to_node()},
@@ -157,6 +157,7 @@ void AddResultJson(const v1::JobResult& r, nlohmann::json& out) {
                       {"deliveries", r.mailboxes().deliveries()},
                       {"remote_events", r.mailboxes().remote_events()}};
   if (r.has_optimistic()) out["optimistic"] = OptimisticJson(r.optimistic());
+  if (r.has_memory()) out["memory"] = MemoryJson(r.memory());
   if (r.series_size() > 0) {
     nlohmann::json series = {{"interval", r.series_interval()}};
     std::vector<double> times;
@@ -348,15 +349,27 @@ void PrintResultTotals(std::FILE* out, const v1::JobResult& r) {
                o.gvt_rounds(), o.events_run(), o.rolled_back(), o.rollbacks(), 100 * Efficiency(o),
                o.anti_messages_sent(), HumanBytes(static_cast<double>(o.peak_saved_bytes())));
   }
+  if (r.has_memory()) {
+    const v1::MemoryStats& m = r.memory();
+    auto bytes = [](uint64_t n) { return HumanBytes(static_cast<double>(n)); };
+    fmt::print(
+        out,
+        "  memory             {} peak resident over {} node(s); kernel {}: LP states {}, LP records {}, "
+        "pending events {}, saved states {}\n",
+        bytes(m.peak_rss_bytes()), r.nodes_size(), bytes(m.kernel_bytes()), bytes(m.lp_state_bytes()),
+        bytes(m.lp_record_bytes()), bytes(m.pending_event_bytes()), bytes(m.saved_state_bytes()));
+  }
   fmt::print(out, "  pending at end     {} events\n", r.pending_events());
   fmt::print(out, "  digest             {:016x}\n", r.digest());
 }
 
 void PrintNodesAndLinks(std::FILE* out, const v1::JobResult& r) {
-  fmt::print(out, "\n  {:>5} {:>5} {:>10} {:>14} {:>12}\n", "node", "rank", "lps", "events", "loop s");
+  fmt::print(out, "\n  {:>5} {:>5} {:>10} {:>14} {:>12} {:>12}\n", "node", "rank", "lps", "events", "loop s",
+             "peak RSS");
   for (const auto& node : r.nodes()) {
-    fmt::print(out, "  {:>5} {:>5} {:>10} {:>14} {:>12.3f}\n", node.node_id(), node.rank(), node.lps(),
-               node.committed_events(), node.loop_seconds());
+    fmt::print(out, "  {:>5} {:>5} {:>10} {:>14} {:>12.3f} {:>12}\n", node.node_id(), node.rank(), node.lps(),
+               node.committed_events(), node.loop_seconds(),
+               HumanBytes(static_cast<double>(node.memory().peak_rss_bytes())));
   }
   bool header = false;
   for (const auto& node : r.nodes()) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/strings/format.h"  // HumanBytes, which this header's users print with
 #include "nlohmann/json.hpp"
 #include "proto/meshsim.pb.h"
 
@@ -57,6 +58,5 @@ int FailWith(const absl::Status& status);
 [[nodiscard]] absl::Status WriteTextFile(const std::string& path, const std::string& text);
 
 std::string HumanCount(double value);
-std::string HumanBytes(double bytes);
 
 }  // namespace meshsim::cli

@@ -44,6 +44,15 @@ void AddOptimistic(const v1::OptimisticStats& node, v1::OptimisticStats* job) {
   job->set_peak_saved_bytes(std::max(job->peak_saved_bytes(), node.peak_saved_bytes()));
 }
 
+void AddMemory(const v1::MemoryStats& node, v1::MemoryStats* job) {
+  job->set_peak_rss_bytes(job->peak_rss_bytes() + node.peak_rss_bytes());
+  job->set_lp_state_bytes(job->lp_state_bytes() + node.lp_state_bytes());
+  job->set_lp_record_bytes(job->lp_record_bytes() + node.lp_record_bytes());
+  job->set_pending_event_bytes(job->pending_event_bytes() + node.pending_event_bytes());
+  job->set_saved_state_bytes(job->saved_state_bytes() + node.saved_state_bytes());
+  job->set_kernel_bytes(job->kernel_bytes() + node.kernel_bytes());
+}
+
 }  // namespace
 
 absl::StatusOr<v1::JobResult> AggregateShares(const v1::Scenario& scenario,
@@ -69,6 +78,7 @@ absl::StatusOr<v1::JobResult> AggregateShares(const v1::Scenario& scenario,
     mailboxes->set_remote_events(mailboxes->remote_events() + share.mailboxes().remote_events());
     MESHSIM_RETURN_IF_ERROR(AddSeries(share, &result));
     if (share.has_optimistic()) AddOptimistic(share.optimistic(), result.mutable_optimistic());
+    if (share.has_memory()) AddMemory(share.memory(), result.mutable_memory());
     // The job result carries the totals; each node's series would repeat them in part.
     share.clear_series();
     *result.add_nodes() = std::move(share);

@@ -50,6 +50,15 @@ void JobMetrics::PublishOptimistic(const sim::Kernel& kernel, double gvt, uint64
   if (exact) PublishMailboxes(kernel);
 }
 
+void JobMetrics::PublishMemory(const v1::MemoryStats& memory) {
+  if (metrics_ == nullptr) return;
+  metrics_->job_memory_lp_states.Set(static_cast<double>(memory.lp_state_bytes()));
+  metrics_->job_memory_lp_records.Set(static_cast<double>(memory.lp_record_bytes()));
+  metrics_->job_memory_pending_events.Set(static_cast<double>(memory.pending_event_bytes()));
+  metrics_->job_memory_saved_states.Set(static_cast<double>(memory.saved_state_bytes()));
+  metrics_->job_peak_resident_bytes.Set(static_cast<double>(memory.peak_rss_bytes()));
+}
+
 void JobMetrics::PublishMailboxes(const sim::Kernel& kernel) {
   const sim::MailboxCounters& mailboxes = kernel.mailbox_counters();
   metrics_->mailbox_posts.Increment(static_cast<double>(mailboxes.posts - published_mailboxes_.posts));

@@ -11,6 +11,7 @@
 
 #include "common/sim/kernel.h"
 #include "node/node_metrics.h"
+#include "proto/meshsim.pb.h"
 
 namespace meshsim::node {
 
@@ -38,6 +39,9 @@ class JobMetrics {
   // are published only where they are `exact` (a stop: a checkpoint, the
   // end).
   void PublishOptimistic(const sim::Kernel& kernel, double gvt, uint64_t rounds, bool exact);
+
+  // The job's memory (Share's), to the node's gauges.
+  void PublishMemory(const v1::MemoryStats& memory);
 
   JobProgress progress() const;
   NodeMetrics* node_metrics() const { return metrics_; }

@@ -1,5 +1,8 @@
 #include "node/job_runner.h"
 
+#include <algorithm>
+
+#include "common/process/process_memory.h"
 #include "common/scenario/scenario.h"
 #include "common/sim/model_registry.h"
 #include "common/status/status.h"
@@ -11,6 +14,10 @@ namespace meshsim::node {
 absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, JobRunnerOptions options,
                                                              zmq::context_t& context,
                                                              transport::FrameInbox* inbox) {
+  // The peak the job reports is its own, not an earlier job's.
+  if (!process::ResetPeakResident()) {
+    spdlog::debug("job {}: cannot reset the peak resident memory; it is the process's", setup.job_id);
+  }
   const v1::Scenario& scenario = setup.scenario;
   const auto* info = sim::ModelRegistry::Global().Find(scenario.model());
   if (info == nullptr) return absl::InvalidArgumentError(StrCat("unknown model '", scenario.model(), "'"));
@@ -37,6 +44,13 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, Job
   // job's mailbox table. What init sends waits in the window-0 frames.
   MESHSIM_RETURN_IF_ERROR(runner->InitOrRestore());
   runner->subscribed_mailboxes_ = runner->kernel_->subscribed_mailboxes();
+  const v1::MemoryStats memory = runner->Memory();
+  runner->metrics_.PublishMemory(memory);
+  spdlog::info("job {} rank {}: {} LPs ready, kernel holds {} ({} per LP), process peak {}", kept.job_id,
+               kept.rank, runner->kernel_->local_lp_count(), HumanBytes(double(memory.kernel_bytes())),
+               HumanBytes(double(memory.kernel_bytes()) /
+                          double(std::max<size_t>(1, runner->kernel_->local_lp_count()))),
+               HumanBytes(double(memory.peak_rss_bytes())));
   return runner;
 }
 
@@ -115,6 +129,18 @@ absl::StatusOr<v1::NodeShare> JobRunner::Run() {
   return Share(summary);
 }
 
+v1::MemoryStats JobRunner::Memory() const {
+  const sim::KernelMemory kernel = kernel_->memory();
+  v1::MemoryStats memory;
+  memory.set_peak_rss_bytes(process::PeakResidentBytes().value_or(0));
+  memory.set_lp_state_bytes(kernel.lp_states);
+  memory.set_lp_record_bytes(kernel.lp_records);
+  memory.set_pending_event_bytes(kernel.pending_events);
+  memory.set_saved_state_bytes(kernel.saved_states);
+  memory.set_kernel_bytes(kernel.total());
+  return memory;
+}
+
 v1::NodeShare JobRunner::Share(const RunSummary& summary) {
   v1::NodeShare share;
   share.set_node_id(setup_.node_id);
@@ -151,6 +177,8 @@ v1::NodeShare JobRunner::Share(const RunSummary& summary) {
     optimistic->set_gvt_rounds(summary.windows);
     optimistic->set_peak_saved_bytes(kernel_->saved_bytes());
   }
+  *share.mutable_memory() = Memory();
+  metrics_.PublishMemory(share.memory());
   return share;
 }
 

@@ -112,6 +112,8 @@ class JobRunner {
   // Runs Init, or restores the checkpoint in setup_.restore_parts.
   absl::Status InitOrRestore();
   v1::NodeShare Share(const RunSummary& summary);
+  // The kernel's memory by part and the process's peak since Create.
+  v1::MemoryStats Memory() const;
 
   JobSetup setup_;
   JobRunnerOptions options_;

@@ -121,7 +121,17 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry)
       anti_messages_sent(anti_messages.Add({{"direction", "sent"}})),
       anti_messages_received(anti_messages.Add({{"direction", "received"}})),
       saved_state_bytes(Gauge(registry, "meshsim_node_saved_state_bytes",
-                              "Memory this node keeps to undo events it ran ahead of GVT.")) {
+                              "Memory this node keeps to undo events it ran ahead of GVT.")),
+      job_memory(Gauges(registry, "meshsim_node_job_memory_bytes",
+                        "Bytes the simulation kernel of this node's job holds, by part (lp_states, "
+                        "lp_records, pending_events, saved_states); at the job's start and end.")),
+      job_memory_lp_states(job_memory.Add({{"part", "lp_states"}})),
+      job_memory_lp_records(job_memory.Add({{"part", "lp_records"}})),
+      job_memory_pending_events(job_memory.Add({{"part", "pending_events"}})),
+      job_memory_saved_states(job_memory.Add({{"part", "saved_states"}})),
+      job_peak_resident_bytes(
+          Gauge(registry, "meshsim_node_job_peak_resident_bytes",
+                "Peak resident memory of this node process since its job was prepared.")) {
   // Every result exists from the start at zero, so rate() sees the first.
   for (const char* result : {kJobCompleted, kJobAborted, kJobFailed}) jobs.Add({{"result", result}});
 }

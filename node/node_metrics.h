@@ -67,6 +67,15 @@ struct NodeMetrics {
   prometheus::Counter& anti_messages_sent;
   prometheus::Counter& anti_messages_received;
   prometheus::Gauge& saved_state_bytes;
+  // Memory of the node's current (or last) job: the kernel's, by part
+  // (lp_states, lp_records, pending_events, saved_states), and the process's
+  // peak resident memory since the job was prepared.
+  prometheus::Family<prometheus::Gauge>& job_memory;  // {part}
+  prometheus::Gauge& job_memory_lp_states;
+  prometheus::Gauge& job_memory_lp_records;
+  prometheus::Gauge& job_memory_pending_events;
+  prometheus::Gauge& job_memory_saved_states;
+  prometheus::Gauge& job_peak_resident_bytes;
 };
 
 }  // namespace meshsim::node

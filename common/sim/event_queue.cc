@@ -220,4 +220,12 @@ void EventQueue::HeapPopFront(std::vector<Key>& heap) {
   SiftUp(heap, i, last);
 }
 
+size_t EventQueue::memory_bytes() const {
+  size_t keys = current_.capacity() + overflow_.capacity() + spare_.capacity();
+  for (const std::vector<Key>& bucket : buckets_) keys += bucket.capacity();
+  return keys * sizeof(Key) + buckets_.capacity() * sizeof(std::vector<Key>) +
+         counts_.capacity() * sizeof(uint32_t) + chunks_.size() * kSlotsPerChunk * slot_stride_ +
+         chunks_.capacity() * sizeof(chunks_[0]) + free_slots_.capacity() * sizeof(uint32_t);
+}
+
 }  // namespace meshsim::sim

@@ -84,6 +84,11 @@ class EventQueue {
     return current_.front().time;
   }
 
+  // Bytes the queue holds: its key vectors' capacities (which never shrink,
+  // so this is their high-water mark) and its payload chunks. Not a hot
+  // path: it walks the buckets.
+  size_t memory_bytes() const;
+
   void Reserve(size_t events) {
     current_.reserve(kTargetPerBucket * 4);
     overflow_.reserve(events);

@@ -167,6 +167,17 @@ absl::Status Kernel::RunWindow(double window_end) {
   return absl::OkStatus();
 }
 
+KernelMemory Kernel::memory() const {
+  KernelMemory memory;
+  memory.lp_states = state_.capacity();
+  memory.lp_records = rngs_.capacity() * sizeof(Rng) + sent_.capacity() * sizeof(uint64_t) +
+                      processed_.capacity() * sizeof(uint64_t) + newest_.capacity() * sizeof(NewestRecord);
+  memory.pending_events =
+      queue_.memory_bytes() + cancels_.capacity() * sizeof(Event) + early_antis_.capacity() * sizeof(Event);
+  memory.saved_states = saved_bytes();
+  return memory;
+}
+
 KernelOutcome Kernel::Fold() {
   KernelOutcome outcome;
   outcome.summary.assign(model_->summary_fields().size(), 0);

@@ -72,6 +72,15 @@ struct KernelOptions {
   uint32_t rank = 0;
 };
 
+// Bytes a kernel holds, by what they are for.
+struct KernelMemory {
+  size_t lp_states = 0;       // the LPs' state blocks
+  size_t lp_records = 0;      // per LP: random stream, counters, optimistic bookkeeping
+  size_t pending_events = 0;  // the event queue: keys, buckets, payload slots
+  size_t saved_states = 0;    // optimistic only: what undoing events needs
+  size_t total() const { return lp_states + lp_records + pending_events + saved_states; }
+};
+
 struct KernelOutcome {
   uint64_t digest = 0;           // sum over this node's LPs of each LP's state hash
   std::vector<int64_t> summary;  // per Model::summary_fields()
@@ -156,6 +165,9 @@ class Kernel {
   uint64_t events_below_gvt() const { return committed_at_rollback_start_ + optimistic_.fossil_collected; }
   size_t saved_events() const { return history_ ? history_->size() : 0; }
   size_t saved_bytes() const { return history_ ? history_->bytes() : 0; }
+  // What this kernel holds, by part (capacities: vectors keep theirs, so
+  // these are high-water marks). Not a hot path.
+  KernelMemory memory() const;
 
   // Time of the next pending event, +inf when there is none.
   double next_event_time() const {

@@ -45,4 +45,12 @@ std::string StrJoin(const Range& range, std::string_view separator) {
 
 inline std::string_view ToStd(absl::string_view text) { return {text.data(), text.size()}; }
 
+// A byte count for people: "512 B", "3.4 KiB", "12.50 MiB", "1.25 GiB".
+inline std::string HumanBytes(double bytes) {
+  if (bytes >= 1 << 30) return fmt::format("{:.2f} GiB", bytes / (1 << 30));
+  if (bytes >= 1 << 20) return fmt::format("{:.2f} MiB", bytes / (1 << 20));
+  if (bytes >= 1 << 10) return fmt::format("{:.1f} KiB", bytes / (1 << 10));
+  return fmt::format("{:.0f} B", bytes);
+}
+
 }  // namespace meshsim

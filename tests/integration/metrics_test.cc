@@ -330,6 +330,12 @@ TEST_F(MetricsTest, PrometheusFollowsAnOptimisticJobAndItsDashboardRow) {
   EXPECT_EQ(ScalarOnceEqual("min(meshsim_node_gvt)", 6000.0), 6000.0) << "GVT did not reach the end time";
   // What the job's history took (its rings keep their size through a run).
   EXPECT_GT(ScalarOnceEqual("max(meshsim_node_saved_state_bytes)", -1), 0);
+  // The job's memory, as its result reports it, per part and node.
+  const double peak = result["memory"]["peak_rss_bytes"];
+  EXPECT_EQ(ScalarOnceEqual("sum(meshsim_node_job_peak_resident_bytes)", peak), peak);
+  const double saved = result["memory"]["saved_state_bytes"];
+  EXPECT_EQ(ScalarOnceEqual(R"(sum(meshsim_node_job_memory_bytes{part="saved_states"}))", saved), saved);
+  EXPECT_GT(saved, 0);
 
   const auto panels = PanelsUnderRow("Optimistic synchronization");
   ASSERT_GE(panels.size(), 6u);

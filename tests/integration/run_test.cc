@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "tests/testing/meshsim_process.h"
 
@@ -124,6 +125,67 @@ TEST(RunTest, ChildrenDieWithTheirParentAndTheNextRunRemovesWhatItLeft) {
   ::close(live_lock);
   EXPECT_EQ(next.exit_code, 0) << next.output;
   EXPECT_EQ(StateDirsIn(tmp.path()), std::vector<std::filesystem::path>{live});
+}
+
+std::string PholdWithLps(uint64_t lps) {
+  return fmt::format(R"(
+name: memory
+model: phold
+seed: 5
+end_time: 2
+lookahead: 0.5
+params:
+  lps: {}
+  start_events: 4
+  payload_bytes: 0
+)",
+                     lps);
+}
+
+// Each node reports its job's memory: the kernel's parts, which grow with
+// the LPs it holds, and the process's peak, which holds them.
+TEST(RunTest, ReportsEachNodesMemory) {
+  TempDir dir;
+  auto run = [&](uint64_t lps) {
+    const std::string tag = NewTag();
+    const std::string out = dir.path() + "/" + tag + ".json";
+    auto result =
+        RunMeshsim({"run", dir.Write(tag + ".yaml", PholdWithLps(lps)), "--nodes", "2", "--json", out}, tag);
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("peak resident over 2 node(s)"), std::string::npos) << result.output;
+    return ReadJson(out);
+  };
+  const nlohmann::json small = run(50'000);
+  const nlohmann::json large = run(200'000);
+  for (const nlohmann::json* job : {&small, &large}) {
+    ASSERT_EQ((*job)["state"], "COMPLETED") << job->dump();
+    uint64_t peak_sum = 0;
+    for (const auto& node : (*job)["nodes"]) {
+      const auto& m = node["memory"];
+      const uint64_t lps = node["lps"];
+      const uint64_t parts = m["lp_state_bytes"].get<uint64_t>() + m["lp_record_bytes"].get<uint64_t>() +
+                             m["pending_event_bytes"].get<uint64_t>() +
+                             m["saved_state_bytes"].get<uint64_t>();
+      EXPECT_EQ(m["kernel_bytes"].get<uint64_t>(), parts) << m.dump();
+      // A random stream and two counters per LP at least; a queue key per
+      // pending event at least (16 bytes of time and sequence alone).
+      EXPECT_GE(m["lp_record_bytes"].get<uint64_t>(), lps * 16) << m.dump();
+      EXPECT_GE(m["pending_event_bytes"].get<uint64_t>(), node["pending_events"].get<uint64_t>() * 16);
+      EXPECT_EQ(m["saved_state_bytes"], 0u) << "a conservative run saves no state";
+      EXPECT_GT(m["peak_rss_bytes"].get<uint64_t>(), m["kernel_bytes"].get<uint64_t>()) << m.dump();
+      peak_sum += m["peak_rss_bytes"].get<uint64_t>();
+    }
+    EXPECT_EQ((*job)["memory"]["peak_rss_bytes"].get<uint64_t>(), peak_sum);
+  }
+  // The per-LP arrays are exactly four times as large for four times the
+  // LPs; the peak grows with them.
+  EXPECT_EQ(large["memory"]["lp_state_bytes"].get<uint64_t>(),
+            4 * small["memory"]["lp_state_bytes"].get<uint64_t>());
+  EXPECT_EQ(large["memory"]["lp_record_bytes"].get<uint64_t>(),
+            4 * small["memory"]["lp_record_bytes"].get<uint64_t>());
+  EXPECT_GT(large["memory"]["peak_rss_bytes"].get<uint64_t>(),
+            small["memory"]["peak_rss_bytes"].get<uint64_t>() +
+                3 * small["memory"]["lp_record_bytes"].get<uint64_t>());
 }
 
 }  // namespace

@@ -37,6 +37,12 @@ def _optimistic(o):
             "efficiency": 1.0 if o.events_run == 0 else (o.events_run - o.rolled_back) / o.events_run}
 
 
+def _memory(m):
+    return {"peak_rss_bytes": m.peak_rss_bytes, "kernel_bytes": m.kernel_bytes,
+            "lp_state_bytes": m.lp_state_bytes, "lp_record_bytes": m.lp_record_bytes,
+            "pending_event_bytes": m.pending_event_bytes, "saved_state_bytes": m.saved_state_bytes}
+
+
 def _mailboxes(m):
     return {"posts": m.posts, "deliveries": m.deliveries, "remote_events": m.remote_events}
 
@@ -58,8 +64,12 @@ def _result_fields(r, out):
     for node, n in zip(out["nodes"], r.nodes):
         if n.HasField("optimistic"):
             node["optimistic"] = _optimistic(n.optimistic)
+        if n.HasField("memory"):
+            node["memory"] = _memory(n.memory)
     if r.HasField("optimistic"):
         out["optimistic"] = _optimistic(r.optimistic)
+    if r.HasField("memory"):
+        out["memory"] = _memory(r.memory)
     if r.series:
         series = {"interval": r.series_interval,
                   "time": [k * r.series_interval for k in range(len(r.series[0].values))]}
