@@ -42,8 +42,22 @@ for name in frame_codec checkpoint_part scenario shm_ring rpc node_rpc; do
   cp fuzz/corpus/"$name"/* "$corpus"/
   extra=()
   [ "$name" = scenario ] && extra=(scenarios scenarios/load)
+  # A known stall, not yet understood: now and then a restoring PrepareJob
+  # waits the whole 30 s chunk deadline for the in-process coordinator's
+  # GetCheckpoint reply (in two of four 15 s runs on 2026-12-07; the same
+  # input alone takes 56 ms). Past that deadline the node refuses the request as it
+  # should, so node_rpc's per-input limit lies above it; a real hang still
+  # fails the test.
+  # After such a stall libzmq exits holding messages it allocated; only
+  # those are suppressed (fuzz/lsan-libzmq.supp).
+  unit_timeout=10
+  lsan_options=
+  if [ "$name" = node_rpc ]; then
+    unit_timeout=45
+    lsan_options="suppressions=$PWD/fuzz/lsan-libzmq.supp"
+  fi
   # The first directory is the one libFuzzer adds to; the rest are read.
-  if build/fuzz/fuzz/"${name}"_fuzz -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  if LSAN_OPTIONS="$lsan_options" build/fuzz/fuzz/"${name}"_fuzz -max_total_time="$seconds" -timeout="$unit_timeout" -rss_limit_mb=2048 \
     -artifact_prefix="$work/$name-artifacts/" -print_final_stats=1 "$corpus" "${extra[@]}" \
     >"$work/$name.log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$name.log" | grep -o '[0-9]*$')
