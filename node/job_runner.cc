@@ -46,11 +46,12 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSetup setup, Job
   runner->subscribed_mailboxes_ = runner->kernel_->subscribed_mailboxes();
   const v1::MemoryStats memory = runner->Memory();
   runner->metrics_.PublishMemory(memory);
+  const size_t lps = runner->kernel_->local_lp_count();
+  const auto kernel_bytes = static_cast<double>(memory.kernel_bytes());
   spdlog::info("job {} rank {}: {} LPs ready, kernel holds {} ({} per LP), process peak {}", kept.job_id,
-               kept.rank, runner->kernel_->local_lp_count(), HumanBytes(double(memory.kernel_bytes())),
-               HumanBytes(double(memory.kernel_bytes()) /
-                          double(std::max<size_t>(1, runner->kernel_->local_lp_count()))),
-               HumanBytes(double(memory.peak_rss_bytes())));
+               kept.rank, lps, HumanBytes(kernel_bytes),
+               HumanBytes(kernel_bytes / static_cast<double>(std::max<size_t>(1, lps))),
+               HumanBytes(static_cast<double>(memory.peak_rss_bytes())));
   return runner;
 }
 

@@ -19,8 +19,9 @@ constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr uint64_t kBatchEvents = 256;
 // A busy node cuts a round at most this often; an idle one as soon as it
 // may. Rounds cost one frame per peer each, which over TCP is dear (below):
-// there, cutting every 2 ms instead of every 200 us ran phold-bench on 2
-// tcp nodes 1.25-1.35x faster with no loss of efficiency
+// there, cutting every 1-2 ms and flushing after 0.5-1 ms instead of
+// 200 us / 100 us ran phold-bench on 2 tcp nodes 1.25-1.35x faster with no
+// loss of efficiency; past 1 ms the gain was within the noise
 // (docs/benchmarks.md).
 constexpr auto kCutInterval = std::chrono::microseconds(200);
 constexpr auto kTcpCutInterval = std::chrono::milliseconds(2);

@@ -27,8 +27,6 @@ std::optional<uint64_t> StatusKilobytes(std::string_view name) {
 
 std::optional<uint64_t> PeakResidentBytes() { return StatusKilobytes("VmHWM"); }
 
-std::optional<uint64_t> ResidentBytes() { return StatusKilobytes("VmRSS"); }
-
 bool ResetPeakResident() {
   std::ofstream clear("/proc/self/clear_refs");
   clear << "5";

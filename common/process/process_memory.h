@@ -9,8 +9,6 @@ namespace meshsim::process {
 
 // VmHWM of /proc/self/status in bytes; nullopt where it cannot be read.
 std::optional<uint64_t> PeakResidentBytes();
-// VmRSS, the resident memory now.
-std::optional<uint64_t> ResidentBytes();
 // Starts the peak afresh at the resident memory now (writes 5 to
 // /proc/self/clear_refs). False where the kernel refuses: the peak is then
 // the process's since it started.
