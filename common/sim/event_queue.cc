@@ -9,7 +9,8 @@
 
 namespace meshsim::sim {
 
-EventQueue::EventQueue(size_t max_payload_bytes) : slot_stride_((max_payload_bytes + 7) & ~size_t{7}) {
+EventQueue::EventQueue(size_t max_payload_bytes)
+    : slot_stride_(kSlotHeaderBytes + ((max_payload_bytes + 7) & ~size_t{7})) {
   MESHSIM_CHECK(max_payload_bytes <= kMaxEventPayloadBytes, "payload limit above the maximum");
 }
 
@@ -25,6 +26,58 @@ uint32_t EventQueue::AcquireSlot() {
   return slots_created_++;
 }
 
+void EventQueue::Reserve(size_t events) {
+  const size_t blocks = (events + kKeysPerBlock - 1) / kKeysPerBlock;
+  while (slabs_.size() * kBlocksPerSlab < blocks) slabs_.push_back(std::make_unique<Block[]>(kBlocksPerSlab));
+}
+
+EventQueue::Block* EventQueue::AcquireBlock() const {
+  if (Block* block = free_blocks_) {
+    free_blocks_ = block->next;
+    return block;
+  }
+  if (blocks_created_ == slabs_.size() * kBlocksPerSlab)
+    slabs_.push_back(std::make_unique<Block[]>(kBlocksPerSlab));
+  const size_t index = blocks_created_++;
+  return &slabs_[index / kBlocksPerSlab][index % kBlocksPerSlab];
+}
+
+void EventQueue::ReleaseBlock(Block* block) const {
+  block->next = free_blocks_;
+  free_blocks_ = block;
+}
+
+inline void EventQueue::PushToRung(Rung& rung, const StoredKey& key) const {
+  if (rung.first == nullptr || rung.first_count == kKeysPerBlock) {
+    Block* block = AcquireBlock();
+    block->next = rung.first;
+    rung.first = block;
+    rung.first_count = 0;
+  }
+  rung.first->keys[rung.first_count++] = key;
+}
+
+void EventQueue::DrainRung(Rung& rung, std::vector<Key>& out) const {
+  uint32_t count = rung.first_count;
+  for (Block* block = rung.first; block != nullptr; count = kKeysPerBlock) {
+    for (uint32_t i = 0; i < count; ++i) out.push_back(Unpack(block->keys[i]));
+    Block* next = block->next;
+    ReleaseBlock(block);
+    block = next;
+  }
+  rung = Rung{};
+}
+
+void EventQueue::EraseFromRung(Rung& rung, Block* block, uint32_t index) {
+  // The rung is unsorted: the first block's last key fills the hole.
+  block->keys[index] = rung.first->keys[--rung.first_count];
+  if (rung.first_count == 0) {
+    Block* next = rung.first->next;
+    ReleaseBlock(rung.first);
+    rung = Rung{next, next != nullptr ? kKeysPerBlock : 0};
+  }
+}
+
 size_t EventQueue::BucketOf(double time) const {
   // Monotone in time: a later time never falls in an earlier bucket.
   const double offset = (time - base_) * inverse_width_;
@@ -33,20 +86,20 @@ size_t EventQueue::BucketOf(double time) const {
 }
 
 void EventQueue::Push(const Event& event) {
-  Key key{event.time,   event.src_seq, event.src_lp,
-          event.dst_lp, kNoSlot,       static_cast<uint16_t>(event.payload.size())};
+  Key key{event.time, event.src_seq, event.src_lp, event.dst_lp, kNoSlot};
   if (!event.payload.empty()) {
     key.slot = AcquireSlot();
+    SlotSize(key.slot) = static_cast<uint16_t>(event.payload.size());
     std::memcpy(SlotData(key.slot), event.payload.data(), event.payload.size());
   }
   ++size_;
   const size_t bucket = BucketOf(key.time);
   if (bucket >= year_buckets_) {
-    overflow_.push_back(key);
+    PushToRung(overflow_, Pack(key));
   } else if (bucket <= bucket_) {
     HeapPush(current_, key);  // the bucket being drained (or, never in practice, an earlier one)
   } else {
-    buckets_[bucket].push_back(key);
+    PushToRung(buckets_[bucket], Pack(key));
   }
 }
 
@@ -62,44 +115,42 @@ Event EventQueue::Pop() {
   Event event{top.time, top.dst_lp, top.src_lp, top.src_seq, {}};
   if (top.slot != kNoSlot) {
     popped_slot_ = top.slot;
-    event.payload = {SlotData(top.slot), top.payload_bytes};
+    event.payload = {SlotData(top.slot), SlotSize(top.slot)};
   }
   return event;
 }
 
 bool EventQueue::Remove(const Event& event) {
-  auto find = [&](const std::vector<Key>& keys) -> size_t {
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (SameEventKey(keys[i], event)) return i;
-    }
-    return keys.size();
-  };
   const size_t bucket = BucketOf(event.time);
-  std::vector<Key>& keys = bucket >= year_buckets_ ? overflow_
-                           : bucket <= bucket_     ? current_
-                                                   : buckets_[bucket];
-  const size_t index = find(keys);
-  if (index == keys.size()) return false;
-  if (keys[index].slot != kNoSlot) free_slots_.push_back(keys[index].slot);
-  if (&keys == &current_) {
-    HeapErase(current_, index);
-  } else {
-    keys[index] = keys.back();  // the other rungs are unsorted
-    keys.pop_back();
+  if (bucket <= bucket_ && bucket < year_buckets_) {
+    for (size_t i = 0; i < current_.size(); ++i) {
+      if (!SameEventKey(current_[i], event)) continue;
+      if (current_[i].slot != kNoSlot) free_slots_.push_back(current_[i].slot);
+      HeapErase(current_, i);
+      --size_;
+      return true;
+    }
+    return false;
   }
-  --size_;
-  return true;
+  Rung& rung = bucket >= year_buckets_ ? overflow_ : buckets_[bucket];
+  uint32_t count = rung.first_count;
+  for (Block* block = rung.first; block != nullptr; block = block->next, count = kKeysPerBlock) {
+    for (uint32_t i = 0; i < count; ++i) {
+      if (!SameEventKey(block->keys[i], event)) continue;
+      if (block->keys[i].slot != kNoSlot) free_slots_.push_back(block->keys[i].slot);
+      EraseFromRung(rung, block, i);
+      --size_;
+      return true;
+    }
+  }
+  return false;
 }
 
 void EventQueue::Settle() const {
   if (!current_.empty() || size_ == 0) return;
   while (++bucket_ < year_buckets_) {
-    std::vector<Key>& next = buckets_[bucket_];
-    if (!next.empty()) {
-      // Copied, not swapped: each bucket keeps the capacity its index has
-      // needed, so after a few years nothing grows any more.
-      current_.assign(next.begin(), next.end());
-      next.clear();
+    if (buckets_[bucket_].first != nullptr) {
+      DrainRung(buckets_[bucket_], current_);
       MakeHeap(current_);
       return;
     }
@@ -111,13 +162,13 @@ void EventQueue::StartYear() const {
   // Every pending key is in the overflow now. Fit the year to them: bucket
   // width from the mean distance to the earliest (twice it covers the bulk
   // of most delay distributions), about kTargetPerBucket keys per bucket.
-  const size_t n = overflow_.size();
-  double earliest = overflow_.front().time;
+  const size_t n = size_;
+  double earliest = overflow_.first->keys[0].time;
   double sum = 0;
-  for (const Key& key : overflow_) {
+  ForEachInRung(overflow_, [&](const StoredKey& key) {
     earliest = std::min(earliest, key.time);
     sum += key.time;
-  }
+  });
   const double spread = 2 * (sum / static_cast<double>(n) - earliest);
   double width = spread * static_cast<double>(kTargetPerBucket) / static_cast<double>(n);
   if (!(width > 0) || !std::isfinite(1 / width)) width = 1;
@@ -127,26 +178,27 @@ void EventQueue::StartYear() const {
   inverse_width_ = 1 / width;
   bucket_ = 0;
 
-  spare_.swap(overflow_);
-  // Size each bucket once for what it gets now and about as much again
-  // from pushes during the year, instead of growing it key by key.
-  counts_.assign(year_buckets_ + 1, 0);
-  for (const Key& key : spare_) ++counts_[BucketOf(key.time)];
-  for (size_t bucket = 1; bucket < year_buckets_; ++bucket) {
-    std::vector<Key>& keys = buckets_[bucket];
-    if (keys.capacity() < counts_[bucket]) keys.reserve(2 * counts_[bucket] + kTargetPerBucket / 2);
-  }
-  for (const Key& key : spare_) {
-    const size_t bucket = BucketOf(key.time);
-    if (bucket >= year_buckets_) {
-      overflow_.push_back(key);
-    } else if (bucket == 0) {
-      current_.push_back(key);
-    } else {
-      buckets_[bucket].push_back(key);
+  // Spread block by block; a block goes back to the pool once its keys are
+  // placed, so the next pushes of this spread reuse it.
+  const Rung spread_rung = overflow_;
+  overflow_ = Rung{};
+  uint32_t count = spread_rung.first_count;
+  for (Block* block = spread_rung.first; block != nullptr; count = kKeysPerBlock) {
+    for (uint32_t i = 0; i < count; ++i) {
+      const StoredKey& key = block->keys[i];
+      const size_t bucket = BucketOf(key.time);
+      if (bucket >= year_buckets_) {
+        PushToRung(overflow_, key);
+      } else if (bucket == 0) {
+        current_.push_back(Unpack(key));
+      } else {
+        PushToRung(buckets_[bucket], key);
+      }
     }
+    Block* next = block->next;
+    ReleaseBlock(block);
+    block = next;
   }
-  spare_.clear();
   MakeHeap(current_);  // holds the earliest key at least
 }
 
@@ -221,11 +273,10 @@ void EventQueue::HeapPopFront(std::vector<Key>& heap) {
 }
 
 size_t EventQueue::memory_bytes() const {
-  size_t keys = current_.capacity() + overflow_.capacity() + spare_.capacity();
-  for (const std::vector<Key>& bucket : buckets_) keys += bucket.capacity();
-  return keys * sizeof(Key) + buckets_.capacity() * sizeof(std::vector<Key>) +
-         counts_.capacity() * sizeof(uint32_t) + chunks_.size() * kSlotsPerChunk * slot_stride_ +
-         chunks_.capacity() * sizeof(chunks_[0]) + free_slots_.capacity() * sizeof(uint32_t);
+  return slabs_.size() * kBlocksPerSlab * sizeof(Block) + slabs_.capacity() * sizeof(slabs_[0]) +
+         current_.capacity() * sizeof(Key) + buckets_.capacity() * sizeof(Rung) +
+         chunks_.size() * kSlotsPerChunk * slot_stride_ + chunks_.capacity() * sizeof(chunks_[0]) +
+         free_slots_.capacity() * sizeof(uint32_t);
 }
 
 }  // namespace meshsim::sim

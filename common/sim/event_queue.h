@@ -7,16 +7,25 @@
 // levels per pop, and at a million pending events its array no longer fits
 // in cache (docs/benchmarks.md, "Event queue"). Here the near future is cut
 // into buckets of equal width in time (a calendar "year"): a push appends to
-// its bucket's vector, O(1); only the bucket being drained is a heap, a few
-// dozen keys that stay in cache; events beyond the year wait unsorted in an
-// overflow rung and are spread into a new year, with a width fitted to them,
-// when the year is drained. Buckets partition time monotonically (floor of
+// its bucket, O(1); only the bucket being drained is a heap, a few dozen keys
+// that stay in cache; events beyond the year wait unsorted in an overflow
+// rung and are spread into a new year, with a width fitted to them, when the
+// year is drained. Buckets partition time monotonically (floor of
 // (time - base) / width), so every key in an earlier bucket precedes every
 // key in a later one, and the order is exactly the heap's.
 //
-// Hot path: once the vectors have grown to the working population, Push and
-// Pop allocate nothing (every vector keeps its capacity; a bucket's keys are
-// copied into the heap, not handed over with their storage).
+// Memory: a key is 28 bytes, and the year's buckets and the overflow are
+// chains of small fixed-size blocks from one pool, so the queue holds about
+// as many blocks as there are pending keys: a bucket's only partly filled
+// block is its first, a year is spread block by block (each overflow block
+// goes back to the pool as soon as its keys are moved, so no second copy of
+// the year exists), and blocks of a drained bucket are reused by the next
+// pushes. Storage follows the pending population, not the largest load one
+// bucket ever met.
+//
+// Hot path: once the pool has grown to the working population, Push and Pop
+// allocate nothing (blocks and payload slots are reused; the drained
+// bucket's heap keeps its capacity).
 // Thread-safety: none; one queue belongs to one simulation thread.
 #pragma once
 
@@ -84,42 +93,69 @@ class EventQueue {
     return current_.front().time;
   }
 
-  // Bytes the queue holds: its key vectors' capacities (which never shrink,
-  // so this is their high-water mark) and its payload chunks. Not a hot
-  // path: it walks the buckets.
+  // Bytes the queue holds: its block pool and payload chunks (which never
+  // shrink, so these are their high-water marks), the drained bucket's heap
+  // and the bucket table.
   size_t memory_bytes() const;
 
-  void Reserve(size_t events) {
-    current_.reserve(kTargetPerBucket * 4);
-    overflow_.reserve(events);
-  }
+  // Grows the block pool for `events` pending keys up front.
+  void Reserve(size_t events);
 
   // Calls fn(const Event&) for every pending event, in no particular order
   // (for checkpoints; not a hot path). The queue must not change meanwhile.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
-    auto each = [&](const std::vector<Key>& keys) {
-      for (const Key& key : keys) {
-        Event event{key.time, key.dst_lp, key.src_lp, key.src_seq, {}};
-        if (key.slot != kNoSlot) event.payload = {SlotData(key.slot), key.payload_bytes};
-        fn(static_cast<const Event&>(event));
-      }
+    auto each = [&](const auto& key) {
+      Event event{key.time, key.dst_lp, key.src_lp, key.src_seq, {}};
+      if (key.slot != kNoSlot) event.payload = {SlotData(key.slot), SlotSize(key.slot)};
+      fn(static_cast<const Event&>(event));
     };
-    each(current_);
-    for (size_t b = bucket_ + 1; b < year_buckets_; ++b) each(buckets_[b]);
-    each(overflow_);
+    for (const Key& key : current_) each(key);
+    for (size_t b = bucket_ + 1; b < year_buckets_; ++b) ForEachInRung(buckets_[b], each);
+    ForEachInRung(overflow_, each);
   }
 
  private:
+  // A key as the drained bucket's heap holds it: naturally aligned, so the
+  // heap's moves and comparisons stay cheap.
   struct Key {
     double time;
     uint64_t src_seq;
     LpId src_lp;
     LpId dst_lp;
     uint32_t slot;
-    uint16_t payload_bytes;
   };
+  // A key as the rungs store it: packed to 4-byte alignment, 28 bytes
+  // instead of 32, an eighth of the queue's memory. A payload's size is kept
+  // in its slot's header.
+#pragma pack(push, 4)
+  struct StoredKey {
+    double time;
+    uint64_t src_seq;
+    LpId src_lp;
+    LpId dst_lp;
+    uint32_t slot;
+  };
+#pragma pack(pop)
+  static_assert(sizeof(StoredKey) == 28);
+  static StoredKey Pack(const Key& k) { return {k.time, k.src_seq, k.src_lp, k.dst_lp, k.slot}; }
+  static Key Unpack(const StoredKey& k) { return {k.time, k.src_seq, k.src_lp, k.dst_lp, k.slot}; }
   static bool Before(const Key& a, const Key& b) { return OrderedBefore(a, b); }
+
+  // A rung (one bucket of the year, or the overflow) is a chain of blocks;
+  // only its first block may be partly filled, and the rung itself counts
+  // that block's keys, so a push is one store into the block and a removal
+  // touches that block alone.
+  static constexpr uint32_t kKeysPerBlock = 4;
+  struct Block {
+    Block* next;  // the rung's next block (or the pool's), or nullptr
+    StoredKey keys[kKeysPerBlock];
+  };
+  struct Rung {
+    Block* first = nullptr;
+    uint32_t first_count = 0;  // keys in use in `first`; the others are full
+  };
+  static constexpr size_t kBlocksPerSlab = 512;
 
   static constexpr uint32_t kNoSlot = UINT32_MAX;
   static constexpr size_t kSlotsPerChunk = 1024;
@@ -128,8 +164,28 @@ class EventQueue {
   static constexpr size_t kTargetPerBucket = 16;
 
   uint32_t AcquireSlot();
-  std::byte* SlotData(uint32_t slot) const {
+  // A slot is an 8-byte header holding the payload's size, then the payload
+  // (8-byte aligned): the size shares the payload's cache line.
+  static constexpr size_t kSlotHeaderBytes = 8;
+  std::byte* SlotHeader(uint32_t slot) const {
     return chunks_[slot / kSlotsPerChunk].get() + (slot % kSlotsPerChunk) * slot_stride_;
+  }
+  std::byte* SlotData(uint32_t slot) const { return SlotHeader(slot) + kSlotHeaderBytes; }
+  uint16_t& SlotSize(uint32_t slot) const { return *reinterpret_cast<uint16_t*>(SlotHeader(slot)); }
+
+  Block* AcquireBlock() const;
+  void ReleaseBlock(Block* block) const;
+  void PushToRung(Rung& rung, const StoredKey& key) const;
+  // Appends the rung's keys to `out` and gives its blocks back to the pool.
+  void DrainRung(Rung& rung, std::vector<Key>& out) const;
+  // Removes block->keys[index], a key of `rung`.
+  void EraseFromRung(Rung& rung, Block* block, uint32_t index);
+  template <typename Fn>
+  void ForEachInRung(const Rung& rung, Fn&& fn) const {
+    uint32_t count = rung.first_count;
+    for (const Block* block = rung.first; block != nullptr; block = block->next, count = kKeysPerBlock) {
+      for (uint32_t i = 0; i < count; ++i) fn(block->keys[i]);
+    }
   }
 
   // The bucket `time` falls in: 0 .. year_buckets_ - 1 within the year,
@@ -152,15 +208,16 @@ class EventQueue {
   static size_t SmallestChild(const std::vector<Key>& heap, size_t parent);
 
   size_t size_ = 0;
-  mutable std::vector<Key> current_;               // keys of buckets <= bucket_, as a heap
-  mutable std::vector<std::vector<Key>> buckets_;  // the year's later buckets, unsorted (never shrinks)
-  mutable size_t year_buckets_ = 0;                // how many of buckets_ this year uses
-  mutable std::vector<Key> overflow_;              // keys beyond the year, unsorted
-  mutable std::vector<Key> spare_;                 // overflow_'s storage while a year starts
-  mutable std::vector<uint32_t> counts_;           // keys per bucket while a year starts
-  mutable size_t bucket_ = 0;                      // the bucket current_ drains
-  mutable double base_ = 0;                        // the year's start
-  mutable double inverse_width_ = 0;               // 1 / bucket width; 0 before the first year
+  mutable std::vector<Key> current_;                     // keys of buckets <= bucket_, as a heap
+  mutable std::vector<Rung> buckets_;                    // the year's later buckets (never shrinks)
+  mutable size_t year_buckets_ = 0;                      // how many of buckets_ this year uses
+  mutable Rung overflow_;                                // keys beyond the year
+  mutable size_t bucket_ = 0;                            // the bucket current_ drains
+  mutable double base_ = 0;                              // the year's start
+  mutable double inverse_width_ = 0;                     // 1 / bucket width; 0 before the first year
+  mutable std::vector<std::unique_ptr<Block[]>> slabs_;  // the block pool's storage
+  mutable size_t blocks_created_ = 0;
+  mutable Block* free_blocks_ = nullptr;  // released blocks, linked through next
   size_t slot_stride_;
   std::vector<std::unique_ptr<std::byte[]>> chunks_;
   std::vector<uint32_t> free_slots_;

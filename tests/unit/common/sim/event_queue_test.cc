@@ -195,5 +195,38 @@ TEST(EventQueueTest, ReusesSlotsSoAPopPushCycleKeepsItsSize) {
   EXPECT_EQ(queue.size(), 100u);
 }
 
+// Memory follows the pending population: a payload-free key costs at most
+// 40 bytes at a steady 200,000 (no second copy while a year is spread, no
+// slack from a bucket's past load), the figure holds year after year, and
+// after the population falls tenfold and rises again the queue has reused
+// its storage rather than grown.
+TEST(EventQueueTest, HoldsAtMostFortyBytesPerPendingEventAcrossYears) {
+  constexpr size_t kPending = 200000;
+  constexpr size_t kFixedBytes = 256 * 1024;  // one block slab, the drained bucket's heap, the bucket table
+  std::mt19937_64 random(17);
+  std::exponential_distribution<double> delay(1.0);
+  EventQueue queue(0);
+  uint64_t seq = 0;
+  double now = 0;
+  for (size_t i = 0; i < kPending; ++i) queue.Push({delay(random), 0, static_cast<LpId>(i), seq++, {}});
+  auto hold = [&](size_t steps) {
+    for (size_t i = 0; i < steps; ++i) {
+      const Event e = queue.Pop();
+      now = e.time;
+      queue.Push({now + 0.1 + delay(random), e.dst_lp, e.src_lp, seq++, {}});
+    }
+  };
+  hold(2 * kPending);  // several years
+  const size_t warm = queue.memory_bytes();
+  EXPECT_LE(warm, 40 * kPending + kFixedBytes) << "bytes per pending event: " << warm / kPending;
+  hold(4 * kPending);
+  EXPECT_LE(queue.memory_bytes(), warm + warm / 20) << "grew while the population held";
+  while (queue.size() > kPending / 10) now = queue.Pop().time;
+  hold(kPending);
+  for (size_t i = queue.size(); i < kPending; ++i) queue.Push({now + delay(random), 0, 0, seq++, {}});
+  hold(2 * kPending);
+  EXPECT_LE(queue.memory_bytes(), warm + warm / 20) << "did not reuse the storage of the smaller population";
+}
+
 }  // namespace
 }  // namespace meshsim::sim
