@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "common/status/status.h"
 
@@ -58,14 +59,7 @@ inline void EventQueue::PushToRung(Rung& rung, const StoredKey& key) const {
 }
 
 void EventQueue::DrainRung(Rung& rung, std::vector<Key>& out) const {
-  uint32_t count = rung.first_count;
-  for (Block* block = rung.first; block != nullptr; count = kKeysPerBlock) {
-    for (uint32_t i = 0; i < count; ++i) out.push_back(Unpack(block->keys[i]));
-    Block* next = block->next;
-    ReleaseBlock(block);
-    block = next;
-  }
-  rung = Rung{};
+  ConsumeRung(std::exchange(rung, Rung{}), [&](const StoredKey& key) { out.push_back(Unpack(key)); });
 }
 
 void EventQueue::EraseFromRung(Rung& rung, Block* block, uint32_t index) {
@@ -180,25 +174,16 @@ void EventQueue::StartYear() const {
 
   // Spread block by block; a block goes back to the pool once its keys are
   // placed, so the next pushes of this spread reuse it.
-  const Rung spread_rung = overflow_;
-  overflow_ = Rung{};
-  uint32_t count = spread_rung.first_count;
-  for (Block* block = spread_rung.first; block != nullptr; count = kKeysPerBlock) {
-    for (uint32_t i = 0; i < count; ++i) {
-      const StoredKey& key = block->keys[i];
-      const size_t bucket = BucketOf(key.time);
-      if (bucket >= year_buckets_) {
-        PushToRung(overflow_, key);
-      } else if (bucket == 0) {
-        current_.push_back(Unpack(key));
-      } else {
-        PushToRung(buckets_[bucket], key);
-      }
+  ConsumeRung(std::exchange(overflow_, Rung{}), [&](const StoredKey& key) {
+    const size_t bucket = BucketOf(key.time);
+    if (bucket >= year_buckets_) {
+      PushToRung(overflow_, key);
+    } else if (bucket == 0) {
+      current_.push_back(Unpack(key));
+    } else {
+      PushToRung(buckets_[bucket], key);
     }
-    Block* next = block->next;
-    ReleaseBlock(block);
-    block = next;
-  }
+  });
   MakeHeap(current_);  // holds the earliest key at least
 }
 

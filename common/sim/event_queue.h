@@ -180,6 +180,19 @@ class EventQueue {
   void DrainRung(Rung& rung, std::vector<Key>& out) const;
   // Removes block->keys[index], a key of `rung`.
   void EraseFromRung(Rung& rung, Block* block, uint32_t index);
+  // Calls fn(const StoredKey&) for each key of a detached rung, giving each
+  // block back to the pool once its keys are seen (so fn may push into
+  // other rungs and reuse it).
+  template <typename Fn>
+  void ConsumeRung(Rung rung, Fn&& fn) const {
+    uint32_t count = rung.first_count;
+    for (Block* block = rung.first; block != nullptr; count = kKeysPerBlock) {
+      for (uint32_t i = 0; i < count; ++i) fn(block->keys[i]);
+      Block* next = block->next;
+      ReleaseBlock(block);
+      block = next;
+    }
+  }
   template <typename Fn>
   void ForEachInRung(const Rung& rung, Fn&& fn) const {
     uint32_t count = rung.first_count;
