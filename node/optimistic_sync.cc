@@ -49,23 +49,7 @@ OptimisticSync::OptimisticSync(const JobParts& parts)
     if (rank != parts_.rank && !parts_.links->is_shm(rank)) cut_interval_ = kTcpCutInterval;
   }
   for (Peer& peer : peers_) peer.writer.Begin(parts_.run_id, 0, parts_.rank);
-  // Peers send without a barrier: one whose ring to this node is full while
-  // this node waits on its ring would wait forever. Reading while waiting
-  // frees the peer.
-  parts_.links->SetSendWaitHook([this] {
-    for (;;) {
-      absl::StatusOr<bool> got =
-          parts_.links->Receive(&waiting_incoming_, &waiting_origin_, Duration::zero());
-      if (!got.ok()) waiting_error_.Update(got.status());
-      if (!got.ok() || !*got) return;
-      backlog_.push_back(
-          {std::move(waiting_incoming_), waiting_origin_.ring_rank, std::string(waiting_origin_.sender)});
-      waiting_incoming_ = {};
-    }
-  });
 }
-
-OptimisticSync::~OptimisticSync() { parts_.links->SetSendWaitHook({}); }
 
 void OptimisticSync::Route(uint32_t rank, const sim::Event& event) { peers_[rank].writer.Append(event); }
 
@@ -143,14 +127,6 @@ absl::Status OptimisticSync::RunLoop() {
 }
 
 absl::Status OptimisticSync::TakeFrames(Duration wait) {
-  // What a waiting send read comes first: it arrived before the rest.
-  if (!waiting_error_.ok()) return std::exchange(waiting_error_, absl::OkStatus());
-  while (!backlog_.empty()) {
-    Backlogged frame = std::move(backlog_.front());
-    backlog_.pop_front();
-    MESHSIM_RETURN_IF_ERROR(TakeFrame(frame.bytes, {.ring_rank = frame.ring_rank, .sender = frame.sender}));
-    last_heard_ = SteadyClock::now();
-  }
   PeerLinks& links = *parts_.links;
   MESHSIM_ASSIGN_OR_RETURN(bool got, links.Receive(&incoming_, &incoming_origin_, wait));
   if (!got) {

@@ -45,7 +45,6 @@ class OptimisticSync final : public SyncProtocol {
  public:
   // `parts` must outlive the protocol (its kernel is set after).
   explicit OptimisticSync(const JobParts& parts);
-  ~OptimisticSync() override;
 
   absl::StatusOr<RunSummary> Run(const RunStart& start) override;
   void Route(uint32_t rank, const sim::Event& event) override;
@@ -73,11 +72,6 @@ class OptimisticSync final : public SyncProtocol {
   };
   enum class StopKind { kNone, kCheckpoint, kEnd };
   // A frame read while a send waited for ring space, taken after.
-  struct Backlogged {
-    std::vector<std::byte> bytes;
-    int ring_rank;
-    std::string sender;
-  };
 
   absl::Status RunLoop();
   // Takes the frames that are in, waiting up to `wait` for the first.
@@ -108,10 +102,6 @@ class OptimisticSync final : public SyncProtocol {
   std::vector<Peer> peers_;  // by rank
   std::vector<std::byte> incoming_;
   FrameOrigin incoming_origin_;
-  std::deque<Backlogged> backlog_;
-  std::vector<std::byte> waiting_incoming_;  // the send-wait hook's own buffer
-  FrameOrigin waiting_origin_;
-  absl::Status waiting_error_;  // a receive that failed in the hook, returned after
 
   double window_;      // virtual time this node may run past GVT
   bool fixed_window_;  // the scenario's, or adapted

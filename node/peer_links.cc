@@ -55,6 +55,7 @@ PeerLinks::PeerLinks(PeerSet peers, PeerLinksOptions options, zmq::context_t& co
       abort_(abort),
       peers_(set_.peers.size()) {
   if (set_.doorbell != nullptr) shm_inbox_.emplace(*set_.doorbell);
+  send_wait_hook_ = [this] { HoldIncomingWhileSendWaits(); };
 }
 
 PeerLinks::~PeerLinks() {
@@ -177,15 +178,30 @@ void PeerLinks::AdoptEarlyFrame(std::vector<std::byte> frame, std::string sender
   early_frames_.push_back({std::move(frame), std::move(sender)});
 }
 
+void PeerLinks::HoldIncomingWhileSendWaits() {
+  if (!shm_inbox_ || !held_error_.ok()) return;
+  for (;;) {
+    EarlyFrame held;
+    absl::StatusOr<bool> got = shm_inbox_->Receive(&held.bytes, Duration::zero());
+    if (!got.ok()) held_error_ = got.status();
+    if (!got.ok() || !*got) return;
+    held.ring_rank = shm_inbox_->last_source();
+    early_frames_.push_back(std::move(held));
+  }
+}
+
 absl::StatusOr<bool> PeerLinks::Receive(std::vector<std::byte>* out, FrameOrigin* origin, Duration timeout) {
   *origin = {};
   if (!early_frames_.empty()) {
-    out->swap(early_frames_.front().bytes);
-    early_sender_.swap(early_frames_.front().sender);
+    EarlyFrame& early = early_frames_.front();
+    out->swap(early.bytes);
+    early_sender_.swap(early.sender);
+    origin->ring_rank = early.ring_rank;
     early_frames_.pop_front();
     origin->sender = early_sender_;
     return true;
   }
+  if (!held_error_.ok()) return std::exchange(held_error_, absl::OkStatus());
   auto from_tcp = [&](Duration wait) -> absl::StatusOr<bool> {
     MESHSIM_ASSIGN_OR_RETURN(bool got, tcp_inbox_->Receive(out, wait));
     if (got) origin->sender = tcp_inbox_->last_sender();

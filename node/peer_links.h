@@ -92,14 +92,15 @@ class PeerLinks {
   // not created theirs yet (up to the stall timeout).
   [[nodiscard]] absl::Status OpenInbound();
 
-  // Sends `frame`, holding `events` events, to `rank`.
+  // Sends `frame`, holding `events` events, to `rank`. While it waits for
+  // room in a full shm ring, this node's own rings are read and their
+  // frames held for Receive: the peer may be waiting the same way on its
+  // ring to this node (a window's frames larger than a ring, or optimistic
+  // nodes that send without a barrier). ZeroMQ sends queue and never wait.
   [[nodiscard]] absl::Status Send(uint32_t rank, std::span<const std::byte> frame, uint32_t events);
-  // Called every few milliseconds while a send waits for a full shm ring:
-  // a protocol whose nodes send without a barrier reads its own rings
-  // there (ZeroMQ sends queue without limit and never wait).
-  void SetSendWaitHook(std::function<void()> hook) { send_wait_hook_ = std::move(hook); }
   // Waits up to `timeout` for a frame from any peer; frames handed over by
-  // AdoptEarlyFrame come first.
+  // AdoptEarlyFrame and frames held while a send waited come first, in the
+  // order they arrived.
   [[nodiscard]] absl::StatusOr<bool> Receive(std::vector<std::byte>* out, FrameOrigin* origin,
                                              Duration timeout);
   // A frame that reached the node's inbox before the job ran.
@@ -134,9 +135,12 @@ class PeerLinks {
     prometheus::Counter* bytes_received = nullptr;
     prometheus::Gauge* ring_occupancy = nullptr;
   };
+  // A frame taken before Receive asked: adopted from the node's inbox
+  // (tcp, with its sender) or read from a ring while a send waited.
   struct EarlyFrame {
     std::vector<std::byte> bytes;
     std::string sender;
+    int ring_rank = -1;
   };
 
   PeerLinks(PeerSet peers, PeerLinksOptions options, zmq::context_t& context,
@@ -148,6 +152,8 @@ class PeerLinks {
   absl::Status ConnectShm(uint32_t rank);
   absl::Status ConnectTcp(uint32_t rank);
   void BindLinkMetrics(Peer& peer, uint32_t peer_node, std::string_view transport);
+  // The send-wait hook: moves what this node's rings hold to early_frames_.
+  void HoldIncomingWhileSendWaits();
 
   PeerSet set_;
   PeerLinksOptions options_;
@@ -155,6 +161,7 @@ class PeerLinks {
   transport::FrameInbox* tcp_inbox_;
   const std::atomic<bool>* abort_;
   std::function<void()> send_wait_hook_;  // before peers_: the shm links point at it
+  absl::Status held_error_;               // a ring read that failed in the hook, returned by Receive
   std::vector<Peer> peers_;               // by rank
   std::vector<uint32_t> colocated_ranks_;
   std::optional<transport::shm::ShmFrameInbox> shm_inbox_;
