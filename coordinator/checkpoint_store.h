@@ -1,7 +1,9 @@
 // Where the coordinator keeps checkpoint parts (docs/checkpoints.md):
 //   <dir>/job-<id>/w<window>-a<attempt>/part-<rank>
-// A part arrives in chunks into part-<rank>.tmp; with its last chunk the
-// store checks the part's own checksum, fsyncs it, renames it into place
+// A part arrives in chunks into part-<rank>.tmp, its checksum computed as
+// they come (a part may be gigabytes: it is never held whole nor read
+// back), and written back to disk as it goes so the final fsync is short;
+// with its last chunk the store checks the checksum, fsyncs, renames it into place
 // and fsyncs the directory, so a part that exists under its final name is
 // whole. Whether a checkpoint is complete (every rank's part stored) is
 // recorded by the coordinator in its database, not here.
@@ -17,6 +19,7 @@
 #include <tuple>
 
 #include "absl/status/statusor.h"
+#include "common/checkpoint/checkpoint_codec.h"
 
 namespace meshsim::coordinator {
 
@@ -67,6 +70,8 @@ class CheckpointStore {
   struct Upload {
     int fd = -1;
     uint64_t received = 0;
+    uint64_t written_back = 0;  // bytes handed to the disk's writeback so far
+    checkpoint::PartVerifier verifier;
   };
   std::string directory_;
   mutable std::mutex mutex_;

@@ -21,15 +21,18 @@ void Append(std::vector<std::byte>& out, T value) {
   StoreUnaligned(out.data() + at, value);
 }
 
-uint32_t Crc32(std::span<const std::byte> bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
+uLong Crc32Extend(uLong crc, std::span<const std::byte> bytes) {
   // zlib takes a 32-bit length; parts may be larger.
   constexpr size_t kStep = 1u << 30;
   for (size_t at = 0; at < bytes.size(); at += kStep) {
     const size_t n = std::min(kStep, bytes.size() - at);
     crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
   }
-  return static_cast<uint32_t>(crc);
+  return crc;
+}
+
+uint32_t Crc32(std::span<const std::byte> bytes) {
+  return static_cast<uint32_t>(Crc32Extend(crc32(0L, Z_NULL, 0), bytes));
 }
 
 }  // namespace
@@ -83,12 +86,44 @@ std::vector<std::byte> CheckpointPartWriter::Finish() && {
   return std::move(bytes_);
 }
 
-absl::StatusOr<PartHeader> VerifyCheckpointPart(std::span<const std::byte> bytes) {
-  if (bytes.size() < kHeaderBytes + kTrailerBytes) {
-    return absl::DataLossError(StrCat("checkpoint part of ", bytes.size(), " bytes is too short"));
+PartVerifier::PartVerifier() : crc_(crc32(0L, Z_NULL, 0)) {}
+
+void PartVerifier::Checksum(std::span<const std::byte> bytes) {
+  if (fed_ < kHeaderBytes) {
+    const size_t n = std::min<size_t>(kHeaderBytes - fed_, bytes.size());
+    std::memcpy(header_.data() + fed_, bytes.data(), n);
   }
-  const std::byte* h = bytes.data();
-  const std::byte* trailer = bytes.data() + bytes.size() - kTrailerBytes;
+  fed_ += bytes.size();
+  crc_ = Crc32Extend(crc_, bytes);
+}
+
+void PartVerifier::Feed(std::span<const std::byte> piece) {
+  // What was held back, and all of the piece but its last kTrailerBytes,
+  // are not the trailer.
+  if (piece.size() >= kTrailerBytes) {
+    Checksum(std::span(tail_).first(tail_size_));
+    Checksum(piece.first(piece.size() - kTrailerBytes));
+    std::memcpy(tail_.data(), piece.data() + piece.size() - kTrailerBytes, kTrailerBytes);
+    tail_size_ = kTrailerBytes;
+    return;
+  }
+  std::array<std::byte, 2 * kTrailerBytes> joined;
+  std::memcpy(joined.data(), tail_.data(), tail_size_);
+  std::memcpy(joined.data() + tail_size_, piece.data(), piece.size());
+  const size_t size = tail_size_ + piece.size();
+  const size_t keep = std::min(size, kTrailerBytes);
+  Checksum(std::span(joined).first(size - keep));
+  std::memcpy(tail_.data(), joined.data() + size - keep, keep);
+  tail_size_ = keep;
+}
+
+absl::StatusOr<PartHeader> PartVerifier::Finish() const {
+  const uint64_t size = fed_ + tail_size_;
+  if (size < kHeaderBytes + kTrailerBytes) {
+    return absl::DataLossError(StrCat("checkpoint part of ", size, " bytes is too short"));
+  }
+  const std::byte* h = header_.data();
+  const std::byte* trailer = tail_.data();
   if (LoadUnaligned<uint32_t>(h + offset::kMagic) != kMagic ||
       LoadUnaligned<uint32_t>(trailer + 4) != kEndMagic) {
     return absl::DataLossError("checkpoint part magic mismatch (not a part, or truncated)");
@@ -100,7 +135,7 @@ absl::StatusOr<PartHeader> VerifyCheckpointPart(std::span<const std::byte> bytes
     return absl::DataLossError("checkpoint part header size mismatch");
   }
   const uint32_t stored = LoadUnaligned<uint32_t>(trailer);
-  const uint32_t computed = Crc32(bytes.first(bytes.size() - kTrailerBytes));
+  const auto computed = static_cast<uint32_t>(crc_);
   if (stored != computed) {
     return absl::DataLossError(
         fmt::format("checkpoint part checksum mismatch: stored {:08x}, computed {:08x}", stored, computed));
@@ -124,6 +159,12 @@ absl::StatusOr<PartHeader> VerifyCheckpointPart(std::span<const std::byte> bytes
   }
   if (std::isnan(header.next_time)) return absl::DataLossError("checkpoint part next_time is NaN");
   return header;
+}
+
+absl::StatusOr<PartHeader> VerifyCheckpointPart(std::span<const std::byte> bytes) {
+  PartVerifier verifier;
+  verifier.Feed(bytes);
+  return verifier.Finish();
 }
 
 absl::StatusOr<CheckpointPart> CheckpointPart::Parse(std::span<const std::byte> bytes,

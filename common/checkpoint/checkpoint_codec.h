@@ -5,9 +5,12 @@
 // CheckpointPart::Parse checks the checksum and every length and field
 // before anything is read; a part that passes can be iterated without
 // further checks. VerifyCheckpointPart checks only the checksum and header,
-// for a store that does not know the model.
+// for a store that does not know the model; PartVerifier does the same for
+// a part fed in pieces (as it arrives, or as it is read from disk), so a
+// store never holds a part whole.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -51,6 +54,8 @@ class CheckpointPartWriter {
   // Starts a part; the record counts in `header` are filled by Finish().
   explicit CheckpointPartWriter(const PartHeader& header);
 
+  // Room for `bytes` more, so a large part grows once, not record by record.
+  void Reserve(size_t bytes) { bytes_.reserve(bytes_.size() + bytes); }
   // Every LP record comes before the first event record.
   void AddLp(const LpRecord& record);
   void AddEvent(const sim::Event& event);
@@ -107,6 +112,28 @@ class CheckpointPart {
   PartHeader header_;
   std::span<const std::byte> lps_;
   std::span<const std::byte> events_;
+};
+
+// Checks a part's checksum and header from its bytes fed in order, in
+// pieces of any size. The checksum covers every byte but the trailer, which
+// is not known to be the trailer until the part ends: the last
+// kTrailerBytes fed are held back.
+class PartVerifier {
+ public:
+  PartVerifier();
+  void Feed(std::span<const std::byte> piece);
+  // DATA_LOSS when what was fed is not a whole, undamaged part.
+  [[nodiscard]] absl::StatusOr<PartHeader> Finish() const;
+  uint64_t bytes_fed() const { return fed_; }
+
+ private:
+  void Checksum(std::span<const std::byte> bytes);
+
+  uint64_t crc_;
+  uint64_t fed_ = 0;
+  std::array<std::byte, kHeaderBytes> header_{};
+  std::array<std::byte, kTrailerBytes> tail_{};  // the last bytes fed
+  size_t tail_size_ = 0;
 };
 
 // Checks a whole part's checksum and header. DATA_LOSS when they are bad.

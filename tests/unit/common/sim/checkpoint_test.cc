@@ -64,6 +64,8 @@ class InProcessJob {
   Outcome Finish() { return mesh_.Finish(); }
 
   uint64_t window() const { return mesh_.window(); }
+  Kernel& kernel(uint32_t rank) { return mesh_.kernel(rank); }
+  const ModelInfo& info() const { return *info_; }
 
  private:
   static const ModelInfo* Find(const std::string& model) {
@@ -151,6 +153,59 @@ TEST(CheckpointPartTest, FlippedByteIsDetected) {
   auto truncated = bytes[0];
   truncated.resize(truncated.size() - 20);
   EXPECT_TRUE(absl::IsDataLoss(checkpoint::CheckpointPart::Parse(truncated, kMaxEventPayloadBytes).status()));
+}
+
+// A store checks a part as its chunks arrive: any split of the bytes gives
+// the whole part's verdict, pieces shorter than the trailer included.
+TEST(CheckpointPartTest, VerifierFedInPiecesAgreesWithTheWholePart) {
+  InProcessJob job("phold", Phold(), 2, PartitionKind::kBlock);
+  job.Run(10);
+  const auto bytes = job.Checkpoint();
+  const std::span<const std::byte> part = bytes[0];
+  auto feed = [&](std::span<const std::byte> whole, size_t piece) {
+    checkpoint::PartVerifier verifier;
+    for (size_t at = 0; at < whole.size(); at += piece) {
+      verifier.Feed(whole.subspan(at, std::min(piece, whole.size() - at)));
+    }
+    return verifier.Finish();
+  };
+  const auto expected = checkpoint::VerifyCheckpointPart(part);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  for (size_t piece : {size_t{1}, size_t{3}, size_t{8}, size_t{9}, size_t{4096}, part.size()}) {
+    const auto header = feed(part, piece);
+    ASSERT_TRUE(header.ok()) << "pieces of " << piece << ": " << header.status();
+    EXPECT_EQ(header->lp_records, expected->lp_records);
+    EXPECT_EQ(header->event_records, expected->event_records);
+  }
+  auto damaged = bytes[0];
+  damaged[damaged.size() / 2] ^= std::byte{0x01};
+  for (size_t piece : {size_t{5}, size_t{1000}}) {
+    EXPECT_TRUE(absl::IsDataLoss(feed(damaged, piece).status())) << piece;
+    EXPECT_TRUE(absl::IsDataLoss(feed(part.first(part.size() - 3), piece).status())) << piece;
+  }
+}
+
+// The coordinator's admission by memory estimates a kernel before it
+// exists (Kernel::Estimate); measured against a real one after Init, the
+// LP arrays must agree and the queue's estimate be near it (its storage
+// grows in chunks, so a small population may hold a little more).
+TEST(KernelMemoryTest, TheEstimateBeforeARunMatchesTheKernelAfterInit) {
+  ModelContext context = SmallPhold(20000, 5, 0.3, 0.25);
+  InProcessJob job("phold", context, 2, PartitionKind::kBlock);
+  for (uint32_t rank = 0; rank < 2; ++rank) {
+    const Kernel& kernel = job.kernel(rank);
+    const KernelMemory real = kernel.memory();
+    const KernelMemory estimate =
+        Kernel::Estimate(kernel.local_lp_count(), kernel.model().state_bytes(), kernel.pending_events(),
+                         kernel.model().max_payload_bytes());
+    EXPECT_EQ(estimate.lp_states, real.lp_states);
+    EXPECT_EQ(estimate.lp_records, real.lp_records);
+    const double ratio =
+        static_cast<double>(estimate.pending_events) / static_cast<double>(real.pending_events);
+    EXPECT_GT(ratio, 0.9) << kernel.pending_events() << " pending: " << real.pending_events << " bytes";
+    EXPECT_LT(ratio, 1.5) << kernel.pending_events() << " pending: " << real.pending_events << " bytes";
+  }
+  EXPECT_EQ((*job.info().create(context))->initial_events(), 2u * 20000u);
 }
 
 TEST(CheckpointPartTest, RestoreFromPartsMissingAnLpFails) {
