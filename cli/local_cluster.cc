@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/process/process_memory.h"
 #include "common/rpc/rpc_client.h"
 #include "common/status/status.h"
 #include "common/strings/format.h"
@@ -98,16 +99,21 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
   MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_endpoint_,
                            cluster->coordinator_->WaitForStatus("rpc", deadline));
   MESHSIM_RETURN_IF_ERROR(metrics_url(*cluster->coordinator_));
+  // The nodes share this host: each may use its share of what the host
+  // (its cgroup, the rlimits) allows, so the coordinator's admission by
+  // memory sees the host, not N times it.
+  const std::string memory_share = fmt::format("{}", process::ProcessMemoryLimit().bytes / options.nodes);
   for (uint32_t i = 1; i <= options.nodes; ++i) {
     const std::string name = StrCat("node-", i);
     MESHSIM_ASSIGN_OR_RETURN(
-        auto node, process::ChildProcess::Spawn(
-                       {.name = name,
-                        .argv = {options.executable, "node", "--coordinator", cluster->coordinator_endpoint_,
-                                 "--name", name, "--log-level", options.log_level, "--log-format",
-                                 options.log_format, "--metrics-port", metrics_port},
-                        .extra_env = {kNoKeys},
-                        .on_log_line = forward}));
+        auto node,
+        process::ChildProcess::Spawn(
+            {.name = name,
+             .argv = {options.executable, "node", "--coordinator", cluster->coordinator_endpoint_, "--name",
+                      name, "--log-level", options.log_level, "--log-format", options.log_format,
+                      "--metrics-port", metrics_port, "--memory-limit", memory_share},
+             .extra_env = {kNoKeys},
+             .on_log_line = forward}));
     cluster->nodes_.push_back(std::move(node));
   }
   for (auto& node : cluster->nodes_) {

@@ -284,7 +284,9 @@ nlohmann::json NodesJson(const v1::ListNodesReply& nodes) {
                    {"pid", node.pid()},
                    {"last_heartbeat_age_seconds", node.last_heartbeat_age_seconds()},
                    {"frames_dropped", node.frames_dropped()},
-                   {"rpc_malformed", node.rpc_malformed()}});
+                   {"rpc_malformed", node.rpc_malformed()},
+                   {"memory_bytes", node.memory_bytes()},
+                   {"memory_source", node.memory_source()}});
   }
   return out;
 }
@@ -411,12 +413,14 @@ void ShowJob(bool json, const v1::JobInfo& job) {
 }
 
 void PrintNodes(std::FILE* out, const v1::ListNodesReply& nodes) {
-  fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>8}  {:<26} {:<26} {:>8}\n", "id", "name", "state", "job",
-             "hb age", "rpc", "data", "dropped");
+  fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>8}  {:<26} {:<26} {:>8} {:>11}\n", "id", "name", "state",
+             "job", "hb age", "rpc", "data", "dropped", "memory");
   for (const auto& node : nodes.nodes()) {
-    fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>7.1f}s  {:<26} {:<26} {:>8}\n", node.node_id(), node.name(),
-               coordinator::NodeStateName(node.state()), node.job_id(), node.last_heartbeat_age_seconds(),
-               node.rpc_endpoint(), node.data_endpoint(), node.frames_dropped() + node.rpc_malformed());
+    fmt::print(out, "{:>4}  {:<16} {:<6} {:>6} {:>7.1f}s  {:<26} {:<26} {:>8} {:>11}\n", node.node_id(),
+               node.name(), coordinator::NodeStateName(node.state()), node.job_id(),
+               node.last_heartbeat_age_seconds(), node.rpc_endpoint(), node.data_endpoint(),
+               node.frames_dropped() + node.rpc_malformed(),
+               node.memory_bytes() > 0 ? HumanBytes(static_cast<double>(node.memory_bytes())) : "-");
   }
 }
 

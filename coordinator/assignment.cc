@@ -181,22 +181,61 @@ bool Coordinator::AttemptLive(const Assignment& assignment, uint32_t rank, std::
 }
 
 std::optional<Coordinator::PreparedRanks> Coordinator::PrepareNodes(Assignment& assignment) {
+  // Every node sets up its LPs at once: a call starts the set-up and
+  // answers `preparing` while it runs; the rounds ask every node not yet
+  // done again, watching heartbeats and sending aborts between them, as
+  // the scheduler's loop would.
   v1::PrepareJobRequest& prepare = assignment.prepare;
-  const Duration timeout = prepare.has_restore() ? options_.restore_call_timeout : options_.node_call_timeout;
   const auto ranks = static_cast<uint32_t>(assignment.endpoints.size());
   PreparedRanks prepared{std::vector<std::vector<bool>>(ranks, std::vector<bool>(ranks, false)),
                          std::vector<std::vector<std::string>>(ranks)};
-  for (uint32_t rank = 0; rank < ranks; ++rank) {
-    prepare.set_rank(rank);
-    v1::PrepareJobReply reply;
-    const absl::Status status = CallNode(prepare.peers(rank), assignment.endpoints[rank], "Node.PrepareJob",
-                                         prepare, &reply, timeout);
-    if (!AttemptLive(assignment, rank, "PrepareJob", status)) return std::nullopt;
-    for (uint32_t peer : reply.colocated_ranks()) {
-      if (peer < ranks) prepared.sees[rank][peer] = true;
+  std::vector<bool> done(ranks, false);
+  uint32_t remaining = ranks;
+  const TimePoint began = SteadyClock::now();
+  // A node still ending an aborted job's set-up has not begun this one's:
+  // the deadline counts from when it could (a set-up that never ends
+  // holds the job until it is cancelled, as a hung node would).
+  Deadline deadline = Deadline::After(options_.prepare_timeout);
+  for (uint32_t round = 0; remaining > 0; ++round) {
+    if (round > 0) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stop_) return std::nullopt;  // a restarted coordinator assigns the job again
+      }
+      CheckHeartbeats();
+      SendAborts();
+      if (deadline.Expired()) {
+        FailAttempt(
+            assignment,
+            absl::DeadlineExceededError(StrCat(
+                remaining, " of ", ranks, " nodes had not set up their LPs within the coordinator's ",
+                "--prepare-timeout of ",
+                fmt::format("{:g}", std::chrono::duration<double>(options_.prepare_timeout).count()), " s")));
+        return std::nullopt;
+      }
     }
-    prepared.subscribed[rank].assign(std::make_move_iterator(reply.mutable_mailboxes()->begin()),
-                                     std::make_move_iterator(reply.mutable_mailboxes()->end()));
+    for (uint32_t rank = 0; rank < ranks; ++rank) {
+      if (done[rank]) continue;
+      prepare.set_rank(rank);
+      v1::PrepareJobReply reply;
+      const absl::Status status = CallNode(prepare.peers(rank), assignment.endpoints[rank], "Node.PrepareJob",
+                                           prepare, &reply, options_.node_call_timeout);
+      if (!AttemptLive(assignment, rank, "PrepareJob", status)) return std::nullopt;
+      if (reply.waiting_for_aborted()) deadline = Deadline::After(options_.prepare_timeout);
+      if (reply.preparing()) continue;
+      done[rank] = true;
+      --remaining;
+      for (uint32_t peer : reply.colocated_ranks()) {
+        if (peer < ranks) prepared.sees[rank][peer] = true;
+      }
+      prepared.subscribed[rank].assign(std::make_move_iterator(reply.mutable_mailboxes()->begin()),
+                                       std::make_move_iterator(reply.mutable_mailboxes()->end()));
+    }
+  }
+  const double seconds = SecondsSince(began);
+  if (seconds >= 1) {
+    spdlog::info("job {}: attempt {}: {} nodes set up their LPs in {:.1f} s", assignment.job_id,
+                 assignment.attempt, ranks, seconds);
   }
   return prepared;
 }

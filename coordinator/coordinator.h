@@ -49,8 +49,9 @@ struct CoordinatorOptions {
   // A node is LOST after this long without a heartbeat; its job recovers.
   Duration node_timeout = std::chrono::seconds(2);
   Duration node_call_timeout = std::chrono::seconds(10);
-  // PrepareJob of a restart includes downloading the checkpoint.
-  Duration restore_call_timeout = std::chrono::seconds(120);
+  // How long the nodes of a job attempt may take to set up its LPs (Init,
+  // or downloading and restoring a checkpoint) before the job fails.
+  Duration prepare_timeout = std::chrono::minutes(10);
   // A recovering job waits this long for enough nodes before it restarts
   // on fewer; after a coordinator restart, running jobs' nodes have this
   // long to come back before their job recovers without them.
@@ -127,6 +128,7 @@ class Coordinator {
     prometheus::Histogram* checkpoint_write_seconds = nullptr;
     prometheus::Family<prometheus::Counter>* checkpoint_failures = nullptr;  // {reason}
     prometheus::Counter* state_write_failures = nullptr;
+    prometheus::Counter* jobs_refused_memory = nullptr;
   };
 
   explicit Coordinator(CoordinatorOptions options);

@@ -91,6 +91,9 @@ void Coordinator::RegisterMetrics() {
                               "Job restarts after a lost node (or a coordinator restart mid-assignment).");
   metrics_.replayed_windows = counter("meshsim_coordinator_replayed_windows_total",
                                       "Windows run again because a restart went back to a checkpoint.");
+  metrics_.jobs_refused_memory =
+      counter("meshsim_coordinator_jobs_refused_memory_total",
+              "Submissions refused because their estimated memory per node exceeds what the nodes may use.");
   metrics_.checkpoints = counter("meshsim_coordinator_checkpoints_total", "Complete checkpoints stored.");
   metrics_.checkpoint_bytes =
       counter("meshsim_coordinator_checkpoint_bytes_total", "Bytes of checkpoint parts stored.");

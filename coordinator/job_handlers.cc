@@ -8,6 +8,7 @@
 #include "common/strings/format.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/internal/job_states.h"
+#include "coordinator/memory_admission.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::coordinator {
@@ -25,8 +26,20 @@ absl::Status Coordinator::HandleSubmitJob(const v1::SubmitJobRequest& request, v
   }
   if (request.nodes() != 0) scenario.set_nodes(request.nodes());
   if (request.sync() != v1::SYNC_UNSPECIFIED) scenario.set_sync(request.sync());
-  MESHSIM_RETURN_IF_ERROR(scenario::Normalize(&scenario));
+  std::unique_ptr<sim::Model> model;
+  MESHSIM_RETURN_IF_ERROR(scenario::Normalize(&scenario, &model));
   std::lock_guard lock(mutex_);
+  if (model != nullptr) {
+    std::vector<uint64_t> node_memory;
+    for (const auto& [id, node] : nodes_) {
+      if (node.info.state() != v1::NODE_LOST) node_memory.push_back(node.info.memory_bytes());
+    }
+    if (absl::Status fits = CheckJobFitsMemory(*model, scenario, std::move(node_memory)); !fits.ok()) {
+      spdlog::warn("refused a job of {} ({}): {}", scenario.name(), scenario.model(), fits.message());
+      metrics_.jobs_refused_memory->Increment();
+      return fits;
+    }
+  }
   const size_t unfinished = std::ranges::count_if(
       jobs_, [](const auto& entry) { return !internal::Terminal(entry.second.info.state()); });
   if (unfinished >= options_.max_unfinished_jobs) {

@@ -45,6 +45,8 @@ absl::Status Coordinator::HandleRegisterNode(const v1::RegisterNodeRequest& requ
   record->info.set_pid(request.pid());
   record->info.set_probe_name(request.probe_name());
   record->info.set_probe_token(request.probe_token());
+  record->info.set_memory_bytes(request.memory_bytes());
+  record->info.set_memory_source(request.memory_source());
   // With keys, the key this node proved it holds: the coordinator calls
   // it with that key, and its peers accept its frames by it.
   record->info.set_public_key(rpc::CallerKey());

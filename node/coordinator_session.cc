@@ -76,6 +76,8 @@ absl::StatusOr<Duration> CoordinatorSession::Register(rpc::RpcClient& client) {
   request.set_previous_node_id(node_id());
   request.set_probe_name(identity_.probe_name);
   request.set_probe_token(identity_.probe_token);
+  request.set_memory_bytes(identity_.memory_bytes);
+  request.set_memory_source(identity_.memory_source);
   const HeldJob held = slot_->held();
   request.set_job_id(held.job_id);
   request.set_attempt(held.attempt);

@@ -32,6 +32,8 @@ struct SessionIdentity {
   std::string data_endpoint;
   std::string probe_name;  // empty without shared memory
   std::string probe_token;
+  uint64_t memory_bytes = 0;  // the most memory the node may use
+  std::string memory_source;
 };
 
 struct SessionOptions {

@@ -183,4 +183,24 @@ v1::NodeShare JobRunner::Share(const RunSummary& summary) {
   return share;
 }
 
+absl::Status ModelThrew(std::exception_ptr exception, std::string_view node_name, std::string_view model,
+                        std::string_view during, const process::MemoryLimit& limit) {
+  try {
+    std::rethrow_exception(exception);
+  } catch (const std::bad_alloc&) {
+    const auto peak = process::PeakResidentBytes();
+    // A cap set since the node started (an rlimit, a cgroup) counts too.
+    process::MemoryLimit now = process::ProcessMemoryLimit();
+    if (limit.bytes < now.bytes) now = limit;
+    return absl::ResourceExhaustedError(
+        StrCat("node ", node_name, " ran out of memory ", during, " (peak RSS ",
+               peak ? HumanBytes(static_cast<double>(*peak)) : std::string("unknown"), ", limit ",
+               HumanBytes(static_cast<double>(now.bytes)), " from ", now.source,
+               "): run it on more nodes or on nodes with more memory"));
+  } catch (...) {
+  }
+  return absl::InternalError(
+      StrCat("node ", node_name, ": model '", model, "' ", sim::DescribeException(exception), " ", during));
+}
+
 }  // namespace meshsim::node

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/frame/frame_codec.h"
+#include "common/process/process_memory.h"
 #include "common/sim/kernel.h"
 #include "node/job_checkpoints.h"
 #include "node/job_metrics.h"
@@ -132,5 +133,12 @@ class JobRunner {
   // publishes nothing else.
   std::atomic<bool> abort_{false};
 };
+
+// Why a job failed when model code (or the kernel under it) threw while
+// the node `node_name` was `during` something ("while running"): a
+// std::bad_alloc is the node running out of memory (RESOURCE_EXHAUSTED,
+// with its peak RSS and its limit), anything else the model's error.
+absl::Status ModelThrew(std::exception_ptr exception, std::string_view node_name, std::string_view model,
+                        std::string_view during, const process::MemoryLimit& limit);
 
 }  // namespace meshsim::node

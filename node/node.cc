@@ -93,7 +93,8 @@ void Node::BuildParts() {
   session_ = std::make_unique<CoordinatorSession>(
       context_,
       SessionIdentity{options_.name, rpc_endpoint_, data_endpoint_, probe_ ? probe_->name() : "",
-                      probe_ ? probe_->token_hex() : ""},
+                      probe_ ? probe_->token_hex() : "", options_.memory_limit.bytes,
+                      options_.memory_limit.source},
       SessionOptions{CoordinatorClientOptions(), options_.coordinator_timeout, metrics_.get(),
                      [this] { return rpc_server_->stats().malformed; }},
       slot_);
@@ -106,7 +107,8 @@ void Node::BuildParts() {
                                                             .probe = probe_ ? &*probe_ : nullptr,
                                                             .doorbell = doorbell_ ? &*doorbell_ : nullptr,
                                                             .node_id = [this] { return session_->node_id(); },
-                                                            .with_keys = options_.keyring != nullptr},
+                                                            .with_keys = options_.keyring != nullptr,
+                                                            .memory_limit = options_.memory_limit},
                                            slot_);
   service_->RegisterOn(*rpc_server_);
 }
@@ -116,7 +118,9 @@ void Node::Start(std::function<void(uint32_t)> on_registered) {
   checkpoints_->Start();
   session_->Start(std::move(on_registered));
   data_thread_ = StartNamedThread("data", [this] { DataLoop(); });
-  spdlog::info("node {} serving rpc on {}, data on {}", options_.name, rpc_endpoint(), data_endpoint());
+  spdlog::info("node {} serving rpc on {}, data on {}; it may use {} of memory ({})", options_.name,
+               rpc_endpoint(), data_endpoint(), HumanBytes(static_cast<double>(options_.memory_limit.bytes)),
+               options_.memory_limit.source);
 }
 
 void Node::Stop(std::string_view reason) {
@@ -158,9 +162,10 @@ void Node::RunJob(std::unique_ptr<JobRunner> runner) {
   try {
     share = runner->Run();
   } catch (...) {
-    // Model code (OnEvent, Fold, SaveState) threw: the job fails with why.
-    share = absl::InternalError(StrCat("node ", options_.name, ": model '", runner->model_name(), "' ",
-                                       sim::DescribeException(std::current_exception()), " while running"));
+    // Model code (OnEvent, Fold, SaveState) threw, or memory ran out: the
+    // job fails with why, and the node serves on.
+    share = ModelThrew(std::current_exception(), options_.name, runner->model_name(), "while running",
+                       options_.memory_limit);
   }
   if (metrics_) {
     metrics_->current_job.Set(0);

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/metrics/metrics.h"
+#include "common/process/process_memory.h"
 #include "common/rpc/rpc_client.h"
 #include "common/rpc/rpc_server.h"
 #include "common/security/zap_handler.h"
@@ -59,6 +60,10 @@ struct NodeOptions {
   std::shared_ptr<security::Keyring> keyring;
   // Where this node's model plugins came from, for messages.
   std::string model_path;
+  // The most memory the node may use (reported to the coordinator, which
+  // refuses jobs that would not fit); by default what the host, the
+  // cgroup and the rlimits allow.
+  process::MemoryLimit memory_limit = process::ProcessMemoryLimit();
 };
 
 class Node {

@@ -4,9 +4,27 @@
 #include "common/sim/model_registry.h"
 #include "common/status/status.h"
 #include "common/strings/format.h"
+#include "common/thread/named_thread.h"
 #include "spdlog/spdlog.h"
 
 namespace meshsim::node {
+namespace {
+
+// How long one PrepareJob call waits for a set-up to end before it answers
+// `preparing`: short enough that the coordinator's deadline never nears,
+// long enough that a small job is prepared in one call.
+constexpr Duration kPrepareAnswerWait = std::chrono::milliseconds(200);
+
+}  // namespace
+
+NodeService::~NodeService() {
+  std::unique_lock lock(mutex_);
+  if (!pending_) return;
+  pending_->abandoned = true;
+  std::thread thread = std::move(pending_->thread);
+  lock.unlock();
+  if (thread.joinable()) thread.join();
+}
 
 void NodeService::RegisterOn(rpc::RpcServer& server) {
   server.Register<v1::PrepareJobRequest, v1::PrepareJobReply>(
@@ -23,30 +41,109 @@ void NodeService::RegisterOn(rpc::RpcServer& server) {
 
 absl::Status NodeService::AbortJob(const v1::AbortJobRequest& request) {
   // A job already gone is no error: aborts are retried.
+  {
+    std::lock_guard lock(mutex_);
+    if (pending_ && pending_->job_id == request.job_id() && pending_->attempt == request.attempt() &&
+        !pending_->abandoned) {
+      pending_->abandoned = true;
+      spdlog::warn("job {}: attempt {} dropped while its LPs were set up: aborted by the coordinator: {}",
+                   request.job_id(), request.attempt(), request.reason());
+    }
+  }
   slot_->Drop(request.job_id(), request.attempt(), StrCat("aborted by the coordinator: ", request.reason()));
   return absl::OkStatus();
 }
 
 absl::Status NodeService::PrepareJob(const v1::PrepareJobRequest& request, v1::PrepareJobReply* reply) {
+  std::unique_lock lock(mutex_);
+  if (pending_ && pending_->job_id == request.job_id() && pending_->attempt == request.attempt()) {
+    return AnswerPending(lock, reply);
+  }
+  if (pending_) {
+    // Another attempt's set-up: one that was aborted is waited out (its
+    // Init cannot be stopped halfway), one still wanted keeps the node.
+    if (!pending_->abandoned) {
+      return absl::FailedPreconditionError(
+          StrCat("node busy setting up job ", pending_->job_id, " attempt ", pending_->attempt));
+    }
+    if (!pending_done_.wait_for(lock, kPrepareAnswerWait, [&] { return pending_->done; })) {
+      reply->set_preparing(true);
+      reply->set_waiting_for_aborted(true);
+      return absl::OkStatus();
+    }
+    ForgetPending(lock);
+  }
   MESHSIM_ASSIGN_OR_RETURN(auto retried, slot_->CheckPrepare(request.job_id(), request.attempt()));
   if (retried) {
     *reply = *retried;  // a retried call: the same answer again
     return absl::OkStatus();
   }
   MESHSIM_RETURN_IF_ERROR(CheckRequest(request));
+  pending_ = std::make_unique<PendingPrepare>();
+  pending_->job_id = request.job_id();
+  pending_->attempt = request.attempt();
+  pending_->thread = StartNamedThread("prepare", [this, request] {
+    absl::Status status;
+    try {
+      status = SetUp(request);
+    } catch (...) {  // e.g. memory ran out downloading a checkpoint
+      status = ModelThrew(std::current_exception(), parts_.node_name, request.scenario().model(),
+                          "while its LPs were set up", parts_.memory_limit);
+    }
+    std::lock_guard lock(mutex_);
+    pending_->status = std::move(status);
+    pending_->done = true;
+    pending_done_.notify_all();
+  });
+  return AnswerPending(lock, reply);
+}
+
+absl::Status NodeService::AnswerPending(std::unique_lock<std::mutex>& lock, v1::PrepareJobReply* reply) {
+  if (!pending_done_.wait_for(lock, kPrepareAnswerWait, [&] { return pending_->done; })) {
+    reply->set_preparing(true);
+    return absl::OkStatus();
+  }
+  const absl::Status status = pending_->status;
+  const uint64_t job_id = pending_->job_id;
+  const uint32_t attempt = pending_->attempt;
+  ForgetPending(lock);
+  MESHSIM_RETURN_IF_ERROR(status);
+  MESHSIM_ASSIGN_OR_RETURN(auto prepared, slot_->CheckPrepare(job_id, attempt));
+  if (!prepared) return absl::AbortedError(StrCat("job ", job_id, " attempt ", attempt, " was dropped"));
+  *reply = *prepared;
+  return absl::OkStatus();
+}
+
+void NodeService::ForgetPending(std::unique_lock<std::mutex>& lock) {
+  std::unique_ptr<PendingPrepare> ended = std::move(pending_);
+  lock.unlock();
+  ended->thread.join();  // it has set `done`: only its return is left
+  lock.lock();
+}
+
+absl::Status NodeService::SetUp(const v1::PrepareJobRequest& request) {
+  const TimePoint began = SteadyClock::now();
   MESHSIM_ASSIGN_OR_RETURN(JobSetup setup, Setup(request));
   MESHSIM_ASSIGN_OR_RETURN(auto runner, CreateRunner(std::move(setup), request.scenario().model()));
-  for (uint32_t rank : runner->colocated_ranks()) reply->add_colocated_ranks(rank);
-  for (const std::string& mailbox : runner->subscribed_mailboxes()) reply->add_mailboxes(mailbox);
+  v1::PrepareJobReply reply;
+  for (uint32_t rank : runner->colocated_ranks()) reply.add_colocated_ranks(rank);
+  for (const std::string& mailbox : runner->subscribed_mailboxes()) reply.add_mailboxes(mailbox);
   std::set<std::string> peer_keys;
   if (parts_.with_keys) {
     for (const auto& peer : request.peers()) {
       if (peer.rank() != request.rank()) peer_keys.insert(peer.public_key());
     }
   }
-  MESHSIM_RETURN_IF_ERROR(slot_->Prepare(std::move(runner), *reply, std::move(peer_keys)));
-  spdlog::info("job {}: attempt {} prepared as rank {} of {}", request.job_id(), request.attempt(),
-               request.rank(), request.peers_size());
+  {
+    // An abort that came during the set-up drops the runner here; one
+    // that comes after finds it in the slot (AbortJob marks the set-up
+    // under the same lock, before it asks the slot).
+    std::lock_guard lock(mutex_);
+    if (pending_->abandoned) return absl::AbortedError("aborted while its LPs were set up");
+    MESHSIM_RETURN_IF_ERROR(slot_->Prepare(std::move(runner), reply, std::move(peer_keys)));
+  }
+  spdlog::info("job {}: attempt {} prepared as rank {} of {} in {:.2f} s", request.job_id(),
+               request.attempt(), request.rank(), request.peers_size(), SecondsSince(began));
   return absl::OkStatus();
 }
 
@@ -98,9 +195,8 @@ absl::StatusOr<std::unique_ptr<JobRunner>> NodeService::CreateRunner(JobSetup se
   try {
     return JobRunner::Create(std::move(setup), parts_.job, *parts_.context, parts_.tcp_inbox);
   } catch (...) {
-    return absl::InternalError(StrCat("node ", parts_.node_name, ": model '", model, "' ",
-                                      sim::DescribeException(std::current_exception()),
-                                      " while its LPs were set up"));
+    return ModelThrew(std::current_exception(), parts_.node_name, model, "while its LPs were set up",
+                      parts_.memory_limit);
   }
 }
 

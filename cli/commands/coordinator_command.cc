@@ -17,6 +17,7 @@ struct CoordinatorCommandOptions {
   double node_timeout_seconds = 2.0;
   std::string state_dir;
   double recovery_grace_seconds = 10;
+  double prepare_timeout_seconds = 600;
   size_t max_jobs = 10000;         // unfinished jobs the coordinator accepts
   std::string metrics_port = "0";  // 0 = off, auto, or a port
   std::string metrics_host = "127.0.0.1";
@@ -38,6 +39,7 @@ int ServeCoordinator(const GlobalOptions& global, const CoordinatorCommandOption
   coordinator_options.state_dir = options.state_dir;
   coordinator_options.recovery_grace = Seconds(options.recovery_grace_seconds);
   coordinator_options.max_unfinished_jobs = options.max_jobs;
+  coordinator_options.prepare_timeout = Seconds(options.prepare_timeout_seconds);
   auto metrics = metrics::ParseMetricsPort(options.metrics_port, options.metrics_host);
   if (!metrics.ok()) return FailWith(metrics.status());
   coordinator_options.metrics = *metrics;
@@ -78,6 +80,11 @@ Command AddCoordinatorCommand(CLI::App& parent, GlobalOptions&) {
                   "nodes; also how long a restarted coordinator waits for running jobs' nodes")
       ->default_val(10.0)
       ->check(CLI::Range(0.0, 86400.0));
+  app->add_option("--prepare-timeout", options->prepare_timeout_seconds,
+                  "Seconds a job's nodes may take to set up its LPs (Init, or restoring a checkpoint) "
+                  "before the job fails")
+      ->default_val(600.0)
+      ->check(CLI::Range(0.1, 86400.0));
   app->add_option("--max-jobs", options->max_jobs,
                   "Unfinished jobs (queued, running, recovering) accepted at once; more are refused")
       ->default_val(10000)

@@ -6,6 +6,7 @@
 #include "cli/output.h"
 #include "cli/serving.h"
 #include "common/metrics/metrics.h"
+#include "common/process/process_memory.h"
 #include "common/strings/format.h"
 #include "node/node.h"
 #include "spdlog/spdlog.h"
@@ -20,6 +21,7 @@ struct NodeCommandOptions {
   std::string advertise_host;
   std::string data_bind;
   double stall_timeout_seconds = 30;
+  std::string memory_limit;  // empty: what the host, cgroup and rlimits allow
   std::string metrics_port = "0";
   std::string metrics_host = "127.0.0.1";
 };
@@ -44,6 +46,13 @@ int ServeNode(const GlobalOptions& global, const NodeCommandOptions& options) {
   node_options.data_bind = options.data_bind;
   node_options.advertise_host = options.advertise_host;
   node_options.job.stall_timeout = Seconds(options.stall_timeout_seconds);
+  if (!options.memory_limit.empty()) {
+    std::string why;
+    const auto bytes = process::ParseByteSize(options.memory_limit, &why);
+    if (!bytes)
+      return FailWith(absl::InvalidArgumentError(StrCat("--memory-limit ", options.memory_limit, ": ", why)));
+    node_options.memory_limit = {*bytes, "--memory-limit"};
+  }
   auto metrics = metrics::ParseMetricsPort(options.metrics_port, options.metrics_host);
   if (!metrics.ok()) return FailWith(metrics.status());
   node_options.metrics = *metrics;
@@ -80,6 +89,11 @@ Command AddNodeCommand(CLI::App& parent, GlobalOptions&) {
       ->envname("MESHSIM_ADVERTISE_HOST");
   AddMetricsOptions(*app, options->metrics_port, options->metrics_host);
   AddStallTimeoutOption(*app, options->stall_timeout_seconds);
+  app->add_option("--memory-limit", options->memory_limit,
+                  "Most memory this node may use, e.g. 6G (default: the least of the host's memory, the "
+                  "cgroup's memory.max and the rlimits); the coordinator refuses jobs that would not fit. "
+                  "Give each node its share where several share a host")
+      ->envname("MESHSIM_MEMORY_LIMIT");
   return {.app = app,
           .serves = true,
           .process_name = [options] { return options->name; },

@@ -346,18 +346,22 @@ void NormalizeParams(const sim::ModelInfo& model, v1::Scenario* s, ProblemList& 
 
 // Combinations the ranges cannot express, and the LP count itself: the
 // model is created once to ask.
-void CheckModelAccepts(const sim::ModelInfo& model, const v1::Scenario& s, ProblemList& problems) {
+std::unique_ptr<sim::Model> CheckModelAccepts(const sim::ModelInfo& model, const v1::Scenario& s,
+                                              ProblemList& problems) {
   auto created = sim::CreateModel(model, ModelContextOf(s));
   if (!created.ok()) {
     problems.push_back(std::string(created.status().message()));
-  } else if ((*created)->lp_count() < s.nodes()) {
+    return nullptr;
+  }
+  if ((*created)->lp_count() < s.nodes()) {
     AddProblem(problems, "nodes", StrCat(s.nodes(), " nodes for only ", (*created)->lp_count(), " LPs"));
   }
+  return std::move(*created);
 }
 
 }  // namespace
 
-absl::Status Normalize(v1::Scenario* s) {
+absl::Status Normalize(v1::Scenario* s, std::unique_ptr<sim::Model>* created) {
   ProblemList problems;
   const sim::ModelInfo* model = sim::ModelRegistry::Global().Find(s->model());
   if (model == nullptr) {
@@ -369,7 +373,10 @@ absl::Status Normalize(v1::Scenario* s) {
   NormalizeRunFields(s, problems);
   if (model != nullptr) {
     NormalizeParams(*model, s, problems);
-    if (problems.empty()) CheckModelAccepts(*model, *s, problems);
+    if (problems.empty()) {
+      std::unique_ptr<sim::Model> made = CheckModelAccepts(*model, *s, problems);
+      if (created != nullptr) *created = std::move(made);
+    }
   }
   if (!problems.empty()) return absl::InvalidArgumentError(StrJoin(problems, "\n"));
   return absl::OkStatus();

@@ -4,6 +4,7 @@
 // restart after lost nodes. Every error names the field and the problem.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -39,8 +40,9 @@ inline constexpr size_t kMaxScenarioBytes = 1 << 20;
 // Validates a scenario from any source (a file or the network) against the
 // models in the registry, and fills defaults: name, partition, transport,
 // checkpoint interval, max_restarts and every model parameter left out. INVALID_ARGUMENT names each bad
-// field.
-[[nodiscard]] absl::Status Normalize(v1::Scenario* scenario);
+// field. The model is created once on the way (to ask for its LP count);
+// with `model`, it is handed over.
+[[nodiscard]] absl::Status Normalize(v1::Scenario* scenario, std::unique_ptr<sim::Model>* model = nullptr);
 
 // The model context for a normalized scenario.
 sim::ModelContext ModelContextOf(const v1::Scenario& scenario);

@@ -97,6 +97,12 @@ class EventQueue {
   // shrink, so these are their high-water marks), the drained bucket's heap
   // and the bucket table.
   size_t memory_bytes() const;
+  // What one pending event costs at most, its key and its payload's slot
+  // (a unit test keeps the key's bound): for estimates before a run.
+  static constexpr size_t kKeyBytesPerPendingEvent = 40;
+  static constexpr size_t SlotBytes(size_t max_payload_bytes) {
+    return max_payload_bytes == 0 ? 0 : 8 + ((max_payload_bytes + 7) & ~size_t{7});
+  }
 
   // Grows the block pool for `events` pending keys up front.
   void Reserve(size_t events);

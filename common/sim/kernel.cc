@@ -73,7 +73,7 @@ Kernel::Kernel(const KernelOptions& options, std::unique_ptr<Model> model, const
       state_stride_((state_bytes_ + 7) & ~size_t{7}) {
   const size_t n = local_lps_.size();
   rngs_.reserve(n);
-  for (LpId lp : local_lps_) rngs_.push_back(Rng::ForLp(options.seed, lp));
+  for (uint32_t i = 0; i < n; ++i) rngs_.push_back(Rng::ForLp(options.seed, local_lps_[i]));
   sent_.assign(n, 0);
   processed_.assign(n, 0);
   state_.assign(n * state_stride_, std::byte{0});
@@ -178,6 +178,17 @@ KernelMemory Kernel::memory() const {
   return memory;
 }
 
+KernelMemory Kernel::Estimate(uint64_t local_lps, size_t state_bytes, uint64_t pending_events,
+                              size_t max_payload_bytes) {
+  // The same arrays as the constructor makes, one entry per local LP.
+  KernelMemory memory;
+  memory.lp_states = local_lps * ((state_bytes + 7) & ~size_t{7});
+  memory.lp_records = local_lps * (sizeof(Rng) + 2 * sizeof(uint64_t));
+  memory.pending_events =
+      pending_events * (EventQueue::kKeyBytesPerPendingEvent + EventQueue::SlotBytes(max_payload_bytes));
+  return memory;
+}
+
 KernelOutcome Kernel::Fold() {
   KernelOutcome outcome;
   outcome.summary.assign(model_->summary_fields().size(), 0);
@@ -214,6 +225,10 @@ void Kernel::SaveCheckpoint(checkpoint::CheckpointPartWriter& out) {
   // Optimistic: a checkpoint is taken at a stop, where every anti-message
   // has met its event.
   MESHSIM_CHECK(early_antis_.empty(), "no anti-message waits for its event at a checkpoint");
+  // Payloads aside, the part's size is known: reserve it, since growing a
+  // vector of gigabytes by doubling copies it and holds two at once.
+  out.Reserve(local_lps_.size() * (checkpoint::kLpFixedBytes + model_->state_bytes()) +
+              queue_.size() * frame::kEventFixedBytes + checkpoint::kTrailerBytes);
   std::vector<std::byte> state;
   for (uint32_t i = 0; i < local_lps_.size(); ++i) {
     state.clear();

@@ -168,6 +168,12 @@ class Kernel {
   // What this kernel holds, by part (capacities: vectors keep theirs, so
   // these are high-water marks). Not a hot path.
   KernelMemory memory() const;
+  // What memory() would report for `local_lps` LPs of `state_bytes` each
+  // with `pending_events` pending, before any kernel exists (the
+  // coordinator's admission by memory). Conservative synchronization:
+  // saved states are not in it.
+  static KernelMemory Estimate(uint64_t local_lps, size_t state_bytes, uint64_t pending_events,
+                               size_t max_payload_bytes);
 
   // Time of the next pending event, +inf when there is none.
   double next_event_time() const {
@@ -280,7 +286,7 @@ class Kernel {
   RemoteSink* sink_;
   size_t max_payload_bytes_;
   EventQueue queue_;
-  std::span<const LpId> local_lps_;
+  OwnedLps local_lps_;
   std::vector<Rng> rngs_;
   std::vector<uint64_t> sent_;
   std::vector<uint64_t> processed_;

@@ -20,14 +20,7 @@ absl::StatusOr<PartitionMap> PartitionMap::Create(PartitionKind kind, uint64_t l
   map.base_ = static_cast<uint32_t>(lp_count / ranks);
   map.extra_ = static_cast<uint32_t>(lp_count % ranks);  // the first `extra` ranks get one more
   map.big_ = map.extra_ * (map.base_ + 1);
-  map.offsets_.assign(ranks + 1, 0);
-  for (uint64_t lp = 0; lp < lp_count; ++lp) ++map.offsets_[map.owner(static_cast<LpId>(lp)) + 1];
-  for (uint32_t r = 0; r < ranks; ++r) map.offsets_[r + 1] += map.offsets_[r];
-  map.members_.resize(lp_count);
-  for (uint64_t lp = 0; lp < lp_count; ++lp) {
-    const auto id = static_cast<LpId>(lp);
-    map.members_[map.offsets_[map.owner(id)] + map.local_index(id)] = id;
-  }
+  map.lp_count_ = lp_count;
   return map;
 }
 

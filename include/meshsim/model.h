@@ -162,6 +162,10 @@ class Model {
   virtual size_t state_bytes() const = 0;
   // Largest payload this model sends.
   virtual size_t max_payload_bytes() const { return 0; }
+  // About how many events the job's Init schedules in all (pending from
+  // then on for a model that keeps its population, as PHOLD does). The
+  // coordinator's memory estimate counts them (docs/models.md).
+  virtual uint64_t initial_events() const { return lp_count(); }
   // Names of the summary counters, summed over all LPs of the job.
   virtual std::vector<std::string> summary_fields() const { return {}; }
   // The time series this model reports (none by default).

@@ -37,6 +37,7 @@ class Phold final : public sim::Model {
   uint64_t lp_count() const override { return lps_; }
   size_t state_bytes() const override { return sizeof(PholdLpState); }
   size_t max_payload_bytes() const override { return payload_.size(); }
+  uint64_t initial_events() const override { return lps_ * start_events_; }
   std::vector<std::string> summary_fields() const override { return {"remote_sends", "payload_errors"}; }
 
   absl::Status Init(sim::LpContext& lp) override {

@@ -69,6 +69,40 @@ TEST_F(ClusterTest, SubmitToSeparateProcessesPrintsTheResultAndNodesListsThem) {
 // jobs allow none, so a lost node ends them.
 const std::string kNoRestarts = std::string(kLongScenario) + "max_restarts: 0\n";
 
+// Admission by memory: nodes say at registration how much they may use;
+// a job whose estimate per node exceeds it is refused at submit, saying how
+// much it needs and on how many such nodes it would fit. One that fits runs.
+TEST_F(ClusterTest, ASubmissionThatCannotFitItsNodesIsRefusedWithTheNeededSize) {
+  cluster_ = std::make_unique<Cluster>(
+      2, tag_, 1.0,
+      std::vector<std::vector<std::string>>{{"--memory-limit", "256M"}, {"--memory-limit", "256M"}});
+  for (const auto& node : cluster_->ListNodes()) {
+    EXPECT_EQ(node["memory_bytes"], 256u << 20);
+    EXPECT_EQ(node["memory_source"], "--memory-limit");
+  }
+  auto scenario = [&](uint64_t lps) {
+    return dir_.Write("memory-" + std::to_string(lps) + ".yaml",
+                      "model: phold\nseed: 4\nend_time: 2\nlookahead: 0.5\ncheckpoint: off\n"
+                      "params: {lps: " +
+                          std::to_string(lps) + ", start_events: 2, payload_bytes: 0}\n");
+  };
+  // 10^7 LPs with 2 events each: about 240 MB of LP arrays and 400 MB of
+  // events per node on 2, some 6 nodes' worth of 256 MiB.
+  const auto refused = cluster_->Submit(scenario(10'000'000), 2);
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("job not accepted: on 2 nodes it needs about "), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("the nodes it would get may use 256.00 MiB each; it would fit on "),
+            std::string::npos)
+      << refused.output;
+  // Nothing was queued: the next job is job 1 and runs.
+  const auto fits = cluster_->Submit(scenario(100'000), 2, dir_.path() + "/fits.json");
+  ASSERT_EQ(fits.exit_code, 0) << fits.output;
+  const auto json = ReadJson(dir_.path() + "/fits.json");
+  EXPECT_EQ(json["state"], "COMPLETED");
+  EXPECT_EQ(json["job_id"], 1u);
+}
+
 TEST_F(ClusterTest, KilledNodeFailsAJobWithoutRestartsAndTheNextJobRunsOnTheSurvivors) {
   const double node_timeout = 1.0;
   cluster_ = std::make_unique<Cluster>(3, tag_, node_timeout);

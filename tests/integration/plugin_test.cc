@@ -2,7 +2,12 @@
 // coordinator's build of its model, and a model that throws fails its job,
 // never the nodes. The plugins are tests/plugins/test_model.cc built twice
 // (plugins-a, plugins-b: same name and version, different bytes).
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -14,6 +19,16 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+
+// VmSize of /proc/<pid>/status in bytes (0 when unreadable).
+uint64_t VirtualMemoryBytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string name;
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmSize:")) return std::stoull(line.substr(7)) * 1024;
+  }
+  return 0;
+}
 
 std::string PluginDir(const std::string& variant) {
   const char* dir = std::getenv("MESHSIM_TEST_PLUGINS");
@@ -111,6 +126,54 @@ TEST_F(PluginTest, AModelThatThrowsWhileRunningFailsItsJobAndTheNodesServeOn) {
   EXPECT_THAT(status["reason"].get<std::string>(),
               HasSubstr("model 'testmodel' threw event handler exploded on purpose while running"));
   ExpectNodesServeTheNextJob(2);
+}
+
+// Setting up LPs may outlast any RPC deadline (10^7 of them, or a large
+// checkpoint): each node sets up on a thread of its own, all nodes at once,
+// and answers "preparing" until it is done.
+TEST_F(PluginTest, SlowSetUpsRunSideBySideAndTheJobCompletes) {
+  cluster_ = std::make_unique<Cluster>(2, tag_);
+  const auto quick = RunToEnd(Scenario("lps: 64"), 2);
+  const auto slow = RunToEnd(Scenario("lps: 64, init_seconds: 1.5"), 2);
+  ASSERT_EQ(slow["state"], "COMPLETED") << slow.dump();
+  EXPECT_EQ(slow["digest"], quick["digest"]);
+  bool logged = false;
+  for (const std::string& line : cluster_->coordinator().Tail()) {
+    logged = logged || line.find("2 nodes set up their LPs in") != std::string::npos;
+  }
+  EXPECT_TRUE(logged) << "the coordinator did not log the set-up";
+}
+
+TEST_F(PluginTest, ASetUpPastThePrepareTimeoutFailsTheJobAndTheNodesServeOn) {
+  cluster_ = std::make_unique<Cluster>(2, tag_, 1.0, std::vector<std::vector<std::string>>{},
+                                       std::vector<std::string>{"--prepare-timeout", "1"});
+  const auto status = RunToEnd(Scenario("lps: 64, init_seconds: 4"), 2);
+  EXPECT_EQ(status["state"], "FAILED");
+  EXPECT_THAT(status["reason"].get<std::string>(),
+              HasSubstr("2 of 2 nodes had not set up their LPs within the coordinator's "
+                        "--prepare-timeout of 1 s"));
+  // The aborted set-up cannot stop halfway: the next job waits it out,
+  // and its own deadline counts from when its set-up could begin.
+  ExpectNodesServeTheNextJob(2);
+}
+
+// A model whose memory grows mid-job, on a node under an address-space cap
+// the test sets itself: the job fails saying the node ran out of memory,
+// and the node (its memory back once the job's model is gone) serves on.
+TEST_F(PluginTest, ANodeThatRunsOutOfMemoryMidJobFailsTheJobAndServesOn) {
+  cluster_ = std::make_unique<Cluster>(1, tag_);
+  const pid_t node = cluster_->node(0).pid();
+  const uint64_t mapped = VirtualMemoryBytes(node);
+  ASSERT_GT(mapped, 0u);
+  const rlimit cap{mapped + (512ull << 20), mapped + (512ull << 20)};
+  ASSERT_EQ(::prlimit(node, RLIMIT_AS, &cap, nullptr), 0) << std::strerror(errno);
+  const auto status = RunToEnd(Scenario("lps: 64, grow_at: 10"), 1);
+  EXPECT_EQ(status["state"], "FAILED");
+  const std::string reason = status["reason"];
+  EXPECT_THAT(reason, HasSubstr("node node-1 ran out of memory while running (peak RSS "));
+  EXPECT_THAT(reason, HasSubstr("from RLIMIT_AS): run it on more nodes or on nodes with more memory"));
+  EXPECT_TRUE(cluster_->node(0).running());
+  ExpectNodesServeTheNextJob(1);
 }
 
 }  // namespace

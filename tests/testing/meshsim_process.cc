@@ -154,13 +154,20 @@ nlohmann::json ReadJson(const std::string& path) {
 }
 
 Cluster::Cluster(int nodes, const std::string& tag, double node_timeout_seconds,
-                 const std::vector<std::vector<std::string>>& node_args)
+                 const std::vector<std::vector<std::string>>& node_args,
+                 const std::vector<std::string>& coordinator_args)
     : tag_(tag) {
-  coordinator_ = StartMeshsim(
-      "coordinator",
-      {"coordinator", "--bind", "tcp://127.0.0.1:0", "--node-timeout", std::to_string(node_timeout_seconds),
-       "--heartbeat-interval", "0.1", "--state-dir", state_dir_.path() + "/state"},
-      tag);
+  std::vector<std::string> args = {"coordinator",
+                                   "--bind",
+                                   "tcp://127.0.0.1:0",
+                                   "--node-timeout",
+                                   std::to_string(node_timeout_seconds),
+                                   "--heartbeat-interval",
+                                   "0.1",
+                                   "--state-dir",
+                                   state_dir_.path() + "/state"};
+  args.insert(args.end(), coordinator_args.begin(), coordinator_args.end());
+  coordinator_ = StartMeshsim("coordinator", args, tag);
   auto endpoint = coordinator_->WaitForStatus("rpc", Deadline::After(std::chrono::seconds(10)));
   if (!endpoint.ok()) {
     ADD_FAILURE() << endpoint.status().message();

@@ -77,9 +77,11 @@ class Cluster {
  public:
   Cluster(int nodes, const std::string& tag, double node_timeout_seconds = 1.0)
       : Cluster(nodes, tag, node_timeout_seconds, {}) {}
-  // `node_args[i]`: more arguments for node i (e.g. its own --model-path).
+  // `node_args[i]`: more arguments for node i (e.g. its own --model-path);
+  // `coordinator_args`: more for the coordinator.
   Cluster(int nodes, const std::string& tag, double node_timeout_seconds,
-          const std::vector<std::vector<std::string>>& node_args);
+          const std::vector<std::vector<std::string>>& node_args,
+          const std::vector<std::string>& coordinator_args = {});
   ~Cluster();
   const std::string& endpoint() const { return endpoint_; }
   process::ChildProcess& node(int index) { return *nodes_.at(index); }

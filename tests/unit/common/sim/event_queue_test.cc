@@ -218,7 +218,8 @@ TEST(EventQueueTest, HoldsAtMostFortyBytesPerPendingEventAcrossYears) {
   };
   hold(2 * kPending);  // several years
   const size_t warm = queue.memory_bytes();
-  EXPECT_LE(warm, 40 * kPending + kFixedBytes) << "bytes per pending event: " << warm / kPending;
+  EXPECT_LE(warm, EventQueue::kKeyBytesPerPendingEvent * kPending + kFixedBytes)
+      << "bytes per pending event: " << warm / kPending;
   hold(4 * kPending);
   EXPECT_LE(queue.memory_bytes(), warm + warm / 20) << "grew while the population held";
   while (queue.size() > kPending / 10) now = queue.Pop().time;

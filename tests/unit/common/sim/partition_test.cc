@@ -10,8 +10,8 @@ void ExpectConsistent(const PartitionMap& map) {
   for (uint32_t rank = 0; rank < map.ranks(); ++rank) {
     const auto lps = map.lps_of(rank);
     total += lps.size();
-    smallest = std::min(smallest, lps.size());
-    largest = std::max(largest, lps.size());
+    smallest = std::min<size_t>(smallest, lps.size());
+    largest = std::max<size_t>(largest, lps.size());
     for (uint32_t i = 0; i < lps.size(); ++i) {
       ASSERT_EQ(map.owner(lps[i]), rank);
       ASSERT_EQ(map.local_index(lps[i]), i);
