@@ -7,7 +7,8 @@
 # the LP count; per pending event: the queue's bytes over the events
 # pending after init, and the difference in peak RSS between 4 and 1 start
 # events over the difference in pending events. Every run of one cell must
-# give the same digest.
+# give the same digest. Checkpoints are off: a part held while it is sent
+# would be counted in the peak.
 #   bench/memory_per_lp.sh [REPS] [LP_COUNTS]
 #   bench/memory_per_lp.sh 3 "100000 1000000 10000000"
 set -euo pipefail
@@ -28,6 +29,7 @@ model: phold
 seed: 1
 end_time: 2
 lookahead: 0.5
+checkpoint: off
 params:
   lps: $lps
   start_events: $start
