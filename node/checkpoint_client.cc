@@ -13,6 +13,8 @@ namespace {
 // part costs few round trips.
 constexpr size_t kChunkBytes = 4 << 20;
 constexpr auto kChunkTimeout = std::chrono::seconds(30);
+// A size above this is not reserved ahead (it comes from the network).
+constexpr uint64_t kMaxPartBytes = uint64_t{1} << 36;
 
 }  // namespace
 
@@ -121,12 +123,19 @@ absl::StatusOr<std::vector<std::vector<std::byte>>> CheckpointClient::Download(
     std::vector<std::byte>& part = parts[rank];
     uint64_t total = 1;
     while (part.size() < total) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stop_) return absl::AbortedError("the node is stopping");
+      }
       request.set_offset(part.size());
       v1::GetCheckpointReply reply;
       MESHSIM_RETURN_IF_ERROR(
           Annotate(client->Call("Coordinator.GetCheckpoint", request, &reply, Deadline::After(kChunkTimeout)),
                    StrCat("checkpoint part ", rank)));
       total = reply.total_bytes();
+      // Its size is known from the first chunk: grow once (a part of
+      // gigabytes, doubled chunk by chunk, would be copied and held twice).
+      if (part.empty() && total < kMaxPartBytes) part.reserve(total);
       if (reply.data().empty() && part.size() < total) {
         return absl::DataLossError(
             StrCat("checkpoint part ", rank, " ended at ", part.size(), " of ", total, " bytes"));
