@@ -60,18 +60,27 @@ absl::Status NodeService::PrepareJob(const v1::PrepareJobRequest& request, v1::P
     return AnswerPending(lock, reply);
   }
   if (pending_) {
-    // Another attempt's set-up: one that was aborted is waited out (its
-    // Init cannot be stopped halfway), one still wanted keeps the node.
+    // Another attempt's set-up. The coordinator asks a node for a job only
+    // once it holds none for it, so that one is no longer wanted (its abort
+    // may have been lost with a coordinator that restarted): it is dropped,
+    // and waited out while it runs (Init cannot stop halfway).
     if (!pending_->abandoned) {
-      return absl::FailedPreconditionError(
-          StrCat("node busy setting up job ", pending_->job_id, " attempt ", pending_->attempt));
+      pending_->abandoned = true;
+      spdlog::warn(
+          "job {}: attempt {} dropped while its LPs were set up: the coordinator asks for job {} "
+          "attempt {}",
+          pending_->job_id, pending_->attempt, request.job_id(), request.attempt());
     }
     if (!pending_done_.wait_for(lock, kPrepareAnswerWait, [&] { return pending_->done; })) {
       reply->set_preparing(true);
       reply->set_waiting_for_aborted(true);
       return absl::OkStatus();
     }
+    const uint64_t old_job = pending_->job_id;
+    const uint32_t old_attempt = pending_->attempt;
     ForgetPending(lock);
+    // Ended before it was dropped: the slot may hold it.
+    slot_->Drop(old_job, old_attempt, StrCat("the coordinator asks for job ", request.job_id(), " instead"));
   }
   MESHSIM_ASSIGN_OR_RETURN(auto retried, slot_->CheckPrepare(request.job_id(), request.attempt()));
   if (retried) {

@@ -10,9 +10,12 @@
 #include <fstream>
 #include <string>
 
+#include "common/rpc/rpc_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/meshsim.pb.h"
 #include "tests/testing/cluster_test_base.h"
+#include "zmq.hpp"
 
 namespace meshsim::testing {
 namespace {
@@ -173,6 +176,65 @@ TEST_F(PluginTest, ANodeThatRunsOutOfMemoryMidJobFailsTheJobAndServesOn) {
   EXPECT_THAT(reason, HasSubstr("node node-1 ran out of memory while running (peak RSS "));
   EXPECT_THAT(reason, HasSubstr("from RLIMIT_AS): run it on more nodes or on nodes with more memory"));
   EXPECT_TRUE(cluster_->node(0).running());
+  ExpectNodesServeTheNextJob(1);
+}
+
+// A node asked for a job while it still sets up another (whose abort was
+// lost, say with a coordinator that restarted) drops the old one, answers
+// "waiting for aborted" until its Init ends, then sets up the new one.
+TEST_F(PluginTest, APrepareForAnotherJobSupersedesASetUpStillRunning) {
+  cluster_ = std::make_unique<Cluster>(1, tag_);
+  const auto nodes = cluster_->ListNodes();
+  ASSERT_EQ(nodes.size(), 1u);
+  zmq::context_t context;
+  auto coordinator = rpc::RpcClient::Create(context, {.endpoint = cluster_->endpoint()});
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  v1::ListModelsReply models;
+  ASSERT_TRUE((*coordinator)->Call("Coordinator.ListModels", v1::ListModelsRequest(), &models).ok());
+  v1::PrepareJobRequest request;
+  for (const auto& model : models.models()) {
+    if (model.name() == "testmodel") *request.mutable_model_build() = model.build();
+  }
+  ASSERT_FALSE(request.model_build().fingerprint().empty());
+  v1::Scenario& scenario = *request.mutable_scenario();
+  scenario.set_model("testmodel");
+  scenario.set_seed(1);
+  scenario.set_end_time(5);
+  scenario.set_lookahead(0.5);
+  scenario.set_nodes(1);
+  (*scenario.mutable_params())["lps"] = 8;
+  (*scenario.mutable_params())["init_seconds"] = 2;
+  v1::PeerInfo& self = *request.add_peers();
+  self.set_node_id(nodes[0]["id"]);
+  self.set_data_endpoint(nodes[0]["data_endpoint"]);
+  request.set_attempt(1);
+  // Jobs the coordinator does not know: the node's slot, not its records.
+  request.set_job_id(901);
+  auto node = rpc::RpcClient::Create(context, {.endpoint = nodes[0]["rpc_endpoint"]});
+  ASSERT_TRUE(node.ok()) << node.status();
+  v1::PrepareJobReply reply;
+  ASSERT_TRUE((*node)->Call("Node.PrepareJob", request, &reply).ok());
+  EXPECT_TRUE(reply.preparing());
+  EXPECT_FALSE(reply.waiting_for_aborted());
+
+  request.set_job_id(902);
+  (*request.mutable_scenario()->mutable_params())["init_seconds"] = 0;
+  ASSERT_TRUE((*node)->Call("Node.PrepareJob", request, &reply).ok());
+  EXPECT_TRUE(reply.preparing());
+  EXPECT_TRUE(reply.waiting_for_aborted());
+  bool prepared = false;
+  for (int call = 0; call < 100 && !prepared; ++call) {
+    reply.Clear();
+    const absl::Status status = (*node)->Call("Node.PrepareJob", request, &reply);
+    ASSERT_TRUE(status.ok()) << status;
+    prepared = !reply.preparing();
+  }
+  ASSERT_TRUE(prepared) << "job 902 was never set up";
+  v1::AbortJobRequest abort;
+  abort.set_job_id(902);
+  abort.set_attempt(1);
+  v1::AbortJobReply aborted;
+  ASSERT_TRUE((*node)->Call("Node.AbortJob", abort, &aborted).ok());
   ExpectNodesServeTheNextJob(1);
 }
 
