@@ -53,6 +53,24 @@ void RemoveAbandonedStateDirs(const std::filesystem::path& parent) {
   }
 }
 
+// A fresh state directory for this run's coordinator, in TMPDIR, after
+// removing those of runs that died.
+absl::StatusOr<std::string> MakeStateDir() {
+  std::error_code temp_error;
+  const std::filesystem::path temp = std::filesystem::temp_directory_path(temp_error);
+  if (temp_error) {
+    return absl::UnavailableError(
+        StrCat("no directory for temporary files (TMPDIR?): ", temp_error.message()));
+  }
+  RemoveAbandonedStateDirs(temp);
+  std::string state_template = (temp / StrCat(kStatePrefix, "XXXXXX")).string();
+  if (::mkdtemp(state_template.data()) == nullptr) {
+    return absl::UnavailableError(
+        StrCat("cannot create a state directory in ", temp.string(), ": ", std::strerror(errno)));
+  }
+  return state_template;
+}
+
 }  // namespace
 
 std::string SelfExecutable() {
@@ -74,19 +92,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
     cluster->metrics_urls_.emplace_back(child.name(), std::move(url));
     return absl::OkStatus();
   };
-  std::error_code temp_error;
-  const std::filesystem::path temp = std::filesystem::temp_directory_path(temp_error);
-  if (temp_error) {
-    return absl::UnavailableError(
-        StrCat("no directory for temporary files (TMPDIR?): ", temp_error.message()));
-  }
-  RemoveAbandonedStateDirs(temp);
-  std::string state_template = (temp / StrCat(kStatePrefix, "XXXXXX")).string();
-  if (::mkdtemp(state_template.data()) == nullptr) {
-    return absl::UnavailableError(
-        StrCat("cannot create a state directory in ", temp.string(), ": ", std::strerror(errno)));
-  }
-  cluster->state_dir_ = state_template;
+  MESHSIM_ASSIGN_OR_RETURN(cluster->state_dir_, MakeStateDir());
   MESHSIM_ASSIGN_OR_RETURN(cluster->coordinator_,
                            process::ChildProcess::Spawn(
                                {.name = "coordinator",

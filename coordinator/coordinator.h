@@ -148,6 +148,9 @@ class Coordinator {
   // The Coordinator service's handlers, one per method, on the RPC server's
   // thread (node_handlers.cc, job_handlers.cc, checkpoint_handlers.cc).
   absl::Status HandleRegisterNode(const v1::RegisterNodeRequest& request, v1::RegisterNodeReply* reply);
+  // Call with mutex_ held. The record of the node at that RPC endpoint, or
+  // a new one under its previous id (if free) or the next, stored.
+  absl::StatusOr<NodeRecord*> RecordForRegistration(const v1::RegisterNodeRequest& request);
   absl::Status HandleHeartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatReply* reply);
   absl::Status HandleListNodes(const v1::ListNodesRequest&, v1::ListNodesReply* reply);
   absl::Status HandleLeaveNode(const v1::LeaveNodeRequest& request, v1::LeaveNodeReply*);

@@ -12,33 +12,36 @@
 
 namespace meshsim::coordinator {
 
+absl::StatusOr<Coordinator::NodeRecord*> Coordinator::RecordForRegistration(
+    const v1::RegisterNodeRequest& request) {
+  for (auto& [id, node] : nodes_) {
+    if (node.info.rpc_endpoint() == request.rpc_endpoint()) return &node;
+  }
+  // A node coming back to a restarted coordinator keeps its id, so the
+  // jobs that list it still name it.
+  const uint32_t previous = request.previous_node_id();
+  const bool reuse = previous != 0 && previous < next_node_id_ && !nodes_.contains(previous);
+  const uint32_t id = reuse ? previous : next_node_id_++;
+  if (!reuse) {
+    if (auto status = store_->SaveCounter("next_node_id", next_node_id_); !status.ok()) {
+      --next_node_id_;
+      return Annotate(status, "cannot register a node");
+    }
+  }
+  NodeRecord* record = &nodes_[id];
+  record->info.set_node_id(id);
+  spdlog::info("node {} {}: {} (pid {}) rpc {} data {}", id, reuse ? "is back" : "joined", request.name(),
+               request.pid(), request.rpc_endpoint(), request.data_endpoint());
+  return record;
+}
+
 absl::Status Coordinator::HandleRegisterNode(const v1::RegisterNodeRequest& request,
                                              v1::RegisterNodeReply* reply) {
   if (request.rpc_endpoint().empty() || request.data_endpoint().empty()) {
     return absl::InvalidArgumentError("rpc_endpoint and data_endpoint are required");
   }
   std::lock_guard lock(mutex_);
-  NodeRecord* record = nullptr;
-  for (auto& [id, node] : nodes_) {
-    if (node.info.rpc_endpoint() == request.rpc_endpoint()) record = &node;
-  }
-  if (record == nullptr) {
-    // A node coming back to a restarted coordinator keeps its id, so
-    // the jobs that list it still name it.
-    const uint32_t previous = request.previous_node_id();
-    const bool reuse = previous != 0 && previous < next_node_id_ && !nodes_.contains(previous);
-    const uint32_t id = reuse ? previous : next_node_id_++;
-    if (!reuse) {
-      if (auto status = store_->SaveCounter("next_node_id", next_node_id_); !status.ok()) {
-        --next_node_id_;
-        return Annotate(status, "cannot register a node");
-      }
-    }
-    record = &nodes_[id];
-    record->info.set_node_id(id);
-    spdlog::info("node {} {}: {} (pid {}) rpc {} data {}", id, reuse ? "is back" : "joined", request.name(),
-                 request.pid(), request.rpc_endpoint(), request.data_endpoint());
-  }
+  MESHSIM_ASSIGN_OR_RETURN(NodeRecord * record, RecordForRegistration(request));
   record->info.set_name(request.name());
   record->info.set_rpc_endpoint(request.rpc_endpoint());
   record->info.set_data_endpoint(request.data_endpoint());

@@ -71,7 +71,7 @@ absl::Status NodeService::PrepareJob(const v1::PrepareJobRequest& request, v1::P
           "attempt {}",
           pending_->job_id, pending_->attempt, request.job_id(), request.attempt());
     }
-    if (!pending_done_.wait_for(lock, kPrepareAnswerWait, [&] { return pending_->done; })) {
+    if (!WaitForPendingEnd(lock)) {
       reply->set_preparing(true);
       reply->set_waiting_for_aborted(true);
       return absl::OkStatus();
@@ -108,7 +108,7 @@ absl::Status NodeService::PrepareJob(const v1::PrepareJobRequest& request, v1::P
 }
 
 absl::Status NodeService::AnswerPending(std::unique_lock<std::mutex>& lock, v1::PrepareJobReply* reply) {
-  if (!pending_done_.wait_for(lock, kPrepareAnswerWait, [&] { return pending_->done; })) {
+  if (!WaitForPendingEnd(lock)) {
     reply->set_preparing(true);
     return absl::OkStatus();
   }
@@ -121,6 +121,10 @@ absl::Status NodeService::AnswerPending(std::unique_lock<std::mutex>& lock, v1::
   if (!prepared) return absl::AbortedError(StrCat("job ", job_id, " attempt ", attempt, " was dropped"));
   *reply = *prepared;
   return absl::OkStatus();
+}
+
+bool NodeService::WaitForPendingEnd(std::unique_lock<std::mutex>& lock) {
+  return pending_done_.wait_for(lock, kPrepareAnswerWait, [&] { return pending_->done; });
 }
 
 void NodeService::ForgetPending(std::unique_lock<std::mutex>& lock) {

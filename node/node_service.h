@@ -74,6 +74,8 @@ class NodeService {
   absl::Status SetUp(const v1::PrepareJobRequest& request);
   // Answers a call for the pending attempt, waiting a little for it to end.
   absl::Status AnswerPending(std::unique_lock<std::mutex>& lock, v1::PrepareJobReply* reply);
+  // Whether the pending set-up ended within one answer's wait.
+  bool WaitForPendingEnd(std::unique_lock<std::mutex>& lock);
   // Joins an ended set-up and clears it.
   void ForgetPending(std::unique_lock<std::mutex>& lock);
   absl::Status StartJob(const v1::StartJobRequest& request) { return slot_->Start(request); }

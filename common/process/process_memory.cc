@@ -9,12 +9,14 @@
 #include <string>
 #include <string_view>
 
+#include "common/strings/format.h"
+
 namespace meshsim::process {
 namespace {
 
-// A "Name:   1234 kB" line of /proc/self/status.
-std::optional<uint64_t> StatusKilobytes(std::string_view name) {
-  std::ifstream status("/proc/self/status");
+// A "Name:   1234 kB" line of `path` (a /proc/<pid>/status), in bytes.
+std::optional<uint64_t> StatusBytes(const std::string& path, std::string_view name) {
+  std::ifstream status(path);
   std::string line;
   while (std::getline(status, line)) {
     if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 && line[name.size()] == ':') {
@@ -114,7 +116,11 @@ std::optional<uint64_t> ParseByteSize(std::string_view text, std::string* error)
   return static_cast<uint64_t>(number * scale);
 }
 
-std::optional<uint64_t> PeakResidentBytes() { return StatusKilobytes("VmHWM"); }
+std::optional<uint64_t> PeakResidentBytes() { return StatusBytes("/proc/self/status", "VmHWM"); }
+
+std::optional<uint64_t> VirtualMemoryBytes(pid_t pid) {
+  return StatusBytes(StrCat("/proc/", pid, "/status"), "VmSize");
+}
 
 bool ResetPeakResident() {
   std::ofstream clear("/proc/self/clear_refs");

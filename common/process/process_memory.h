@@ -4,6 +4,8 @@
 // registers so the coordinator can refuse a job that would not fit.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +15,8 @@ namespace meshsim::process {
 
 // VmHWM of /proc/self/status in bytes; nullopt where it cannot be read.
 std::optional<uint64_t> PeakResidentBytes();
+// VmSize (mapped address space, what RLIMIT_AS caps) of process `pid`.
+std::optional<uint64_t> VirtualMemoryBytes(pid_t pid);
 // Starts the peak afresh at the resident memory now (writes 5 to
 // /proc/self/clear_refs). False where the kernel refuses: the peak is then
 // the process's since it started.

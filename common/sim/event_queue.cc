@@ -10,8 +10,7 @@
 
 namespace meshsim::sim {
 
-EventQueue::EventQueue(size_t max_payload_bytes)
-    : slot_stride_(kSlotHeaderBytes + ((max_payload_bytes + 7) & ~size_t{7})) {
+EventQueue::EventQueue(size_t max_payload_bytes) : slot_stride_(SlotStride(max_payload_bytes)) {
   MESHSIM_CHECK(max_payload_bytes <= kMaxEventPayloadBytes, "payload limit above the maximum");
 }
 

@@ -101,7 +101,7 @@ class EventQueue {
   // (a unit test keeps the key's bound): for estimates before a run.
   static constexpr size_t kKeyBytesPerPendingEvent = 40;
   static constexpr size_t SlotBytes(size_t max_payload_bytes) {
-    return max_payload_bytes == 0 ? 0 : 8 + ((max_payload_bytes + 7) & ~size_t{7});
+    return max_payload_bytes == 0 ? 0 : SlotStride(max_payload_bytes);
   }
 
   // Grows the block pool for `events` pending keys up front.
@@ -176,6 +176,9 @@ class EventQueue {
   // A slot is an 8-byte header holding the payload's size, then the payload
   // (8-byte aligned): the size shares the payload's cache line.
   static constexpr size_t kSlotHeaderBytes = 8;
+  static constexpr size_t SlotStride(size_t max_payload_bytes) {
+    return kSlotHeaderBytes + ((max_payload_bytes + 7) & ~size_t{7});
+  }
   std::byte* SlotHeader(uint32_t slot) const {
     return chunks_[slot / kSlotsPerChunk].get() + (slot % kSlotsPerChunk) * slot_stride_;
   }

@@ -70,7 +70,7 @@ Kernel::Kernel(const KernelOptions& options, std::unique_ptr<Model> model, const
       queue_(max_payload_bytes_),
       local_lps_(partition->lps_of(options.rank)),
       state_bytes_(model_->state_bytes()),
-      state_stride_((state_bytes_ + 7) & ~size_t{7}) {
+      state_stride_(StateStride(state_bytes_)) {
   const size_t n = local_lps_.size();
   rngs_.reserve(n);
   for (uint32_t i = 0; i < n; ++i) rngs_.push_back(Rng::ForLp(options.seed, local_lps_[i]));
@@ -182,7 +182,7 @@ KernelMemory Kernel::Estimate(uint64_t local_lps, size_t state_bytes, uint64_t p
                               size_t max_payload_bytes) {
   // The same arrays as the constructor makes, one entry per local LP.
   KernelMemory memory;
-  memory.lp_states = local_lps * ((state_bytes + 7) & ~size_t{7});
+  memory.lp_states = local_lps * StateStride(state_bytes);
   memory.lp_records = local_lps * (sizeof(Rng) + 2 * sizeof(uint64_t));
   memory.pending_events =
       pending_events * (EventQueue::kKeyBytesPerPendingEvent + EventQueue::SlotBytes(max_payload_bytes));
@@ -227,7 +227,7 @@ void Kernel::SaveCheckpoint(checkpoint::CheckpointPartWriter& out) {
   MESHSIM_CHECK(early_antis_.empty(), "no anti-message waits for its event at a checkpoint");
   // Payloads aside, the part's size is known: reserve it, since growing a
   // vector of gigabytes by doubling copies it and holds two at once.
-  out.Reserve(local_lps_.size() * (checkpoint::kLpFixedBytes + model_->state_bytes()) +
+  out.Reserve(local_lps_.size() * (checkpoint::kLpFixedBytes + state_bytes_) +
               queue_.size() * frame::kEventFixedBytes + checkpoint::kTrailerBytes);
   std::vector<std::byte> state;
   for (uint32_t i = 0; i < local_lps_.size(); ++i) {

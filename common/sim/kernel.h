@@ -174,6 +174,8 @@ class Kernel {
   // saved states are not in it.
   static KernelMemory Estimate(uint64_t local_lps, size_t state_bytes, uint64_t pending_events,
                                size_t max_payload_bytes);
+  // Bytes between two LPs' state blocks: 8-byte aligned.
+  static constexpr size_t StateStride(size_t state_bytes) { return (state_bytes + 7) & ~size_t{7}; }
 
   // Time of the next pending event, +inf when there is none.
   double next_event_time() const {

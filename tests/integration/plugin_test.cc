@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 
+#include "common/process/process_memory.h"
 #include "common/rpc/rpc_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,16 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-
-// VmSize of /proc/<pid>/status in bytes (0 when unreadable).
-uint64_t VirtualMemoryBytes(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string name;
-  for (std::string line; std::getline(status, line);) {
-    if (line.starts_with("VmSize:")) return std::stoull(line.substr(7)) * 1024;
-  }
-  return 0;
-}
 
 std::string PluginDir(const std::string& variant) {
   const char* dir = std::getenv("MESHSIM_TEST_PLUGINS");
@@ -166,7 +156,7 @@ TEST_F(PluginTest, ASetUpPastThePrepareTimeoutFailsTheJobAndTheNodesServeOn) {
 TEST_F(PluginTest, ANodeThatRunsOutOfMemoryMidJobFailsTheJobAndServesOn) {
   cluster_ = std::make_unique<Cluster>(1, tag_);
   const pid_t node = cluster_->node(0).pid();
-  const uint64_t mapped = VirtualMemoryBytes(node);
+  const uint64_t mapped = process::VirtualMemoryBytes(node).value_or(0);
   ASSERT_GT(mapped, 0u);
   const rlimit cap{mapped + (512ull << 20), mapped + (512ull << 20)};
   ASSERT_EQ(::prlimit(node, RLIMIT_AS, &cap, nullptr), 0) << std::strerror(errno);
